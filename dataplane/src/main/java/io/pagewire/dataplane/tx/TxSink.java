@@ -1,0 +1,20 @@
+package io.pagewire.dataplane.tx;
+
+/**
+ * Where frames collected from the guest's transmit queue go (a NIC port's tx ring). Two-phase so the frame is
+ * copied straight from guest memory into the destination slot, once.
+ */
+public interface TxSink
+{
+    /**
+     * Reserves room for one frame.
+     *
+     * @param frameLength bytes the frame needs.
+     * @return the host address to copy the frame to, or 0 when the sink is full (the frame stays in the guest's
+     * queue and is tried again next cycle, as a NIC whose ring is full would leave it).
+     */
+    long claim(int frameLength);
+
+    /** Publishes the frame last claimed, now fully written. */
+    void commit(int frameLength);
+}
