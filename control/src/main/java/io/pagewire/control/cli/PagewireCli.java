@@ -1,0 +1,66 @@
+package io.pagewire.control.cli;
+
+import io.pagewire.config.ConfigTool;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+
+/**
+ * The {@code pagewire} command: dispatches to subcommands. Exit codes: 0 success, 2 bad usage or configuration,
+ * 1 a runtime failure. Errors are one clear line each, never a stack trace.
+ */
+public final class PagewireCli
+{
+    /** Exit code for success. */
+    public static final int EXIT_OK = 0;
+    /** Exit code for a failure at run time. */
+    public static final int EXIT_FAILURE = 1;
+    /** Exit code for bad arguments or configuration. */
+    public static final int EXIT_USAGE = 2;
+
+    static final String USAGE = """
+        usage: pagewire <command> [options]
+
+        commands:
+          config   print the default config file, or check one (pagewire config --help)
+
+        pagewire <command> --help shows the options of a command.
+        """;
+
+    private PagewireCli()
+    {
+    }
+
+    /**
+     * Entry point of the launcher.
+     */
+    public static void main(final String[] args)
+    {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /**
+     * Runs one command.
+     *
+     * @return the process exit code.
+     */
+    public static int run(final String[] args, final PrintStream out, final PrintStream err)
+    {
+        if (args.length == 0 || "--help".equals(args[0]) || "-h".equals(args[0]) || "help".equals(args[0]))
+        {
+            (args.length == 0 ? err : out).print(USAGE);
+            return args.length == 0 ? EXIT_USAGE : EXIT_OK;
+        }
+        final String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        return switch (args[0])
+        {
+            case "config" -> ConfigTool.run(rest, out, err);
+            default ->
+            {
+                err.println("pagewire: unknown command '" + args[0] + "'");
+                err.print(USAGE);
+                yield EXIT_USAGE;
+            }
+        };
+    }
+}
