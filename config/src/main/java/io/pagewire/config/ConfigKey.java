@@ -1,0 +1,383 @@
+package io.pagewire.config;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * The registry of every configuration key: its dotted name, its type, its single default, its rule and a one-line
+ * description. This is the one place a key is declared; the reader, the validation, the printed default file and
+ * {@link PagewireConfig#toMap()} all follow it, in this order.
+ * <p>
+ * A key's type follows from its default: an {@code int}, a {@code boolean}, or a {@link ConfigEnum} constant whose
+ * enum lists the allowed values. Rules that relate keys are in {@link #CROSS_KEY_RULES}, below the keys.
+ * <p>
+ * Adding a key: add a constant here, a component to the matching record, and a line to each of
+ * {@code PagewireConfig.fromValues}/{@code values}.
+ */
+public enum ConfigKey
+{
+    /** Guest RX virtqueue size. */
+    VIRTQUEUE_RX_SIZE("virtqueue.rx.size", 256, IntRule.powerOfTwo(2, 32768),
+        "Entries in the guest's RX virtqueue, the one the guest receives on (virtio 1.2 §2.7)."),
+
+    /** Guest TX virtqueue size. */
+    VIRTQUEUE_TX_SIZE("virtqueue.tx.size", 256, IntRule.powerOfTwo(2, 32768),
+        "Entries in the guest's TX virtqueue, the one the guest sends on (virtio 1.2 §2.7)."),
+
+    /** How the guest posts RX buffers. */
+    RX_MODE("rx.mode", RxMode.MERGEABLE,
+        "How the guest posts RX buffers: mergeable = page buffers merged per packet by the device " +
+        "(VIRTIO_NET_F_MRG_RXBUF); big = one chain of rx.big.descriptors per packet; small = one buffer per packet."),
+
+    /** Size of each RX buffer (mergeable, small) or of each descriptor of a big chain. */
+    RX_BUFFER_SIZE("rx.buffer_size", 4096, IntRule.range(12, 65562),
+        "Bytes of each RX buffer the guest posts, or of each descriptor of a big chain " +
+        "(12 = the net header with num_buffers)."),
+
+    /** Descriptors per RX chain in big mode. */
+    RX_BIG_DESCRIPTORS("rx.big.descriptors", 20, IntRule.range(1, 32768),
+        "Descriptors per RX chain in big mode (20 in the legacy max-size scheme)."),
+
+    /** The NIC port kind. */
+    NIC_TYPE("nic.type", NicType.SHM,
+        "The NIC port frames come from and go to: shm = the embedded shared-memory ring."),
+
+    /** NIC port ring size. */
+    NIC_RING_SIZE("nic.ring.size", 1024, IntRule.powerOfTwo(2, 65536),
+        "Frames in each NIC port ring."),
+
+    /** Frames per queue per duty cycle. */
+    DATAPLANE_BURST("dataplane.burst", 32, IntRule.range(1, 1024),
+        "Most frames moved per queue per duty cycle; used.idx is published once per burst."),
+
+    /** What the dataplane thread does when idle. */
+    DATAPLANE_IDLE_STRATEGY("dataplane.idle_strategy", IdleStrategyKind.BUSY_SPIN,
+        "What the dataplane thread does after a duty cycle that found no work."),
+
+    /** CPU pinning of the dataplane thread. */
+    DATAPLANE_CPU("dataplane.cpu", DataplaneConfig.NO_PINNING, IntRule.range(-1, 1023),
+        "CPU the dataplane thread is pinned to; -1 = no pinning."),
+
+    /** Whether the device offers VIRTIO_NET_F_MRG_RXBUF. */
+    FEATURES_MRG_RXBUF("features.mrg_rxbuf", true,
+        "Offer VIRTIO_NET_F_MRG_RXBUF: mergeable RX buffers."),
+
+    /** Whether the device offers VIRTIO_RING_F_EVENT_IDX. */
+    FEATURES_EVENT_IDX("features.event_idx", true,
+        "Offer VIRTIO_RING_F_EVENT_IDX: notification suppression through used_event/avail_event."),
+
+    /** Whether the device offers VIRTIO_RING_F_INDIRECT_DESC. */
+    FEATURES_INDIRECT_DESC("features.indirect_desc", true,
+        "Offer VIRTIO_RING_F_INDIRECT_DESC: indirect descriptor tables."),
+
+    /** Whether the device offers VIRTIO_F_VERSION_1. */
+    FEATURES_VERSION_1("features.version_1", true,
+        "Offer VIRTIO_F_VERSION_1: virtio 1.x, little-endian rings.");
+
+    /**
+     * Rules relating keys, each reported against its subject key.
+     * <p>
+     * {@code rx.big.descriptors} is bounded by the RX queue only in big mode, the one mode that puts such a chain on
+     * the ring; otherwise shrinking {@code virtqueue.rx.size} would fail on a key the run does not use.
+     */
+    static final List<CrossKeyRule> CROSS_KEY_RULES = List.of(
+        new CrossKeyRule(RX_MODE, List.of(FEATURES_MRG_RXBUF),
+            "mergeable requires features.mrg_rxbuf=true",
+            v -> v.get(RX_MODE) == RxMode.MERGEABLE && !(Boolean)v.get(FEATURES_MRG_RXBUF) ?
+                "requires features.mrg_rxbuf=true" : null),
+        new CrossKeyRule(RX_BIG_DESCRIPTORS, List.of(RX_MODE, VIRTQUEUE_RX_SIZE),
+            "at most virtqueue.rx.size when rx.mode=big",
+            v -> v.get(RX_MODE) == RxMode.BIG && (int)v.get(RX_BIG_DESCRIPTORS) > (int)v.get(VIRTQUEUE_RX_SIZE) ?
+                "must be in 1..virtqueue.rx.size (" + v.get(VIRTQUEUE_RX_SIZE) + ") when rx.mode=big" : null),
+        new CrossKeyRule(DATAPLANE_BURST, List.of(VIRTQUEUE_RX_SIZE, VIRTQUEUE_TX_SIZE),
+            "at most min(virtqueue.rx.size, virtqueue.tx.size)",
+            v ->
+            {
+                final int queueSize = Math.min((int)v.get(VIRTQUEUE_RX_SIZE), (int)v.get(VIRTQUEUE_TX_SIZE));
+                return (int)v.get(DATAPLANE_BURST) > queueSize ?
+                    "must be at most min(virtqueue.rx.size, virtqueue.tx.size) = " + queueSize : null;
+            }));
+
+    private static final Map<String, ConfigKey> BY_KEY = new HashMap<>();
+
+    static
+    {
+        for (final ConfigKey key : values())
+        {
+            BY_KEY.put(key.key, key);
+        }
+    }
+
+    /**
+     * The kind of value a key holds.
+     */
+    public enum Type
+    {
+        /** A Java {@code int}; TOML integer. */
+        INTEGER,
+        /** A Java {@code boolean}; TOML boolean. */
+        BOOLEAN,
+        /** A {@link ConfigEnum} constant; TOML string holding its {@link ConfigEnum#configName()}. */
+        ENUM
+    }
+
+    private final String key;
+    private final Type type;
+    private final Object defaultValue;
+    private final IntRule intRule;
+    private final List<ConfigEnum> choices;
+    private final String description;
+
+    ConfigKey(final String key, final int defaultValue, final IntRule intRule, final String description)
+    {
+        this(key, Type.INTEGER, defaultValue, intRule, List.of(), description);
+    }
+
+    ConfigKey(final String key, final boolean defaultValue, final String description)
+    {
+        this(key, Type.BOOLEAN, defaultValue, null, List.of(), description);
+    }
+
+    ConfigKey(final String key, final Enum<? extends ConfigEnum> defaultValue, final String description)
+    {
+        this(key, Type.ENUM, defaultValue, null, Arrays.stream(defaultValue.getDeclaringClass().getEnumConstants())
+            .map(ConfigEnum.class::cast).toList(), description);
+    }
+
+    ConfigKey(
+        final String key,
+        final Type type,
+        final Object defaultValue,
+        final IntRule intRule,
+        final List<ConfigEnum> choices,
+        final String description)
+    {
+        this.key = key;
+        this.type = type;
+        this.defaultValue = defaultValue;
+        this.intRule = intRule;
+        this.choices = choices;
+        this.description = description;
+    }
+
+    /**
+     * @return the dotted key, e.g. {@code virtqueue.rx.size}; its first segment is the table it is printed under.
+     */
+    public String key()
+    {
+        return key;
+    }
+
+    /**
+     * @return the kind of value the key holds.
+     */
+    public Type type()
+    {
+        return type;
+    }
+
+    /**
+     * @return the default: an {@link Integer}, a {@link Boolean} or the {@link ConfigEnum} constant.
+     */
+    public Object defaultValue()
+    {
+        return defaultValue;
+    }
+
+    /**
+     * @return the one-line description shown in the default file.
+     */
+    public String description()
+    {
+        return description;
+    }
+
+    /**
+     * @return the whole rule as shown in the default file, e.g. {@code in 1..1024; at most min(virtqueue.rx.size,
+     * virtqueue.tx.size)}.
+     */
+    public String rule()
+    {
+        final List<String> parts = new ArrayList<>();
+        parts.add(switch (type)
+        {
+            case INTEGER -> intRule.description();
+            case BOOLEAN -> "true or false";
+            case ENUM -> "one of " + choiceNames();
+        });
+        for (final CrossKeyRule rule : CROSS_KEY_RULES)
+        {
+            if (rule.subject() == this)
+            {
+                parts.add(rule.description());
+            }
+        }
+        return String.join("; ", parts);
+    }
+
+    /**
+     * @param key a dotted key such as {@code rx.mode}.
+     * @return the registered key, or empty when there is none by that name.
+     */
+    public static Optional<ConfigKey> byKey(final String key)
+    {
+        return Optional.ofNullable(BY_KEY.get(key));
+    }
+
+    /**
+     * @return the dotted key.
+     */
+    @Override
+    public String toString()
+    {
+        return key;
+    }
+
+    /**
+     * @return every key's default, in registry order.
+     */
+    static Map<ConfigKey, Object> defaultValues()
+    {
+        final Map<ConfigKey, Object> values = new EnumMap<>(ConfigKey.class);
+        for (final ConfigKey key : values())
+        {
+            values.put(key, key.defaultValue);
+        }
+        return values;
+    }
+
+    /**
+     * Types a value read from a TOML file, or from an override already parsed as TOML.
+     *
+     * @param value    a TOML value ({@link Long}, {@link Boolean}, {@link String}, {@link List}); null when an
+     *                 override's text was not a TOML value.
+     * @param written  the value as the user wrote it, for the message.
+     * @param problems where a problem is added when the value has the wrong type or does not fit.
+     * @return the typed value ({@link Integer}, {@link Boolean}, the {@link ConfigEnum} constant), or null after
+     * adding a problem.
+     */
+    Object convert(final Object value, final String written, final List<String> problems)
+    {
+        switch (type)
+        {
+            case INTEGER ->
+            {
+                if (!(value instanceof final Long number))
+                {
+                    problems.add(key + "=" + written + ": must be an integer");
+                    return null;
+                }
+                // Values beyond int fail every int rule; report them by that rule here, before narrowing.
+                if (number != number.intValue())
+                {
+                    problems.add(key + "=" + number + ": " + intRule.violation(number));
+                    return null;
+                }
+                return number.intValue();
+            }
+            case BOOLEAN ->
+            {
+                if (!(value instanceof Boolean))
+                {
+                    problems.add(key + "=" + written + ": must be true or false");
+                    return null;
+                }
+                return value;
+            }
+            case ENUM ->
+            {
+                if (value instanceof final String name)
+                {
+                    for (final ConfigEnum choice : choices)
+                    {
+                        if (choice.configName().equals(name))
+                        {
+                            return choice;
+                        }
+                    }
+                    problems.add(key + "=" + name + ": must be one of " + choiceNames());
+                    return null;
+                }
+                problems.add(key + "=" + written + ": must be one of " + choiceNames());
+                return null;
+            }
+            default -> throw new IllegalStateException(type.name());
+        }
+    }
+
+    /**
+     * Types an override's text by this key's type: TOML syntax for integers and booleans, and for enums either a
+     * bare name ({@code rx.mode=big}) or a TOML string ({@code rx.mode="big"}).
+     *
+     * @see #convert(Object, String, List)
+     */
+    Object convertText(final String text, final List<String> problems)
+    {
+        final boolean bareName = type == Type.ENUM && !text.startsWith("\"") && !text.startsWith("'");
+        return convert(bareName ? text : TomlReader.parseValue(text), text, problems);
+    }
+
+    /**
+     * @return a typed value as written after {@code key=} in messages: enums by their config name.
+     */
+    static String format(final Object value)
+    {
+        return value instanceof final ConfigEnum choice ? choice.configName() : String.valueOf(value);
+    }
+
+    /**
+     * Checks typed values against every key's rule and then every cross-key rule, adding one line per violation.
+     * This is the single place configuration values are validated.
+     *
+     * @param values   typed values by key; a key that is absent already had a problem reported and is skipped, as is
+     *                 every cross-key rule that reads it.
+     * @param problems where violations are added, in registry order, cross-key rules last.
+     */
+    static void validate(final Map<ConfigKey, Object> values, final List<String> problems)
+    {
+        final Set<ConfigKey> valid = EnumSet.noneOf(ConfigKey.class);
+        for (final ConfigKey key : values())
+        {
+            final Object value = values.get(key);
+            if (value == null)
+            {
+                continue;
+            }
+            final String violation = key.intRule == null ? null : key.intRule.violation((Integer)value);
+            if (violation == null)
+            {
+                valid.add(key);
+            }
+            else
+            {
+                problems.add(key + "=" + format(value) + ": " + violation);
+            }
+        }
+        final Map<ConfigKey, Object> readOnly = Collections.unmodifiableMap(values);
+        for (final CrossKeyRule rule : CROSS_KEY_RULES)
+        {
+            if (valid.contains(rule.subject()) && valid.containsAll(rule.reads()))
+            {
+                final String violation = rule.violation(readOnly);
+                if (violation != null)
+                {
+                    problems.add(rule.subject() + "=" + format(values.get(rule.subject())) + ": " + violation);
+                }
+            }
+        }
+    }
+
+    private String choiceNames()
+    {
+        return choices.stream().map(ConfigEnum::configName).collect(Collectors.joining("|"));
+    }
+}

@@ -1,0 +1,33 @@
+package io.pagewire.config;
+
+import java.util.Objects;
+
+/**
+ * The dataplane thread, table {@code [dataplane]}.
+ *
+ * @param burst        {@code dataplane.burst}: most frames moved per queue per duty cycle, in 1..1024 and at most the
+ *                     smaller virtqueue.
+ * @param idleStrategy {@code dataplane.idle_strategy}: what the thread does after a cycle with no work.
+ * @param cpu          {@code dataplane.cpu}: the CPU to pin the thread to, or {@link #NO_PINNING}.
+ */
+public record DataplaneConfig(int burst, IdleStrategyKind idleStrategy, int cpu)
+{
+    /** The {@code dataplane.cpu} value that leaves the thread unpinned. */
+    public static final int NO_PINNING = -1;
+
+    /**
+     * Checks only for null; values are validated with the whole config by {@link PagewireConfig}.
+     */
+    public DataplaneConfig
+    {
+        Objects.requireNonNull(idleStrategy, "idleStrategy");
+    }
+
+    /**
+     * @return true when the thread is to be pinned to {@link #cpu()}.
+     */
+    public boolean pinned()
+    {
+        return cpu != NO_PINNING;
+    }
+}

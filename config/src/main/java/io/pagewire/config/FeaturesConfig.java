@@ -1,0 +1,14 @@
+package io.pagewire.config;
+
+/**
+ * Which virtio features the device offers the driver, table {@code [features]}. Negotiation (control) offers these
+ * and uses what the driver accepts.
+ *
+ * @param mrgRxbuf     {@code features.mrg_rxbuf}: VIRTIO_NET_F_MRG_RXBUF (bit 15).
+ * @param eventIdx     {@code features.event_idx}: VIRTIO_RING_F_EVENT_IDX (bit 29).
+ * @param indirectDesc {@code features.indirect_desc}: VIRTIO_RING_F_INDIRECT_DESC (bit 28).
+ * @param version1     {@code features.version_1}: VIRTIO_F_VERSION_1 (bit 32).
+ */
+public record FeaturesConfig(boolean mrgRxbuf, boolean eventIdx, boolean indirectDesc, boolean version1)
+{
+}

@@ -1,0 +1,200 @@
+package io.pagewire.config;
+
+import static io.pagewire.config.ConfigKey.DATAPLANE_BURST;
+import static io.pagewire.config.ConfigKey.DATAPLANE_CPU;
+import static io.pagewire.config.ConfigKey.DATAPLANE_IDLE_STRATEGY;
+import static io.pagewire.config.ConfigKey.FEATURES_EVENT_IDX;
+import static io.pagewire.config.ConfigKey.FEATURES_INDIRECT_DESC;
+import static io.pagewire.config.ConfigKey.FEATURES_MRG_RXBUF;
+import static io.pagewire.config.ConfigKey.FEATURES_VERSION_1;
+import static io.pagewire.config.ConfigKey.NIC_RING_SIZE;
+import static io.pagewire.config.ConfigKey.NIC_TYPE;
+import static io.pagewire.config.ConfigKey.RX_BIG_DESCRIPTORS;
+import static io.pagewire.config.ConfigKey.RX_BUFFER_SIZE;
+import static io.pagewire.config.ConfigKey.RX_MODE;
+import static io.pagewire.config.ConfigKey.VIRTQUEUE_RX_SIZE;
+import static io.pagewire.config.ConfigKey.VIRTQUEUE_TX_SIZE;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.SequencedMap;
+
+/**
+ * A complete, validated pagewire configuration: one record per table of the config file.
+ * <p>
+ * Every instance is valid: the constructor checks the values against every rule of the {@link ConfigKey} registry
+ * and throws a {@link ConfigException} listing all violations. A configuration is read in one place,
+ * {@link #load(Path, List)}, before memory is mapped or threads start.
+ *
+ * @param virtqueue table {@code [virtqueue]}.
+ * @param rx        table {@code [rx]}.
+ * @param nic       table {@code [nic]}.
+ * @param dataplane table {@code [dataplane]}.
+ * @param features  table {@code [features]}.
+ */
+public record PagewireConfig(
+    VirtqueueConfig virtqueue, RxConfig rx, NicConfig nic, DataplaneConfig dataplane, FeaturesConfig features)
+{
+    private static final String DEFAULT_FILE_PREAMBLE = """
+        # pagewire configuration (TOML).
+        #
+        # Every key is shown with its default, its description and its rule.
+        # A key left out keeps its default. Any key can also be set on the command line
+        # with --set key=value, which is applied after this file.
+        # Keys may be written dotted under a table ([virtqueue] rx.size = 256), under a deeper table
+        # ([virtqueue.rx] size = 256) or in full before any table (virtqueue.rx.size = 256).
+        """;
+
+    private static final PagewireConfig DEFAULTS = fromValues(ConfigKey.defaultValues());
+
+    /**
+     * Validates the whole configuration.
+     *
+     * @throws ConfigException listing every rule the values break, in the same words as {@link #load(Path, List)}.
+     */
+    public PagewireConfig
+    {
+        Objects.requireNonNull(virtqueue, "virtqueue");
+        Objects.requireNonNull(rx, "rx");
+        Objects.requireNonNull(nic, "nic");
+        Objects.requireNonNull(dataplane, "dataplane");
+        Objects.requireNonNull(features, "features");
+        final List<String> problems = new ArrayList<>();
+        ConfigKey.validate(values(virtqueue, rx, nic, dataplane, features), problems);
+        if (!problems.isEmpty())
+        {
+            throw new ConfigException(problems);
+        }
+    }
+
+    /**
+     * @return the configuration with every key at its default.
+     */
+    public static PagewireConfig defaults()
+    {
+        return DEFAULTS;
+    }
+
+    /**
+     * Reads a config file, applies overrides after it, and validates the result completely.
+     *
+     * @param fileOrNull a TOML config file, or null to start from the defaults.
+     * @param overrides  {@code key=value} strings (the CLI's {@code --set}), applied in order after the file, each
+     *                   value typed by its key: {@code dataplane.burst=64}, {@code rx.mode=big},
+     *                   {@code features.event_idx=false}.
+     * @return the validated configuration.
+     * @throws ConfigException listing every problem found: a missing or unreadable file, syntax errors with their line,
+     *                         malformed overrides, unknown keys (with the nearest valid key), wrong types and broken
+     *                         rules.
+     */
+    public static PagewireConfig load(final Path fileOrNull, final List<String> overrides)
+    {
+        return ConfigLoader.load(fileOrNull, Objects.requireNonNull(overrides, "overrides"));
+    }
+
+    /**
+     * Like {@link #load(Path, List)} for config text that is not in a file.
+     *
+     * @param tomlText  the config text.
+     * @param source    the name syntax errors are reported under, in place of a file name.
+     * @param overrides {@code key=value} strings applied after the text.
+     * @return the validated configuration.
+     * @throws ConfigException listing every problem found.
+     */
+    public static PagewireConfig parse(final String tomlText, final String source, final List<String> overrides)
+    {
+        return ConfigLoader.parse(tomlText, source, Objects.requireNonNull(overrides, "overrides"));
+    }
+
+    /**
+     * @return a commented config file with every key at its default, grouped by table, each key preceded by its
+     * description and rule; it parses back to exactly {@link #defaults()}.
+     */
+    public static String defaultFileText()
+    {
+        return TomlWriter.write(DEFAULT_FILE_PREAMBLE, DEFAULTS.toMap(), key ->
+        {
+            final ConfigKey configKey = ConfigKey.byKey(key).orElseThrow();
+            return List.of(configKey.description(), "rule: " + configKey.rule());
+        });
+    }
+
+    /**
+     * @return this configuration as an uncommented TOML file, grouped by table in registry order; it parses back to
+     * an equal configuration.
+     */
+    public String toToml()
+    {
+        return TomlWriter.write("", toMap(), key -> List.of());
+    }
+
+    /**
+     * @return dotted key → value for every key, in registry order: {@link Integer}, {@link Boolean}, or for enum
+     * keys the {@link String} config name, so that the map can be printed or written as JSON as it is. Unmodifiable.
+     */
+    public SequencedMap<String, Object> toMap()
+    {
+        final SequencedMap<String, Object> map = new LinkedHashMap<>();
+        values(virtqueue, rx, nic, dataplane, features).forEach((key, value) ->
+            map.put(key.key(), value instanceof final ConfigEnum choice ? choice.configName() : value));
+        return Collections.unmodifiableSequencedMap(map);
+    }
+
+    /**
+     * Builds the records from typed values (the inverse of {@link #values}); validates through the constructor.
+     */
+    static PagewireConfig fromValues(final Map<ConfigKey, Object> values)
+    {
+        return new PagewireConfig(
+            new VirtqueueConfig(
+                (Integer)values.get(VIRTQUEUE_RX_SIZE),
+                (Integer)values.get(VIRTQUEUE_TX_SIZE)),
+            new RxConfig(
+                (RxMode)values.get(RX_MODE),
+                (Integer)values.get(RX_BUFFER_SIZE),
+                (Integer)values.get(RX_BIG_DESCRIPTORS)),
+            new NicConfig(
+                (NicType)values.get(NIC_TYPE),
+                (Integer)values.get(NIC_RING_SIZE)),
+            new DataplaneConfig(
+                (Integer)values.get(DATAPLANE_BURST),
+                (IdleStrategyKind)values.get(DATAPLANE_IDLE_STRATEGY),
+                (Integer)values.get(DATAPLANE_CPU)),
+            new FeaturesConfig(
+                (Boolean)values.get(FEATURES_MRG_RXBUF),
+                (Boolean)values.get(FEATURES_EVENT_IDX),
+                (Boolean)values.get(FEATURES_INDIRECT_DESC),
+                (Boolean)values.get(FEATURES_VERSION_1)));
+    }
+
+    private static Map<ConfigKey, Object> values(
+        final VirtqueueConfig virtqueue,
+        final RxConfig rx,
+        final NicConfig nic,
+        final DataplaneConfig dataplane,
+        final FeaturesConfig features)
+    {
+        final Map<ConfigKey, Object> values = new EnumMap<>(ConfigKey.class);
+        values.put(VIRTQUEUE_RX_SIZE, virtqueue.rxSize());
+        values.put(VIRTQUEUE_TX_SIZE, virtqueue.txSize());
+        values.put(RX_MODE, rx.mode());
+        values.put(RX_BUFFER_SIZE, rx.bufferSize());
+        values.put(RX_BIG_DESCRIPTORS, rx.bigDescriptors());
+        values.put(NIC_TYPE, nic.type());
+        values.put(NIC_RING_SIZE, nic.ringSize());
+        values.put(DATAPLANE_BURST, dataplane.burst());
+        values.put(DATAPLANE_IDLE_STRATEGY, dataplane.idleStrategy());
+        values.put(DATAPLANE_CPU, dataplane.cpu());
+        values.put(FEATURES_MRG_RXBUF, features.mrgRxbuf());
+        values.put(FEATURES_EVENT_IDX, features.eventIdx());
+        values.put(FEATURES_INDIRECT_DESC, features.indirectDesc());
+        values.put(FEATURES_VERSION_1, features.version1());
+        return values;
+    }
+}

@@ -1,0 +1,22 @@
+package io.pagewire.config;
+
+import java.util.Objects;
+
+/**
+ * How the guest posts receive buffers, table {@code [rx]}.
+ *
+ * @param mode           {@code rx.mode}: mergeable, big or small.
+ * @param bufferSize     {@code rx.buffer_size}: bytes per posted buffer (mergeable, small) or per descriptor of a big
+ *                       chain, in 12..65562.
+ * @param bigDescriptors {@code rx.big.descriptors}: descriptors per chain in big mode.
+ */
+public record RxConfig(RxMode mode, int bufferSize, int bigDescriptors)
+{
+    /**
+     * Checks only for null; values are validated with the whole config by {@link PagewireConfig}.
+     */
+    public RxConfig
+    {
+        Objects.requireNonNull(mode, "mode");
+    }
+}

@@ -1,0 +1,192 @@
+package io.pagewire.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Every rule of the registry, each asserting the exact message: {@code key=value: rule}.
+ */
+class ConfigRulesTest
+{
+    static List<String> problemsOf(final String... overrides)
+    {
+        return assertThrows(ConfigException.class, () -> PagewireConfig.load(null, List.of(overrides))).problems();
+    }
+
+    /**
+     * Each row: overrides separated by spaces, then the single expected message.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiterString = " => ", quoteCharacter = '`', value = {
+        // virtqueue sizes: virtio 1.2 §2.7
+        "virtqueue.rx.size=300 => virtqueue.rx.size=300: must be a power of two in 2..32768",
+        "virtqueue.rx.size=1 => virtqueue.rx.size=1: must be a power of two in 2..32768",
+        "virtqueue.rx.size=65536 => virtqueue.rx.size=65536: must be a power of two in 2..32768",
+        "virtqueue.rx.size=0 => virtqueue.rx.size=0: must be a power of two in 2..32768",
+        "virtqueue.tx.size=-256 => virtqueue.tx.size=-256: must be a power of two in 2..32768",
+        "virtqueue.tx.size=100 => virtqueue.tx.size=100: must be a power of two in 2..32768",
+        // rx
+        "rx.mode=jumbo => rx.mode=jumbo: must be one of mergeable|big|small",
+        "rx.mode=Mergeable => rx.mode=Mergeable: must be one of mergeable|big|small",
+        "rx.buffer_size=11 => rx.buffer_size=11: must be in 12..65562",
+        "rx.buffer_size=65563 => rx.buffer_size=65563: must be in 12..65562",
+        "rx.big.descriptors=0 => rx.big.descriptors=0: must be in 1..32768",
+        "rx.big.descriptors=32769 => rx.big.descriptors=32769: must be in 1..32768",
+        "rx.mode=big rx.big.descriptors=300 => rx.big.descriptors=300: must be in 1..virtqueue.rx.size (256) when rx.mode=big",
+        "rx.mode=big virtqueue.rx.size=16 dataplane.burst=16 => rx.big.descriptors=20: must be in 1..virtqueue.rx.size (16) when rx.mode=big",
+        "rx.mode=big virtqueue.rx.size=64 rx.big.descriptors=65 => rx.big.descriptors=65: must be in 1..virtqueue.rx.size (64) when rx.mode=big",
+        "features.mrg_rxbuf=false => rx.mode=mergeable: requires features.mrg_rxbuf=true",
+        // nic
+        "nic.type=memif => nic.type=memif: must be one of shm",
+        "nic.ring.size=1000 => nic.ring.size=1000: must be a power of two in 2..65536",
+        "nic.ring.size=131072 => nic.ring.size=131072: must be a power of two in 2..65536",
+        "nic.ring.size=1 => nic.ring.size=1: must be a power of two in 2..65536",
+        // dataplane
+        "dataplane.burst=0 => dataplane.burst=0: must be in 1..1024",
+        "dataplane.burst=1025 => dataplane.burst=1025: must be in 1..1024",
+        "dataplane.burst=512 => dataplane.burst=512: must be at most min(virtqueue.rx.size, virtqueue.tx.size) = 256",
+        "virtqueue.rx.size=64 virtqueue.tx.size=128 dataplane.burst=65 => dataplane.burst=65: must be at most min(virtqueue.rx.size, virtqueue.tx.size) = 64",
+        "virtqueue.tx.size=16 => dataplane.burst=32: must be at most min(virtqueue.rx.size, virtqueue.tx.size) = 16",
+        "dataplane.idle_strategy=spin => dataplane.idle_strategy=spin: must be one of busy-spin|yield|backoff|sleep",
+        "dataplane.cpu=-2 => dataplane.cpu=-2: must be in -1..1023",
+        "dataplane.cpu=1024 => dataplane.cpu=1024: must be in -1..1023",
+        // values beyond int are judged by the key's rule, not truncated
+        "dataplane.cpu=4294967296 => dataplane.cpu=4294967296: must be in -1..1023",
+        // types
+        "dataplane.burst=\"32\" => dataplane.burst=\"32\": must be an integer",
+        "dataplane.burst=lots => dataplane.burst=lots: must be an integer",
+        "dataplane.burst= => dataplane.burst=: must be an integer",
+        "dataplane.burst=1.5 => dataplane.burst=1.5: must be an integer",
+        "features.event_idx=yes => features.event_idx=yes: must be true or false",
+        "features.indirect_desc=1 => features.indirect_desc=1: must be true or false",
+        "features.version_1=TRUE => features.version_1=TRUE: must be true or false",
+        // malformed overrides and unknown keys
+        "rx.mode => --set rx.mode: expected key=value",
+        "=big => --set =big: expected key=value",
+        "virtqueue.rx.sise=256 => virtqueue.rx.sise: unknown key (did you mean virtqueue.rx.size?)",
+    })
+    void ruleMessage(final String overrides, final String expected)
+    {
+        assertEquals(List.of(expected), problemsOf(overrides.split(" ")));
+    }
+
+    @Test
+    void fileValuesOfTheWrongTypeAreShownAsWritten()
+    {
+        final ConfigException ex = assertThrows(ConfigException.class, () -> PagewireConfig.parse("""
+            [dataplane]
+            burst = "32"
+            [features]
+            event_idx = 1
+            [rx]
+            mode = 5
+            buffer_size = [1, 2]
+            """, "f.toml", List.of()));
+        assertEquals(List.of(
+            "rx.mode=5: must be one of mergeable|big|small",
+            "rx.buffer_size=[1, 2]: must be an integer",
+            "dataplane.burst=\"32\": must be an integer",
+            "features.event_idx=1: must be true or false"), ex.problems());
+    }
+
+    @Test
+    void fileEnumValuesAreShownByName()
+    {
+        final ConfigException ex = assertThrows(ConfigException.class,
+            () -> PagewireConfig.parse("[rx]\nmode = \"jumbo\"\n", "f.toml", List.of()));
+        assertEquals(List.of("rx.mode=jumbo: must be one of mergeable|big|small"), ex.problems());
+    }
+
+    @Test
+    void bigDescriptorsAboveQueueSizeAreAllowedOutsideBigMode()
+    {
+        for (final String mode : List.of("mergeable", "small"))
+        {
+            final PagewireConfig config = PagewireConfig.load(null,
+                List.of("rx.mode=" + mode, "virtqueue.rx.size=16", "virtqueue.tx.size=16", "dataplane.burst=16"));
+            assertEquals(20, config.rx().bigDescriptors());
+        }
+    }
+
+    @Test
+    void crossKeyRulesHoldAtTheirBounds()
+    {
+        final PagewireConfig config = PagewireConfig.load(null, List.of(
+            "rx.mode=big", "rx.big.descriptors=64", "virtqueue.rx.size=64", "virtqueue.tx.size=128",
+            "dataplane.burst=64", "features.mrg_rxbuf=false"));
+        assertEquals(64, config.rx().bigDescriptors());
+        assertEquals(64, config.dataplane().burst());
+        assertEquals(false, config.features().mrgRxbuf());
+    }
+
+    @Test
+    void mergeableWithoutMrgRxbufIsFineInOtherModes()
+    {
+        for (final String mode : List.of("big", "small"))
+        {
+            final PagewireConfig config = PagewireConfig.load(null, List.of("rx.mode=" + mode, "features.mrg_rxbuf=false"));
+            assertEquals(false, config.features().mrgRxbuf());
+        }
+    }
+
+    @Test
+    void oneBadValueGivesOneMessageNotACascade()
+    {
+        // tx.size is invalid on its own, so the burst rule that reads it is not checked.
+        assertEquals(List.of("virtqueue.tx.size=3: must be a power of two in 2..32768"),
+            problemsOf("virtqueue.tx.size=3"));
+        // A badly typed mrg_rxbuf does not also produce the mergeable rule's message.
+        assertEquals(List.of("features.mrg_rxbuf=no: must be true or false"), problemsOf("features.mrg_rxbuf=no"));
+    }
+
+    @Test
+    void severalProblemsAreReportedTogetherInOrder()
+    {
+        assertEquals(List.of(
+            "--set nonsense: expected key=value",
+            "burst: unknown key (did you mean dataplane.burst?)",
+            "dataplane.cpu=x: must be an integer",
+            "virtqueue.rx.size=300: must be a power of two in 2..32768",
+            "rx.buffer_size=8: must be in 12..65562",
+            "rx.mode=mergeable: requires features.mrg_rxbuf=true"),
+            problemsOf("virtqueue.rx.size=300", "nonsense", "burst=64", "rx.buffer_size=8", "dataplane.cpu=x",
+                "features.mrg_rxbuf=false"));
+    }
+
+    @Test
+    void recordsCannotBeBuiltInvalid()
+    {
+        final PagewireConfig defaults = PagewireConfig.defaults();
+        final ConfigException ex = assertThrows(ConfigException.class, () -> new PagewireConfig(
+            new VirtqueueConfig(300, 256),
+            defaults.rx(),
+            defaults.nic(),
+            new DataplaneConfig(0, IdleStrategyKind.YIELD, -1),
+            new FeaturesConfig(false, true, true, true)));
+        assertEquals(List.of(
+            "virtqueue.rx.size=300: must be a power of two in 2..32768",
+            "dataplane.burst=0: must be in 1..1024",
+            "rx.mode=mergeable: requires features.mrg_rxbuf=true"), ex.problems());
+        assertEquals(String.join("\n", ex.problems()), ex.getMessage());
+    }
+
+    @Test
+    void everyKeyHasADescriptionAndARule()
+    {
+        for (final ConfigKey key : ConfigKey.values())
+        {
+            assertEquals(false, key.description().isBlank(), key.key());
+            assertEquals(false, key.rule().isBlank(), key.key());
+            assertEquals(key, ConfigKey.byKey(key.key()).orElseThrow());
+        }
+        assertEquals("in 1..1024; at most min(virtqueue.rx.size, virtqueue.tx.size)", ConfigKey.DATAPLANE_BURST.rule());
+        assertEquals("one of mergeable|big|small; mergeable requires features.mrg_rxbuf=true",
+            ConfigKey.RX_MODE.rule());
+    }
+}

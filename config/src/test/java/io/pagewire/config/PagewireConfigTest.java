@@ -1,0 +1,299 @@
+package io.pagewire.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class PagewireConfigTest
+{
+    @TempDir
+    Path dir;
+
+    private Path write(final String name, final String text) throws IOException
+    {
+        return Files.writeString(dir.resolve(name), text);
+    }
+
+    @Test
+    void defaultsAreTheRegistryDefaults()
+    {
+        final PagewireConfig defaults = PagewireConfig.defaults();
+        assertEquals(new VirtqueueConfig(256, 256), defaults.virtqueue());
+        assertEquals(new RxConfig(RxMode.MERGEABLE, 4096, 20), defaults.rx());
+        assertEquals(new NicConfig(NicType.SHM, 1024), defaults.nic());
+        assertEquals(new DataplaneConfig(32, IdleStrategyKind.BUSY_SPIN, -1), defaults.dataplane());
+        assertEquals(new FeaturesConfig(true, true, true, true), defaults.features());
+        assertFalse(defaults.dataplane().pinned());
+        assertEquals(defaults, PagewireConfig.load(null, List.of()));
+    }
+
+    @Test
+    void defaultFileParsesBackToExactlyTheDefaults()
+    {
+        final String text = PagewireConfig.defaultFileText();
+        assertEquals(PagewireConfig.defaults(), PagewireConfig.parse(text, "defaults.toml", List.of()));
+        // Every key is written out, so the file documents them all rather than relying on the built-in defaults.
+        final List<String> problems = new ArrayList<>();
+        assertEquals(PagewireConfig.defaults().toMap().keySet(), TomlReader.read(text, "d", problems).keySet());
+        assertEquals(List.of(), problems);
+    }
+
+    @Test
+    void defaultFileCommentsEveryKeyWithDescriptionAndRuleUnderItsTable()
+    {
+        final String text = PagewireConfig.defaultFileText();
+        assertTrue(text.contains("""
+            [virtqueue]
+            # Entries in the guest's RX virtqueue, the one the guest receives on (virtio 1.2 §2.7).
+            # rule: a power of two in 2..32768
+            rx.size = 256
+            """), text);
+        assertTrue(text.contains("""
+            # rule: in 1..1024; at most min(virtqueue.rx.size, virtqueue.tx.size)
+            burst = 32
+            """), text);
+        for (final ConfigKey key : ConfigKey.values())
+        {
+            assertTrue(text.contains(key.rule().substring(0, Math.min(40, key.rule().length()))), key.key());
+        }
+        for (final String line : text.split("\n"))
+        {
+            assertTrue(line.length() <= 100, line);
+        }
+    }
+
+    @Test
+    void toTomlParsesBackToAnEqualConfig()
+    {
+        final PagewireConfig config = PagewireConfig.load(null, List.of(
+            "virtqueue.rx.size=1024", "rx.mode=big", "rx.big.descriptors=17", "features.mrg_rxbuf=false",
+            "dataplane.idle_strategy=backoff", "dataplane.cpu=3"));
+        final String toml = config.toToml();
+        assertEquals(config, PagewireConfig.parse(toml, "effective.toml", List.of()));
+        assertTrue(toml.startsWith("[virtqueue]\nrx.size = 1024\ntx.size = 256\n\n[rx]\nmode = \"big\"\n"), toml);
+    }
+
+    @Test
+    void toMapIsInRegistryOrderWithJsonFriendlyValues()
+    {
+        final Map<String, Object> expected = new LinkedHashMap<>();
+        expected.put("virtqueue.rx.size", 256);
+        expected.put("virtqueue.tx.size", 256);
+        expected.put("rx.mode", "mergeable");
+        expected.put("rx.buffer_size", 4096);
+        expected.put("rx.big.descriptors", 20);
+        expected.put("nic.type", "shm");
+        expected.put("nic.ring.size", 1024);
+        expected.put("dataplane.burst", 32);
+        expected.put("dataplane.idle_strategy", "busy-spin");
+        expected.put("dataplane.cpu", -1);
+        expected.put("features.mrg_rxbuf", true);
+        expected.put("features.event_idx", true);
+        expected.put("features.indirect_desc", true);
+        expected.put("features.version_1", true);
+        final Map<String, Object> map = PagewireConfig.defaults().toMap();
+        assertEquals(expected, map);
+        assertEquals(List.copyOf(expected.keySet()), List.copyOf(map.keySet()));
+        assertThrows(UnsupportedOperationException.class, () -> map.put("x", 1));
+    }
+
+    /**
+     * Sets every key to a value other than its default, so a key not wired to its record component fails here.
+     */
+    @Test
+    void everyKeyReachesItsRecordComponent()
+    {
+        final Map<String, Object> changed = new LinkedHashMap<>();
+        changed.put("virtqueue.rx.size", 1024);
+        changed.put("virtqueue.tx.size", 512);
+        changed.put("rx.mode", "big");
+        changed.put("rx.buffer_size", 1526);
+        changed.put("rx.big.descriptors", 40);
+        changed.put("nic.type", "shm"); // the only kind so far
+        changed.put("nic.ring.size", 4096);
+        changed.put("dataplane.burst", 64);
+        changed.put("dataplane.idle_strategy", "sleep");
+        changed.put("dataplane.cpu", 7);
+        changed.put("features.mrg_rxbuf", false);
+        changed.put("features.event_idx", false);
+        changed.put("features.indirect_desc", false);
+        changed.put("features.version_1", false);
+        assertEquals(List.copyOf(PagewireConfig.defaults().toMap().keySet()), List.copyOf(changed.keySet()));
+
+        final List<String> overrides = new ArrayList<>();
+        changed.forEach((key, value) -> overrides.add(key + "=" + value));
+        final PagewireConfig config = PagewireConfig.load(null, overrides);
+        assertEquals(changed, config.toMap());
+        assertEquals(new VirtqueueConfig(1024, 512), config.virtqueue());
+        assertEquals(new RxConfig(RxMode.BIG, 1526, 40), config.rx());
+        assertEquals(new NicConfig(NicType.SHM, 4096), config.nic());
+        assertEquals(new DataplaneConfig(64, IdleStrategyKind.SLEEP, 7), config.dataplane());
+        assertEquals(new FeaturesConfig(false, false, false, false), config.features());
+        assertTrue(config.dataplane().pinned());
+    }
+
+    @Test
+    void loadsAFile() throws IOException
+    {
+        final Path file = write("pagewire.toml", """
+            [virtqueue]
+            rx.size = 1024   # bigger ring for bursts
+            [rx]
+            mode = "small"
+            buffer_size = 1_526
+            [dataplane]
+            idle_strategy = "yield"
+            cpu = 0x3
+            """);
+        final PagewireConfig config = PagewireConfig.load(file, List.of());
+        assertEquals(new VirtqueueConfig(1024, 256), config.virtqueue());
+        assertEquals(new RxConfig(RxMode.SMALL, 1526, 20), config.rx());
+        assertEquals(new DataplaneConfig(32, IdleStrategyKind.YIELD, 3), config.dataplane());
+    }
+
+    @Test
+    void dottedKeyUnderTableAndDeeperTableLoadTheSame() throws IOException
+    {
+        final PagewireConfig dotted = PagewireConfig.load(
+            write("a.toml", "[virtqueue]\nrx.size = 512\ntx.size = 64\n"), List.of());
+        final PagewireConfig deeper = PagewireConfig.load(
+            write("b.toml", "[virtqueue.rx]\nsize = 512\n[virtqueue.tx]\nsize = 64\n"), List.of());
+        assertEquals(new VirtqueueConfig(512, 64), dotted.virtqueue());
+        assertEquals(dotted, deeper);
+    }
+
+    @Test
+    void overridesWinOverTheFileAndLaterOverridesWin() throws IOException
+    {
+        final Path file = write("pagewire.toml", "[dataplane]\nburst = 16\ncpu = 2\n");
+        final PagewireConfig config = PagewireConfig.load(file, List.of("dataplane.burst=64", "dataplane.cpu=5",
+            "dataplane.cpu = 6"));
+        assertEquals(64, config.dataplane().burst());
+        assertEquals(6, config.dataplane().cpu());
+    }
+
+    @Test
+    void anOverrideReplacesABadlyTypedFileValue() throws IOException
+    {
+        final Path file = write("pagewire.toml", "[dataplane]\nburst = \"16\"\n");
+        assertEquals(64, PagewireConfig.load(file, List.of("dataplane.burst=64")).dataplane().burst());
+        final ConfigException ex = assertThrows(ConfigException.class, () -> PagewireConfig.load(file, List.of()));
+        assertEquals(List.of("dataplane.burst=\"16\": must be an integer"), ex.problems());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
+        "dataplane.burst=0x40        | dataplane.burst       | 64",
+        "dataplane.burst=1_0         | dataplane.burst       | 10",
+        "dataplane.cpu=-1            | dataplane.cpu         | -1",
+        "rx.mode=big                 | rx.mode               | big",
+        "rx.mode=\"small\"           | rx.mode               | small",
+        "rx.mode='small'             | rx.mode               | small",
+        "dataplane.idle_strategy=busy-spin | dataplane.idle_strategy | busy-spin",
+        "features.event_idx=false    | features.event_idx    | false",
+        "features.event_idx=true     | features.event_idx    | true",
+    })
+    void overridesAreTypedByTheirKey(final String override, final String key, final String expected)
+    {
+        assertEquals(expected, String.valueOf(PagewireConfig.load(null, List.of(override)).toMap().get(key)));
+    }
+
+    @Test
+    void missingFileNamesThePathAndOverridesAreStillChecked()
+    {
+        final Path missing = dir.resolve("nope.toml");
+        final ConfigException ex = assertThrows(ConfigException.class,
+            () -> PagewireConfig.load(missing, List.of("dataplane.burst=0")));
+        assertEquals(List.of(missing + ": no such file", "dataplane.burst=0: must be in 1..1024"), ex.problems());
+    }
+
+    @Test
+    void directoryAndNonUtf8FilesAreReported() throws IOException
+    {
+        assertEquals(List.of(dir + ": is a directory, not a config file"),
+            assertThrows(ConfigException.class, () -> PagewireConfig.load(dir, List.of())).problems());
+        final Path latin1 =
+            Files.write(dir.resolve("latin1.toml"), "a = \"\u00e9\"\n".getBytes(StandardCharsets.ISO_8859_1));
+        assertEquals(List.of(latin1 + ": not valid UTF-8"),
+            assertThrows(ConfigException.class, () -> PagewireConfig.load(latin1, List.of())).problems());
+    }
+
+    @Test
+    void parseErrorsCarryFileAndLineAndComeWithTheOtherProblems() throws IOException
+    {
+        final Path file = write("bad.toml", """
+            [virtqueue]
+            rx.size = 300
+            tx.size = 256
+            tx.size = 512
+            [rx]
+            mode = "mergeable
+            [dataplane]
+            bursts = 64
+            """);
+        final ConfigException ex = assertThrows(ConfigException.class,
+            () -> PagewireConfig.load(file, List.of("features.mrg_rxbuf=maybe")));
+        assertEquals(List.of(
+            file + ":4: duplicate key virtqueue.tx.size (first set on line 3)",
+            file + ":6: unterminated string",
+            "dataplane.bursts: unknown key (did you mean dataplane.burst?)",
+            "features.mrg_rxbuf=maybe: must be true or false",
+            "virtqueue.rx.size=300: must be a power of two in 2..32768"), ex.problems());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "virtqueue.rx.sise        | virtqueue.rx.size: did you mean",
+        "virtqueue.rx.szie        | virtqueue.rx.size: did you mean",
+        "Virtqueue.RX.Size        | virtqueue.rx.size: did you mean",
+        "rx.size                  | virtqueue.rx.size: did you mean",
+        "burst                    | dataplane.burst: did you mean",
+        "dataplane.idle-strategy  | dataplane.idle_strategy: did you mean",
+        "dataplane.idle           | dataplane.idle_strategy: did you mean",
+        "features.mrg_rx_buf      | features.mrg_rxbuf: did you mean",
+        "virtqueue                | virtqueue.rx.size: did you mean",
+        "completely.different.key | : no suggestion",
+    })
+    void unknownKeysSuggestTheNearestKey(final String unknown, final String expectation)
+    {
+        final String suggested = expectation.substring(0, expectation.indexOf(':'));
+        final String expected = suggested.isEmpty() ?
+            unknown + ": unknown key" : unknown + ": unknown key (did you mean " + suggested + "?)";
+        assertEquals(List.of(expected), ConfigRulesTest.problemsOf(unknown + "=1"));
+    }
+
+    @Test
+    void unknownFileKeysAreReportedWithSuggestions() throws IOException
+    {
+        final Path file = write("typo.toml", "[virtqueue]\nrx.sise = 256\n[nic]\nkind = \"shm\"\n");
+        assertEquals(List.of(
+            "virtqueue.rx.sise: unknown key (did you mean virtqueue.rx.size?)",
+            "nic.kind: unknown key"),
+            assertThrows(ConfigException.class, () -> PagewireConfig.load(file, List.of())).problems());
+    }
+
+    @Test
+    void editDistanceCountsASwapAsOneEdit()
+    {
+        assertEquals(0, KeySuggestion.distance("abc", "abc"));
+        assertEquals(1, KeySuggestion.distance("size", "sise"));
+        assertEquals(1, KeySuggestion.distance("size", "szie"));
+        assertEquals(3, KeySuggestion.distance("", "abc"));
+        assertEquals(3, KeySuggestion.distance("kitten", "sitting"));
+    }
+}
