@@ -208,6 +208,15 @@ public final class DeviceVirtqueue
     }
 
     /**
+     * @return chains the driver had made available, as of the last read of {@code avail.idx}, that the device has not
+     * consumed: the ring occupancy gauge. No memory access beyond this object's fields.
+     */
+    public int pendingChains()
+    {
+        return (shadowAvailIdx - lastAvailIdx) & 0xFFFF;
+    }
+
+    /**
      * The head of the chain {@code offset} places past {@link #lastAvailIdx()}, without consuming it. The caller
      * has checked {@code offset < availableChains()}.
      *
@@ -325,7 +334,7 @@ public final class DeviceVirtqueue
                     out.truncateTo(firstSegment);
                     return SCATTER_FULL;
                 }
-                out.addSegment(hostAddress, (int)len);
+                out.addSegment(hostAddress, len);
             }
             if ((flags & DESC_F_NEXT) == 0)
             {

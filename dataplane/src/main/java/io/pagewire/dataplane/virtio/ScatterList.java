@@ -12,7 +12,7 @@ import io.pagewire.dataplane.memory.MemoryCopy;
 public final class ScatterList
 {
     private final long[] segmentAddress;
-    private final int[] segmentLength;
+    private final long[] segmentLength;
     private final int[] chainHead;
     private final long[] chainLength;
     private int segmentCount;
@@ -26,7 +26,7 @@ public final class ScatterList
     public ScatterList(final int maxSegments, final int maxChains)
     {
         segmentAddress = new long[maxSegments];
-        segmentLength = new int[maxSegments];
+        segmentLength = new long[maxSegments];
         chainHead = new int[maxChains];
         chainLength = new long[maxChains];
     }
@@ -50,7 +50,7 @@ public final class ScatterList
         return chainCount < chainHead.length;
     }
 
-    void addSegment(final long hostAddress, final int length)
+    void addSegment(final long hostAddress, final long length)
     {
         segmentAddress[segmentCount] = hostAddress;
         segmentLength[segmentCount] = length;
@@ -82,8 +82,8 @@ public final class ScatterList
         return segmentAddress[i];
     }
 
-    /** @return length of segment {@code i}. */
-    public int segmentLength(final int i)
+    /** @return length of segment {@code i}: up to 2^32-1, a descriptor's u32 len. */
+    public long segmentLength(final int i)
     {
         return segmentLength[i];
     }
