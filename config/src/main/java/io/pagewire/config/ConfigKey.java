@@ -21,7 +21,9 @@ import java.util.stream.Collectors;
  * enum lists the allowed values. Rules that relate keys are in {@link #CROSS_KEY_RULES}, below the keys.
  * <p>
  * Adding a key: add a constant here, a component to the matching record, and a line to each of
- * {@code PagewireConfig.fromValues}/{@code values}.
+ * {@code PagewireConfig.fromValues}/{@code values}. Adding a table: add its record, a component of
+ * {@link PagewireConfig} and a parameter of {@code PagewireConfig.values}; keys print in registry order, so a table's
+ * keys stay together.
  */
 public enum ConfigKey
 {
@@ -55,6 +57,10 @@ public enum ConfigKey
     NIC_RING_SIZE("nic.ring.size", 1024, IntRule.powerOfTwo(2, 65536),
         "Frames in each NIC port ring."),
 
+    /** Bytes of each NIC ring slot, header included. */
+    NIC_SLOT_SIZE("nic.slot_size", 2048, IntRule.powerOfTwo(128, 131072),
+        "Bytes of each NIC ring slot: an 8-byte slot header and the frame, so frames up to nic.slot_size - 8 bytes."),
+
     /** Frames per queue per duty cycle. */
     DATAPLANE_BURST("dataplane.burst", 32, IntRule.range(1, 1024),
         "Most frames moved per queue per duty cycle; used.idx is published once per burst."),
@@ -66,6 +72,12 @@ public enum ConfigKey
     /** CPU pinning of the dataplane thread. */
     DATAPLANE_CPU("dataplane.cpu", DataplaneConfig.NO_PINNING, IntRule.range(-1, 1023),
         "CPU the dataplane thread is pinned to; -1 = no pinning."),
+
+    /** What the dataplane does with a frame the guest has too few RX buffers for. */
+    DATAPLANE_RX_POLICY("dataplane.rx_policy", RxPolicyKind.WAIT,
+        "What the dataplane does with a frame when the guest has posted too few RX buffers: " +
+        "wait = leave it in the NIC ring (lossless, like a NIC whose ring fills); " +
+        "drop = drop and count it (no_buffers), as a NIC at line rate must."),
 
     /** Whether the device offers VIRTIO_NET_F_MRG_RXBUF. */
     FEATURES_MRG_RXBUF("features.mrg_rxbuf", true,
@@ -81,13 +93,49 @@ public enum ConfigKey
 
     /** Whether the device offers VIRTIO_F_VERSION_1. */
     FEATURES_VERSION_1("features.version_1", true,
-        "Offer VIRTIO_F_VERSION_1: virtio 1.x, little-endian rings.");
+        "Offer VIRTIO_F_VERSION_1: virtio 1.x, little-endian rings."),
+
+    /** Size of each frame the embedded traffic source sends. */
+    TRAFFIC_FRAME_SIZE("traffic.frame_size", 1514, IntRule.range(60, 65535),
+        "Bytes of each frame the embedded traffic source sends into the shm NIC, FCS not included."),
+
+    /** Offered rate of the embedded traffic source. */
+    TRAFFIC_RATE_MBPS("traffic.rate_mbps", TrafficConfig.AS_FAST_AS_POSSIBLE, IntRule.range(0, 400000),
+        "Offered rate in Mb/s counted as on an Ethernet wire (frame + 4 bytes FCS + 20 bytes preamble and " +
+        "inter-frame gap); 0 = as fast as possible."),
+
+    /** The virtio-net driver the device serves. */
+    GUEST_TYPE("guest.type", GuestType.EMBEDDED,
+        "Which virtio-net driver the device serves: embedded = the in-process guest model."),
+
+    /** Packets the guest takes per poll. */
+    GUEST_NAPI_BUDGET("guest.napi_budget", 64, IntRule.range(1, 65536),
+        "Packets the guest takes per poll (Linux NAPI weight)."),
+
+    /** Delay before an idle guest's first poll. */
+    GUEST_WAKEUP_LATENCY_NS("guest.wakeup_latency_ns", 0, IntRule.range(0, 1000000000),
+        "Nanoseconds between used buffers appearing while the guest is idle and its first poll " +
+        "(interrupt delivery + scheduling)."),
+
+    /** Free RX buffers that trigger a refill. */
+    GUEST_REFILL_BATCH("guest.refill_batch", 32, IntRule.range(1, 32768),
+        "The guest re-posts RX buffers once this many are free."),
+
+    /** How the guest sizes its RX buffers. */
+    GUEST_RX_BUFFER_SIZING("guest.rx.buffer_sizing", BufferSizing.FIXED,
+        "How the guest sizes RX buffers: fixed = every RX buffer is rx.buffer_size bytes; ewma = sized by a " +
+        "running average of received packet lengths as Linux's virtio_net does (mergeable only)."),
+
+    /** What the guest sends on its TX queue. */
+    GUEST_TX("guest.tx", GuestTx.ECHO,
+        "echo = the guest sends every frame it receives back out on its TX queue; off = it sends nothing.");
 
     /**
      * Rules relating keys, each reported against its subject key.
      * <p>
      * {@code rx.big.descriptors} is bounded by the RX queue only in big mode, the one mode that puts such a chain on
      * the ring; otherwise shrinking {@code virtqueue.rx.size} would fail on a key the run does not use.
+     * {@code traffic.frame_size} must fit a NIC ring slot after its {@value NicConfig#SLOT_HEADER_BYTES}-byte header.
      */
     static final List<CrossKeyRule> CROSS_KEY_RULES = List.of(
         new CrossKeyRule(RX_MODE, List.of(FEATURES_MRG_RXBUF),
@@ -105,7 +153,19 @@ public enum ConfigKey
                 final int queueSize = Math.min((int)v.get(VIRTQUEUE_RX_SIZE), (int)v.get(VIRTQUEUE_TX_SIZE));
                 return (int)v.get(DATAPLANE_BURST) > queueSize ?
                     "must be at most min(virtqueue.rx.size, virtqueue.tx.size) = " + queueSize : null;
-            }));
+            }),
+        new CrossKeyRule(TRAFFIC_FRAME_SIZE, List.of(NIC_SLOT_SIZE),
+            "at most nic.slot_size - " + NicConfig.SLOT_HEADER_BYTES,
+            v ->
+            {
+                final int maxFrameSize = (int)v.get(NIC_SLOT_SIZE) - NicConfig.SLOT_HEADER_BYTES;
+                return (int)v.get(TRAFFIC_FRAME_SIZE) > maxFrameSize ?
+                    "must be at most nic.slot_size - " + NicConfig.SLOT_HEADER_BYTES + " = " + maxFrameSize : null;
+            }),
+        new CrossKeyRule(GUEST_RX_BUFFER_SIZING, List.of(RX_MODE),
+            "ewma requires rx.mode=mergeable",
+            v -> v.get(GUEST_RX_BUFFER_SIZING) == BufferSizing.EWMA && v.get(RX_MODE) != RxMode.MERGEABLE ?
+                "requires rx.mode=mergeable" : null));
 
     private static final Map<String, ConfigKey> BY_KEY = new HashMap<>();
 

@@ -9,8 +9,10 @@ import java.util.Objects;
  *                     smaller virtqueue.
  * @param idleStrategy {@code dataplane.idle_strategy}: what the thread does after a cycle with no work.
  * @param cpu          {@code dataplane.cpu}: the CPU to pin the thread to, or {@link #NO_PINNING}.
+ * @param rxPolicy     {@code dataplane.rx_policy}: what happens to a frame when the guest has posted too few RX
+ *                     buffers for it.
  */
-public record DataplaneConfig(int burst, IdleStrategyKind idleStrategy, int cpu)
+public record DataplaneConfig(int burst, IdleStrategyKind idleStrategy, int cpu, RxPolicyKind rxPolicy)
 {
     /** The {@code dataplane.cpu} value that leaves the thread unpinned. */
     public static final int NO_PINNING = -1;
@@ -21,6 +23,7 @@ public record DataplaneConfig(int burst, IdleStrategyKind idleStrategy, int cpu)
     public DataplaneConfig
     {
         Objects.requireNonNull(idleStrategy, "idleStrategy");
+        Objects.requireNonNull(rxPolicy, "rxPolicy");
     }
 
     /**

@@ -3,15 +3,25 @@ package io.pagewire.config;
 import static io.pagewire.config.ConfigKey.DATAPLANE_BURST;
 import static io.pagewire.config.ConfigKey.DATAPLANE_CPU;
 import static io.pagewire.config.ConfigKey.DATAPLANE_IDLE_STRATEGY;
+import static io.pagewire.config.ConfigKey.DATAPLANE_RX_POLICY;
 import static io.pagewire.config.ConfigKey.FEATURES_EVENT_IDX;
 import static io.pagewire.config.ConfigKey.FEATURES_INDIRECT_DESC;
 import static io.pagewire.config.ConfigKey.FEATURES_MRG_RXBUF;
 import static io.pagewire.config.ConfigKey.FEATURES_VERSION_1;
+import static io.pagewire.config.ConfigKey.GUEST_NAPI_BUDGET;
+import static io.pagewire.config.ConfigKey.GUEST_REFILL_BATCH;
+import static io.pagewire.config.ConfigKey.GUEST_RX_BUFFER_SIZING;
+import static io.pagewire.config.ConfigKey.GUEST_TX;
+import static io.pagewire.config.ConfigKey.GUEST_TYPE;
+import static io.pagewire.config.ConfigKey.GUEST_WAKEUP_LATENCY_NS;
 import static io.pagewire.config.ConfigKey.NIC_RING_SIZE;
+import static io.pagewire.config.ConfigKey.NIC_SLOT_SIZE;
 import static io.pagewire.config.ConfigKey.NIC_TYPE;
 import static io.pagewire.config.ConfigKey.RX_BIG_DESCRIPTORS;
 import static io.pagewire.config.ConfigKey.RX_BUFFER_SIZE;
 import static io.pagewire.config.ConfigKey.RX_MODE;
+import static io.pagewire.config.ConfigKey.TRAFFIC_FRAME_SIZE;
+import static io.pagewire.config.ConfigKey.TRAFFIC_RATE_MBPS;
 import static io.pagewire.config.ConfigKey.VIRTQUEUE_RX_SIZE;
 import static io.pagewire.config.ConfigKey.VIRTQUEUE_TX_SIZE;
 
@@ -37,9 +47,17 @@ import java.util.SequencedMap;
  * @param nic       table {@code [nic]}.
  * @param dataplane table {@code [dataplane]}.
  * @param features  table {@code [features]}.
+ * @param traffic   table {@code [traffic]}.
+ * @param guest     table {@code [guest]}.
  */
 public record PagewireConfig(
-    VirtqueueConfig virtqueue, RxConfig rx, NicConfig nic, DataplaneConfig dataplane, FeaturesConfig features)
+    VirtqueueConfig virtqueue,
+    RxConfig rx,
+    NicConfig nic,
+    DataplaneConfig dataplane,
+    FeaturesConfig features,
+    TrafficConfig traffic,
+    GuestConfig guest)
 {
     private static final String DEFAULT_FILE_PREAMBLE = """
         # pagewire configuration (TOML).
@@ -65,8 +83,10 @@ public record PagewireConfig(
         Objects.requireNonNull(nic, "nic");
         Objects.requireNonNull(dataplane, "dataplane");
         Objects.requireNonNull(features, "features");
+        Objects.requireNonNull(traffic, "traffic");
+        Objects.requireNonNull(guest, "guest");
         final List<String> problems = new ArrayList<>();
-        ConfigKey.validate(values(virtqueue, rx, nic, dataplane, features), problems);
+        ConfigKey.validate(values(virtqueue, rx, nic, dataplane, features, traffic, guest), problems);
         if (!problems.isEmpty())
         {
             throw new ConfigException(problems);
@@ -141,7 +161,7 @@ public record PagewireConfig(
     public SequencedMap<String, Object> toMap()
     {
         final SequencedMap<String, Object> map = new LinkedHashMap<>();
-        values(virtqueue, rx, nic, dataplane, features).forEach((key, value) ->
+        values(virtqueue, rx, nic, dataplane, features, traffic, guest).forEach((key, value) ->
             map.put(key.key(), value instanceof final ConfigEnum choice ? choice.configName() : value));
         return Collections.unmodifiableSequencedMap(map);
     }
@@ -161,16 +181,28 @@ public record PagewireConfig(
                 (Integer)values.get(RX_BIG_DESCRIPTORS)),
             new NicConfig(
                 (NicType)values.get(NIC_TYPE),
-                (Integer)values.get(NIC_RING_SIZE)),
+                (Integer)values.get(NIC_RING_SIZE),
+                (Integer)values.get(NIC_SLOT_SIZE)),
             new DataplaneConfig(
                 (Integer)values.get(DATAPLANE_BURST),
                 (IdleStrategyKind)values.get(DATAPLANE_IDLE_STRATEGY),
-                (Integer)values.get(DATAPLANE_CPU)),
+                (Integer)values.get(DATAPLANE_CPU),
+                (RxPolicyKind)values.get(DATAPLANE_RX_POLICY)),
             new FeaturesConfig(
                 (Boolean)values.get(FEATURES_MRG_RXBUF),
                 (Boolean)values.get(FEATURES_EVENT_IDX),
                 (Boolean)values.get(FEATURES_INDIRECT_DESC),
-                (Boolean)values.get(FEATURES_VERSION_1)));
+                (Boolean)values.get(FEATURES_VERSION_1)),
+            new TrafficConfig(
+                (Integer)values.get(TRAFFIC_FRAME_SIZE),
+                (Integer)values.get(TRAFFIC_RATE_MBPS)),
+            new GuestConfig(
+                (GuestType)values.get(GUEST_TYPE),
+                (Integer)values.get(GUEST_NAPI_BUDGET),
+                (Integer)values.get(GUEST_WAKEUP_LATENCY_NS),
+                (Integer)values.get(GUEST_REFILL_BATCH),
+                (BufferSizing)values.get(GUEST_RX_BUFFER_SIZING),
+                (GuestTx)values.get(GUEST_TX)));
     }
 
     private static Map<ConfigKey, Object> values(
@@ -178,7 +210,9 @@ public record PagewireConfig(
         final RxConfig rx,
         final NicConfig nic,
         final DataplaneConfig dataplane,
-        final FeaturesConfig features)
+        final FeaturesConfig features,
+        final TrafficConfig traffic,
+        final GuestConfig guest)
     {
         final Map<ConfigKey, Object> values = new EnumMap<>(ConfigKey.class);
         values.put(VIRTQUEUE_RX_SIZE, virtqueue.rxSize());
@@ -188,13 +222,23 @@ public record PagewireConfig(
         values.put(RX_BIG_DESCRIPTORS, rx.bigDescriptors());
         values.put(NIC_TYPE, nic.type());
         values.put(NIC_RING_SIZE, nic.ringSize());
+        values.put(NIC_SLOT_SIZE, nic.slotSize());
         values.put(DATAPLANE_BURST, dataplane.burst());
         values.put(DATAPLANE_IDLE_STRATEGY, dataplane.idleStrategy());
         values.put(DATAPLANE_CPU, dataplane.cpu());
+        values.put(DATAPLANE_RX_POLICY, dataplane.rxPolicy());
         values.put(FEATURES_MRG_RXBUF, features.mrgRxbuf());
         values.put(FEATURES_EVENT_IDX, features.eventIdx());
         values.put(FEATURES_INDIRECT_DESC, features.indirectDesc());
         values.put(FEATURES_VERSION_1, features.version1());
+        values.put(TRAFFIC_FRAME_SIZE, traffic.frameSize());
+        values.put(TRAFFIC_RATE_MBPS, traffic.rateMbps());
+        values.put(GUEST_TYPE, guest.type());
+        values.put(GUEST_NAPI_BUDGET, guest.napiBudget());
+        values.put(GUEST_WAKEUP_LATENCY_NS, guest.wakeupLatencyNs());
+        values.put(GUEST_REFILL_BATCH, guest.refillBatch());
+        values.put(GUEST_RX_BUFFER_SIZING, guest.rxBufferSizing());
+        values.put(GUEST_TX, guest.tx());
         return values;
     }
 }

@@ -47,6 +47,10 @@ class ConfigRulesTest
         "nic.ring.size=1000 => nic.ring.size=1000: must be a power of two in 2..65536",
         "nic.ring.size=131072 => nic.ring.size=131072: must be a power of two in 2..65536",
         "nic.ring.size=1 => nic.ring.size=1: must be a power of two in 2..65536",
+        "nic.slot_size=1000 => nic.slot_size=1000: must be a power of two in 128..131072",
+        "nic.slot_size=64 => nic.slot_size=64: must be a power of two in 128..131072",
+        "nic.slot_size=262144 => nic.slot_size=262144: must be a power of two in 128..131072",
+        "nic.slot_size=1024 => traffic.frame_size=1514: must be at most nic.slot_size - 8 = 1016",
         // dataplane
         "dataplane.burst=0 => dataplane.burst=0: must be in 1..1024",
         "dataplane.burst=1025 => dataplane.burst=1025: must be in 1..1024",
@@ -56,6 +60,28 @@ class ConfigRulesTest
         "dataplane.idle_strategy=spin => dataplane.idle_strategy=spin: must be one of busy-spin|yield|backoff|sleep",
         "dataplane.cpu=-2 => dataplane.cpu=-2: must be in -1..1023",
         "dataplane.cpu=1024 => dataplane.cpu=1024: must be in -1..1023",
+        "dataplane.rx_policy=block => dataplane.rx_policy=block: must be one of wait|drop",
+        "dataplane.rx_policy=Drop => dataplane.rx_policy=Drop: must be one of wait|drop",
+        // traffic
+        "traffic.frame_size=59 => traffic.frame_size=59: must be in 60..65535",
+        "traffic.frame_size=65536 => traffic.frame_size=65536: must be in 60..65535",
+        "traffic.frame_size=4000 => traffic.frame_size=4000: must be at most nic.slot_size - 8 = 2040",
+        "traffic.frame_size=2041 => traffic.frame_size=2041: must be at most nic.slot_size - 8 = 2040",
+        "nic.slot_size=65536 traffic.frame_size=65529 => traffic.frame_size=65529: must be at most nic.slot_size - 8 = 65528",
+        "traffic.rate_mbps=-1 => traffic.rate_mbps=-1: must be in 0..400000",
+        "traffic.rate_mbps=400001 => traffic.rate_mbps=400001: must be in 0..400000",
+        // guest
+        "guest.type=vhost-user => guest.type=vhost-user: must be one of embedded",
+        "guest.napi_budget=0 => guest.napi_budget=0: must be in 1..65536",
+        "guest.napi_budget=65537 => guest.napi_budget=65537: must be in 1..65536",
+        "guest.wakeup_latency_ns=-1 => guest.wakeup_latency_ns=-1: must be in 0..1000000000",
+        "guest.wakeup_latency_ns=1000000001 => guest.wakeup_latency_ns=1000000001: must be in 0..1000000000",
+        "guest.refill_batch=0 => guest.refill_batch=0: must be in 1..32768",
+        "guest.refill_batch=32769 => guest.refill_batch=32769: must be in 1..32768",
+        "guest.rx.buffer_sizing=adaptive => guest.rx.buffer_sizing=adaptive: must be one of fixed|ewma",
+        "guest.rx.buffer_sizing=ewma rx.mode=small => guest.rx.buffer_sizing=ewma: requires rx.mode=mergeable",
+        "guest.rx.buffer_sizing=ewma rx.mode=big => guest.rx.buffer_sizing=ewma: requires rx.mode=mergeable",
+        "guest.tx=loopback => guest.tx=loopback: must be one of echo|off",
         // values beyond int are judged by the key's rule, not truncated
         "dataplane.cpu=4294967296 => dataplane.cpu=4294967296: must be in -1..1023",
         // types
@@ -126,6 +152,31 @@ class ConfigRulesTest
     }
 
     @Test
+    void frameSizeMayFillASlotAfterItsHeader()
+    {
+        for (final int[] slotAndFrame : new int[][] {{128, 120}, {2048, 2040}, {65536, 65528}, {131072, 65535}})
+        {
+            final PagewireConfig config = PagewireConfig.load(null,
+                List.of("nic.slot_size=" + slotAndFrame[0], "traffic.frame_size=" + slotAndFrame[1]));
+            assertEquals(slotAndFrame[1], config.traffic().frameSize());
+            assertEquals(slotAndFrame[0] - 8, config.nic().maxFrameSize());
+        }
+    }
+
+    @Test
+    void ewmaSizingIsFineInMergeableModeAndFixedInEveryMode()
+    {
+        assertEquals(BufferSizing.EWMA,
+            PagewireConfig.load(null, List.of("guest.rx.buffer_sizing=ewma")).guest().rxBufferSizing());
+        for (final String mode : List.of("mergeable", "big", "small"))
+        {
+            final PagewireConfig config =
+                PagewireConfig.load(null, List.of("rx.mode=" + mode, "guest.rx.buffer_sizing=fixed"));
+            assertEquals(BufferSizing.FIXED, config.guest().rxBufferSizing());
+        }
+    }
+
+    @Test
     void mergeableWithoutMrgRxbufIsFineInOtherModes()
     {
         for (final String mode : List.of("big", "small"))
@@ -143,6 +194,12 @@ class ConfigRulesTest
             problemsOf("virtqueue.tx.size=3"));
         // A badly typed mrg_rxbuf does not also produce the mergeable rule's message.
         assertEquals(List.of("features.mrg_rxbuf=no: must be true or false"), problemsOf("features.mrg_rxbuf=no"));
+        // A slot size that is invalid on its own is not also measured against traffic.frame_size.
+        assertEquals(List.of("nic.slot_size=100: must be a power of two in 128..131072"),
+            problemsOf("nic.slot_size=100"));
+        // An unknown rx.mode does not also produce the ewma rule's message.
+        assertEquals(List.of("rx.mode=jumbo: must be one of mergeable|big|small"),
+            problemsOf("rx.mode=jumbo", "guest.rx.buffer_sizing=ewma"));
     }
 
     @Test
@@ -167,12 +224,16 @@ class ConfigRulesTest
             new VirtqueueConfig(300, 256),
             defaults.rx(),
             defaults.nic(),
-            new DataplaneConfig(0, IdleStrategyKind.YIELD, -1),
-            new FeaturesConfig(false, true, true, true)));
+            new DataplaneConfig(0, IdleStrategyKind.YIELD, -1, RxPolicyKind.DROP),
+            new FeaturesConfig(false, true, true, true),
+            new TrafficConfig(3000, 0),
+            new GuestConfig(GuestType.EMBEDDED, 64, 0, 0, BufferSizing.EWMA, GuestTx.ECHO)));
         assertEquals(List.of(
             "virtqueue.rx.size=300: must be a power of two in 2..32768",
             "dataplane.burst=0: must be in 1..1024",
-            "rx.mode=mergeable: requires features.mrg_rxbuf=true"), ex.problems());
+            "guest.refill_batch=0: must be in 1..32768",
+            "rx.mode=mergeable: requires features.mrg_rxbuf=true",
+            "traffic.frame_size=3000: must be at most nic.slot_size - 8 = 2040"), ex.problems());
         assertEquals(String.join("\n", ex.problems()), ex.getMessage());
     }
 
@@ -188,5 +249,11 @@ class ConfigRulesTest
         assertEquals("in 1..1024; at most min(virtqueue.rx.size, virtqueue.tx.size)", ConfigKey.DATAPLANE_BURST.rule());
         assertEquals("one of mergeable|big|small; mergeable requires features.mrg_rxbuf=true",
             ConfigKey.RX_MODE.rule());
+        assertEquals("a power of two in 128..131072", ConfigKey.NIC_SLOT_SIZE.rule());
+        assertEquals("in 60..65535; at most nic.slot_size - 8", ConfigKey.TRAFFIC_FRAME_SIZE.rule());
+        assertEquals("one of fixed|ewma; ewma requires rx.mode=mergeable", ConfigKey.GUEST_RX_BUFFER_SIZING.rule());
+        assertEquals("one of wait|drop", ConfigKey.DATAPLANE_RX_POLICY.rule());
+        assertEquals("one of embedded", ConfigKey.GUEST_TYPE.rule());
+        assertEquals("one of echo|off", ConfigKey.GUEST_TX.rule());
     }
 }

@@ -35,10 +35,15 @@ class PagewireConfigTest
         final PagewireConfig defaults = PagewireConfig.defaults();
         assertEquals(new VirtqueueConfig(256, 256), defaults.virtqueue());
         assertEquals(new RxConfig(RxMode.MERGEABLE, 4096, 20), defaults.rx());
-        assertEquals(new NicConfig(NicType.SHM, 1024), defaults.nic());
-        assertEquals(new DataplaneConfig(32, IdleStrategyKind.BUSY_SPIN, -1), defaults.dataplane());
+        assertEquals(new NicConfig(NicType.SHM, 1024, 2048), defaults.nic());
+        assertEquals(new DataplaneConfig(32, IdleStrategyKind.BUSY_SPIN, -1, RxPolicyKind.WAIT), defaults.dataplane());
         assertEquals(new FeaturesConfig(true, true, true, true), defaults.features());
+        assertEquals(new TrafficConfig(1514, 0), defaults.traffic());
+        assertEquals(new GuestConfig(GuestType.EMBEDDED, 64, 0, 32, BufferSizing.FIXED, GuestTx.ECHO),
+            defaults.guest());
         assertFalse(defaults.dataplane().pinned());
+        assertEquals(2040, defaults.nic().maxFrameSize());
+        assertFalse(defaults.traffic().rateLimited());
         assertEquals(defaults, PagewireConfig.load(null, List.of()));
     }
 
@@ -67,6 +72,24 @@ class PagewireConfigTest
             # rule: in 1..1024; at most min(virtqueue.rx.size, virtqueue.tx.size)
             burst = 32
             """), text);
+        assertTrue(text.contains("""
+            [traffic]
+            # Bytes of each frame the embedded traffic source sends into the shm NIC, FCS not included.
+            # rule: in 60..65535; at most nic.slot_size - 8
+            frame_size = 1514
+            """), text);
+        assertTrue(text.contains("""
+            [guest]
+            # Which virtio-net driver the device serves: embedded = the in-process guest model.
+            # rule: one of embedded
+            type = "embedded"
+            """), text);
+        assertTrue(text.contains("""
+            # rule: one of fixed|ewma; ewma requires rx.mode=mergeable
+            rx.buffer_sizing = "fixed"
+            """), text);
+        assertTrue(text.indexOf("[features]") < text.indexOf("[traffic]"), text);
+        assertTrue(text.indexOf("[traffic]") < text.indexOf("[guest]"), text);
         for (final ConfigKey key : ConfigKey.values())
         {
             assertTrue(text.contains(key.rule().substring(0, Math.min(40, key.rule().length()))), key.key());
@@ -99,13 +122,23 @@ class PagewireConfigTest
         expected.put("rx.big.descriptors", 20);
         expected.put("nic.type", "shm");
         expected.put("nic.ring.size", 1024);
+        expected.put("nic.slot_size", 2048);
         expected.put("dataplane.burst", 32);
         expected.put("dataplane.idle_strategy", "busy-spin");
         expected.put("dataplane.cpu", -1);
+        expected.put("dataplane.rx_policy", "wait");
         expected.put("features.mrg_rxbuf", true);
         expected.put("features.event_idx", true);
         expected.put("features.indirect_desc", true);
         expected.put("features.version_1", true);
+        expected.put("traffic.frame_size", 1514);
+        expected.put("traffic.rate_mbps", 0);
+        expected.put("guest.type", "embedded");
+        expected.put("guest.napi_budget", 64);
+        expected.put("guest.wakeup_latency_ns", 0);
+        expected.put("guest.refill_batch", 32);
+        expected.put("guest.rx.buffer_sizing", "fixed");
+        expected.put("guest.tx", "echo");
         final Map<String, Object> map = PagewireConfig.defaults().toMap();
         assertEquals(expected, map);
         assertEquals(List.copyOf(expected.keySet()), List.copyOf(map.keySet()));
@@ -126,13 +159,23 @@ class PagewireConfigTest
         changed.put("rx.big.descriptors", 40);
         changed.put("nic.type", "shm"); // the only kind so far
         changed.put("nic.ring.size", 4096);
+        changed.put("nic.slot_size", 4096);
         changed.put("dataplane.burst", 64);
         changed.put("dataplane.idle_strategy", "sleep");
         changed.put("dataplane.cpu", 7);
+        changed.put("dataplane.rx_policy", "drop");
         changed.put("features.mrg_rxbuf", false);
         changed.put("features.event_idx", false);
         changed.put("features.indirect_desc", false);
         changed.put("features.version_1", false);
+        changed.put("traffic.frame_size", 4000);
+        changed.put("traffic.rate_mbps", 10000);
+        changed.put("guest.type", "embedded"); // the only kind so far
+        changed.put("guest.napi_budget", 128);
+        changed.put("guest.wakeup_latency_ns", 5000);
+        changed.put("guest.refill_batch", 16);
+        changed.put("guest.rx.buffer_sizing", "fixed"); // ewma needs rx.mode=mergeable; reached below
+        changed.put("guest.tx", "off");
         assertEquals(List.copyOf(PagewireConfig.defaults().toMap().keySet()), List.copyOf(changed.keySet()));
 
         final List<String> overrides = new ArrayList<>();
@@ -141,10 +184,18 @@ class PagewireConfigTest
         assertEquals(changed, config.toMap());
         assertEquals(new VirtqueueConfig(1024, 512), config.virtqueue());
         assertEquals(new RxConfig(RxMode.BIG, 1526, 40), config.rx());
-        assertEquals(new NicConfig(NicType.SHM, 4096), config.nic());
-        assertEquals(new DataplaneConfig(64, IdleStrategyKind.SLEEP, 7), config.dataplane());
+        assertEquals(new NicConfig(NicType.SHM, 4096, 4096), config.nic());
+        assertEquals(new DataplaneConfig(64, IdleStrategyKind.SLEEP, 7, RxPolicyKind.DROP), config.dataplane());
         assertEquals(new FeaturesConfig(false, false, false, false), config.features());
+        assertEquals(new TrafficConfig(4000, 10000), config.traffic());
+        assertEquals(new GuestConfig(GuestType.EMBEDDED, 128, 5000, 16, BufferSizing.FIXED, GuestTx.OFF),
+            config.guest());
         assertTrue(config.dataplane().pinned());
+        assertTrue(config.traffic().rateLimited());
+
+        final PagewireConfig ewma = PagewireConfig.load(null, List.of("guest.rx.buffer_sizing=ewma"));
+        assertEquals(BufferSizing.EWMA, ewma.guest().rxBufferSizing());
+        assertEquals("ewma", ewma.toMap().get("guest.rx.buffer_sizing"));
     }
 
     @Test
@@ -163,7 +214,7 @@ class PagewireConfigTest
         final PagewireConfig config = PagewireConfig.load(file, List.of());
         assertEquals(new VirtqueueConfig(1024, 256), config.virtqueue());
         assertEquals(new RxConfig(RxMode.SMALL, 1526, 20), config.rx());
-        assertEquals(new DataplaneConfig(32, IdleStrategyKind.YIELD, 3), config.dataplane());
+        assertEquals(new DataplaneConfig(32, IdleStrategyKind.YIELD, 3, RxPolicyKind.WAIT), config.dataplane());
     }
 
     @Test
@@ -207,6 +258,10 @@ class PagewireConfigTest
         "dataplane.idle_strategy=busy-spin | dataplane.idle_strategy | busy-spin",
         "features.event_idx=false    | features.event_idx    | false",
         "features.event_idx=true     | features.event_idx    | true",
+        "dataplane.rx_policy=drop    | dataplane.rx_policy   | drop",
+        "guest.rx.buffer_sizing=ewma | guest.rx.buffer_sizing | ewma",
+        "guest.tx=\"off\"            | guest.tx              | off",
+        "traffic.rate_mbps=100_000   | traffic.rate_mbps     | 100000",
     })
     void overridesAreTypedByTheirKey(final String override, final String key, final String expected)
     {
@@ -266,6 +321,10 @@ class PagewireConfigTest
         "dataplane.idle-strategy  | dataplane.idle_strategy: did you mean",
         "dataplane.idle           | dataplane.idle_strategy: did you mean",
         "features.mrg_rx_buf      | features.mrg_rxbuf: did you mean",
+        "slot_size                | nic.slot_size: did you mean",
+        "guest.napi-budget        | guest.napi_budget: did you mean",
+        "traffic.rate_mbit        | traffic.rate_mbps: did you mean",
+        "guest.rx.buffer_size     | guest.rx.buffer_sizing: did you mean",
         "virtqueue                | virtqueue.rx.size: did you mean",
         "completely.different.key | : no suggestion",
     })
