@@ -23,6 +23,9 @@ public final class TxReader
     private final ScatterList scatter;
     private final UnsafeBuffer header = new UnsafeBuffer(BufferUtil.allocateDirectAligned(64, 64));
 
+    private long sentFrames;
+    private long sentBytes;
+    private long sinkFull;
     private long droppedTooLong;
     private long droppedGso;
 
@@ -46,7 +49,12 @@ public final class TxReader
      */
     public int collectFromGuest(final TxSink sink, final int burst)
     {
-        final int available = queue.availableChains();
+        int available = queue.availableChains();
+        if (available >= 0 && available < burst)
+        {
+            // The cached count may be stale: one acquire-load of avail.idx per burst picks up newer chains.
+            available = queue.refreshAvailableChains();
+        }
         if (available <= 0)
         {
             return 0;
@@ -73,7 +81,7 @@ public final class TxReader
                 break;
             }
             final long frameLength = chainLength - headerLength;
-            if (frameLength > VirtioNetHeader.MAX_FRAME_LENGTH)
+            if (frameLength > VirtioNetHeader.MAX_FRAME_LENGTH || frameLength > sink.maxFrameLength())
             {
                 droppedTooLong++;
             }
@@ -86,10 +94,13 @@ public final class TxReader
                 final long destination = sink.claim((int)frameLength);
                 if (destination == 0)
                 {
+                    sinkFull++;
                     break;
                 }
                 scatter.copyOut(headerLength, destination, (int)frameLength);
                 sink.commit((int)frameLength);
+                sentFrames++;
+                sentBytes += frameLength;
             }
             queue.consume(1);
             queue.addUsed(head, 0);
@@ -104,7 +115,25 @@ public final class TxReader
         return header.getByte(VirtioNetHeader.GSO_TYPE_OFFSET) & 0xFF;
     }
 
-    /** @return frames dropped because they exceeded {@link VirtioNetHeader#MAX_FRAME_LENGTH}. */
+    /** @return frames handed to the sink. */
+    public long sentFrames()
+    {
+        return sentFrames;
+    }
+
+    /** @return bytes of frames handed to the sink (virtio-net headers excluded). */
+    public long sentBytes()
+    {
+        return sentBytes;
+    }
+
+    /** @return times the sink was full, leaving frames in the guest's queue (a count of polls, not of frames). */
+    public long sinkFull()
+    {
+        return sinkFull;
+    }
+
+    /** @return frames dropped because they exceeded {@link VirtioNetHeader#MAX_FRAME_LENGTH} or the sink's limit. */
     public long droppedTooLong()
     {
         return droppedTooLong;

@@ -17,4 +17,13 @@ public interface TxSink
 
     /** Publishes the frame last claimed, now fully written. */
     void commit(int frameLength);
+
+    /**
+     * @return the longest frame the sink can ever take (a NIC slot's size); longer frames are dropped and counted
+     * rather than waited for, or they would block the guest's queue for good.
+     */
+    default int maxFrameLength()
+    {
+        return io.pagewire.dataplane.virtio.VirtioNetHeader.MAX_FRAME_LENGTH;
+    }
 }
