@@ -1,6 +1,8 @@
 package io.pagewire.control.cli;
 
 import io.pagewire.config.ConfigTool;
+import io.pagewire.control.run.RunCommand;
+import io.pagewire.control.stats.StatCommand;
 
 import java.io.PrintStream;
 import java.util.Arrays;
@@ -22,7 +24,9 @@ public final class PagewireCli
         usage: pagewire <command> [options]
 
         commands:
-          config   print the default config file, or check one (pagewire config --help)
+          run      run the forwarder (on its embedded default without a config)
+          stat     show the live counters of running forwarders
+          config   print the default config file, or check one
 
         pagewire <command> --help shows the options of a command.
         """;
@@ -54,6 +58,8 @@ public final class PagewireCli
         final String[] rest = Arrays.copyOfRange(args, 1, args.length);
         return switch (args[0])
         {
+            case "run" -> RunCommand.run(rest, out, err);
+            case "stat" -> StatCommand.run(rest, out, err);
             case "config" -> ConfigTool.run(rest, out, err);
             default ->
             {

@@ -1,0 +1,326 @@
+package io.pagewire.control.run;
+
+import io.pagewire.config.IdleStrategyKind;
+import io.pagewire.config.PagewireConfig;
+import io.pagewire.control.device.VirtioNetDevice;
+import io.pagewire.dataplane.engine.DataplaneAgent;
+import io.pagewire.dataplane.engine.DataplaneProxy;
+import io.pagewire.dataplane.engine.GuestNotifier;
+import io.pagewire.dataplane.engine.QueuePair;
+import io.pagewire.dataplane.guest.EmbeddedGuest;
+import io.pagewire.dataplane.guest.PeerAgent;
+import io.pagewire.dataplane.guest.TrafficSink;
+import io.pagewire.dataplane.guest.TrafficSource;
+import io.pagewire.dataplane.memory.GuestMemory;
+import io.pagewire.dataplane.port.ShmNicPort;
+import io.pagewire.dataplane.stats.CountersFile;
+import io.pagewire.dataplane.stats.RuntimeDirectory;
+import io.pagewire.dataplane.stats.SystemCounters;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.BusySpinIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.SleepingIdleStrategy;
+import org.agrona.concurrent.YieldingIdleStrategy;
+
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The forwarder on its embedded default, assembled: shared-memory NIC, dataplane agent, control device, the
+ * embedded guest and its traffic, counters file. Lifecycle: {@link #start()} (negotiation through the control
+ * device, then both threads), {@link #stop()} (source stops, everything in flight lands, the device is reset so the
+ * dataplane gives the queues back, threads stop, files are removed), then {@link #result()}.
+ * <p>
+ * Control-thread object: call it from one thread.
+ */
+public final class EmbeddedForwarder implements AutoCloseable
+{
+    private static final int MAX_COUNTERS = 1024;
+    private static final long DRAIN_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(10);
+
+    private static final com.sun.management.ThreadMXBean THREADS =
+        (com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean();
+
+    private final PagewireConfig config;
+    private final RuntimeDirectory directory;
+    private final CountersFile countersFile;
+    private final SystemCounters systemCounters;
+    private final ShmNicPort nic;
+    private final GuestMemory memory = new GuestMemory();
+    private final DataplaneProxy proxy = new DataplaneProxy();
+    private final DataplaneAgent dataplane;
+    private final VirtioNetDevice device;
+    private final EmbeddedGuest guest;
+    private final PeerAgent peer;
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+
+    private AgentRunner dataplaneRunner;
+    private AgentRunner peerRunner;
+    private long startNs;
+    private long stopNs;
+    /** Time after the start of traffic before steady-state measurements begin (JIT compilation settles). */
+    private static final long WARM_UP_NS = TimeUnit.SECONDS.toNanos(1);
+
+    private long allocatedAtStart;
+    private long allocatedAtStop;
+    private long packetsAtStart;
+    private long packetsAtStop;
+    private boolean steadyStateMarked;
+    private boolean drained;
+    private QueuePair finalPair;
+    private boolean closed;
+
+    /**
+     * Maps the files and builds every part; starts nothing.
+     *
+     * @param config  a validated configuration with {@code guest.type=embedded} and {@code nic.type=shm}.
+     * @param runBase the base of runtime directories (see {@link RuntimeDirectory#defaultBase()}).
+     */
+    public EmbeddedForwarder(final PagewireConfig config, final Path runBase)
+    {
+        this.config = config;
+        directory = RuntimeDirectory.create(runBase);
+        CountersFile counters = null;
+        ShmNicPort port = null;
+        try
+        {
+            counters = CountersFile.create(directory.countersFile(), MAX_COUNTERS);
+            port = ShmNicPort.create(directory.nicRingFile(), config.nic().ringSize(), config.nic().slotSize());
+        }
+        catch (final RuntimeException e)
+        {
+            if (counters != null)
+            {
+                counters.closeAndDelete();
+            }
+            directory.delete();
+            throw e;
+        }
+        countersFile = counters;
+        nic = port;
+        systemCounters = new SystemCounters(countersFile.manager());
+        dataplane = new DataplaneAgent("pagewire-dataplane", proxy, systemCounters, config.dataplane().cpu());
+        device = new VirtioNetDevice(config, memory, proxy, nic, GuestNotifier.POLLING, countersFile.manager());
+        guest = new EmbeddedGuest(config, memory);
+        final TrafficSource source = new TrafficSource(nic.rxRing(), config.traffic().frameSize(),
+            config.traffic().rateMbps());
+        peer = new PeerAgent(source, guest, new TrafficSink(nic.txRing()), nic.rxRing());
+    }
+
+    /**
+     * Starts the dataplane, negotiates the embedded guest through the control device (as a vhost-user frontend
+     * would), waits until the dataplane serves the queues, then starts the peer thread.
+     *
+     * @throws IllegalStateException when negotiation or queue setup fails (the device's log says why).
+     */
+    public void start()
+    {
+        dataplaneRunner = new AgentRunner(idleStrategy(config.dataplane().idleStrategy()), this::onError, null,
+            dataplane);
+        AgentRunner.startOnThread(dataplaneRunner);
+        guest.start(device);
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (dataplane.queuePairCount() == 0 && device.attached() != null && System.nanoTime() - deadline < 0)
+        {
+            device.pollEvents();
+            Thread.onSpinWait();
+        }
+        if (device.attached() == null || (device.status() & io.pagewire.dataplane.virtio.DeviceStatus.DRIVER_OK) == 0)
+        {
+            throw new IllegalStateException("device did not start: " + String.join("; ", device.log()));
+        }
+        startNs = System.nanoTime();
+        peerRunner = new AgentRunner(idleStrategy(config.dataplane().idleStrategy()), this::onError, null, peer);
+        AgentRunner.startOnThread(peerRunner);
+    }
+
+    private void onError(final Throwable throwable)
+    {
+        failure.compareAndSet(null, throwable);
+    }
+
+    private static IdleStrategy idleStrategy(final IdleStrategyKind kind)
+    {
+        return switch (kind)
+        {
+            case BUSY_SPIN -> new BusySpinIdleStrategy();
+            case YIELD -> new YieldingIdleStrategy();
+            case BACKOFF -> new BackoffIdleStrategy();
+            case SLEEP -> new SleepingIdleStrategy(TimeUnit.MICROSECONDS.toNanos(50));
+        };
+    }
+
+    /**
+     * Control-thread housekeeping between status lines: consumes dataplane events, and once the run is past its
+     * warm-up takes the baseline for the dataplane's steady-state allocation.
+     */
+    public void poll()
+    {
+        device.pollEvents();
+        if (!steadyStateMarked && System.nanoTime() - startNs >= WARM_UP_NS)
+        {
+            steadyStateMarked = true;
+            allocatedAtStart = dataplaneThreadAllocatedBytes();
+            packetsAtStart = packetsMoved();
+        }
+    }
+
+    private long packetsMoved()
+    {
+        final QueuePair pair = device.attached() != null ? device.attached() : device.lastDetached();
+        // Read across threads for a ratio only: the counters file holds the same values with release semantics.
+        return pair == null ? 0 : countersValue(pair);
+    }
+
+    private long countersValue(final QueuePair pair)
+    {
+        return pair.counters() == null ? 0 : pair.counters().rxPackets().get() + pair.counters().txPackets().get();
+    }
+
+    /**
+     * Ends the run: stops the source, waits (bounded) until every frame in flight has landed, resets the device
+     * (the dataplane gives the queue pair back), stops both threads.
+     */
+    public void stop()
+    {
+        if (peerRunner == null || finalPair != null)
+        {
+            return;
+        }
+        stopNs = System.nanoTime();
+        peer.stop();
+        // Drain only while the device still serves the queues (a guest reset leaves frames in the NIC ring).
+        final long deadline = System.nanoTime() + DRAIN_TIMEOUT_NS;
+        while (device.attached() != null && !peer.isDrained() && System.nanoTime() - deadline < 0 &&
+            failure.get() == null)
+        {
+            device.pollEvents();
+            Thread.onSpinWait();
+        }
+        drained = peer.isDrained();
+        allocatedAtStop = dataplaneThreadAllocatedBytes();
+        packetsAtStop = packetsMoved();
+        peerRunner.close();
+        if (device.attached() != null)
+        {
+            device.status(0);
+        }
+        finalPair = device.lastDetached();
+        dataplaneRunner.close();
+    }
+
+    private long dataplaneThreadAllocatedBytes()
+    {
+        final long id = dataplane.threadId();
+        return id < 0 ? 0 : THREADS.getThreadAllocatedBytes(id);
+    }
+
+    /** @return the first error a thread hit, or null. */
+    public Throwable failure()
+    {
+        return failure.get();
+    }
+
+    /** @return the counters file, for the live status line. */
+    public CountersFile countersFile()
+    {
+        return countersFile;
+    }
+
+    /** @return the runtime directory. */
+    public RuntimeDirectory directory()
+    {
+        return directory;
+    }
+
+    /** @return the control device. */
+    public VirtioNetDevice device()
+    {
+        return device;
+    }
+
+    /** @return the dataplane agent. */
+    public DataplaneAgent dataplane()
+    {
+        return dataplane;
+    }
+
+    /** @return the peer (source, guest, sink). */
+    public PeerAgent peer()
+    {
+        return peer;
+    }
+
+    /** @return the configuration. */
+    public PagewireConfig config()
+    {
+        return config;
+    }
+
+    /** @return the queue pair's final state, after {@link #stop()}. */
+    public QueuePair finalPair()
+    {
+        return finalPair;
+    }
+
+    /** @return seconds between start of traffic and the stop request. */
+    public double durationSeconds()
+    {
+        return ((stopNs == 0 ? System.nanoTime() : stopNs) - startNs) / 1e9;
+    }
+
+    /** @return whether everything in flight landed before the threads stopped. */
+    public boolean drained()
+    {
+        return drained;
+    }
+
+    /**
+     * @return bytes the dataplane thread allocated per packet moved (both directions) in steady state: from the end
+     * of the warm-up to the stop request; NaN when the run was shorter than the warm-up.
+     */
+    public double dataplaneAllocatedBytesPerPacket()
+    {
+        final long packets = packetsAtStop - packetsAtStart;
+        return !steadyStateMarked || packets <= 0 ? Double.NaN : (double)(allocatedAtStop - allocatedAtStart) / packets;
+    }
+
+    /** @return bytes the dataplane thread allocated in steady state (end of warm-up to stop request). */
+    public long dataplaneAllocatedBytes()
+    {
+        return steadyStateMarked ? allocatedAtStop - allocatedAtStart : -1;
+    }
+
+    /** Stops if needed, frees memory and removes the runtime files. */
+    @Override
+    public void close()
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        try
+        {
+            if (peerRunner != null)
+            {
+                stop();
+            }
+            else if (dataplaneRunner != null)
+            {
+                dataplaneRunner.close();
+            }
+        }
+        finally
+        {
+            guest.close();
+            nic.closeAndDelete();
+            systemCounters.close();
+            countersFile.closeAndDelete();
+            directory.delete();
+        }
+    }
+}

@@ -1,0 +1,281 @@
+package io.pagewire.control.run;
+
+import io.pagewire.config.ConfigException;
+import io.pagewire.config.GuestType;
+import io.pagewire.config.NicType;
+import io.pagewire.config.PagewireConfig;
+import io.pagewire.control.cli.Json;
+import io.pagewire.dataplane.stats.RuntimeDirectory;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code pagewire run}: runs the forwarder until the duration ends or Ctrl-C, printing one status line per second
+ * and a summary at the end. Exit codes: 0 clean run with nothing corrupt or lost, 1 a failure at run time (or frames
+ * corrupted/lost), 2 bad arguments or configuration.
+ */
+public final class RunCommand
+{
+    static final String USAGE = """
+        usage: pagewire run [--config FILE] [--set key=value]... [--duration TIME] [--summary FILE.json]
+                            [--dir DIR] [--quiet]
+
+        Runs the forwarder. With no config, on its embedded default: a shared-memory NIC fed by an in-process traffic
+        source, and an embedded virtio-net guest (posting page-sized mergeable buffers) that verifies every frame and
+        echoes it back out through its TX queue.
+
+          --config FILE      TOML config file (pagewire config --print-defaults shows every key)
+          --set key=value    override one key after the file; repeatable
+          --duration TIME    stop after TIME (e.g. 10s, 500ms, 2m); default: run until Ctrl-C
+          --summary FILE     also write the end-of-run summary as JSON (format in the README)
+          --dir DIR          where runtime files (counters for pagewire stat) live; default /dev/shm/pagewire
+          --quiet            no per-second status lines
+        """;
+
+    private static volatile boolean interrupted;
+
+    private RunCommand()
+    {
+    }
+
+    /**
+     * @return the process exit code.
+     */
+    public static int run(final String[] args, final PrintStream out, final PrintStream err)
+    {
+        Path configFile = null;
+        final List<String> overrides = new ArrayList<>();
+        long durationNs = -1;
+        Path summaryFile = null;
+        Path runBase = RuntimeDirectory.defaultBase();
+        boolean quiet = false;
+        try
+        {
+            for (int i = 0; i < args.length; i++)
+            {
+                final String arg = args[i];
+                switch (arg)
+                {
+                    case "--help", "-h" ->
+                    {
+                        out.print(USAGE);
+                        return 0;
+                    }
+                    case "--config" -> configFile = Path.of(value(args, ++i, arg));
+                    case "--set" -> overrides.add(value(args, ++i, arg));
+                    case "--duration" -> durationNs = parseDuration(value(args, ++i, arg));
+                    case "--summary" -> summaryFile = Path.of(value(args, ++i, arg));
+                    case "--dir" -> runBase = Path.of(value(args, ++i, arg));
+                    case "--quiet" -> quiet = true;
+                    default ->
+                    {
+                        if (arg.startsWith("--set="))
+                        {
+                            overrides.add(arg.substring("--set=".length()));
+                        }
+                        else
+                        {
+                            throw new IllegalArgumentException("unknown option '" + arg + "'");
+                        }
+                    }
+                }
+            }
+        }
+        catch (final IllegalArgumentException e)
+        {
+            err.println("pagewire run: " + e.getMessage());
+            err.print(USAGE);
+            return 2;
+        }
+
+        final PagewireConfig config;
+        try
+        {
+            config = PagewireConfig.load(configFile, overrides);
+        }
+        catch (final ConfigException e)
+        {
+            for (final String problem : e.problems())
+            {
+                err.println("pagewire: config error: " + problem);
+            }
+            return 2;
+        }
+        if (config.guest().type() != GuestType.EMBEDDED || config.nic().type() != NicType.SHM)
+        {
+            err.println("pagewire: config error: guest.type=" + config.guest().type().configName() + " with nic.type=" +
+                config.nic().type().configName() + ": this build runs guest.type=embedded with nic.type=shm");
+            return 2;
+        }
+        return runForwarder(config, durationNs, summaryFile, runBase, quiet, out, err);
+    }
+
+    private static int runForwarder(
+        final PagewireConfig config,
+        final long durationNs,
+        final Path summaryFile,
+        final Path runBase,
+        final boolean quiet,
+        final PrintStream out,
+        final PrintStream err)
+    {
+        installSignalHandlers();
+        final EmbeddedForwarder forwarder;
+        try
+        {
+            forwarder = new EmbeddedForwarder(config, runBase);
+        }
+        catch (final RuntimeException e)
+        {
+            err.println("pagewire: cannot set up the forwarder: " + e.getMessage());
+            return 1;
+        }
+        try (forwarder)
+        {
+            forwarder.start();
+            if (!quiet)
+            {
+                out.println("pagewire: forwarding (rx.mode=" + config.rx().mode().configName() + ", " +
+                    config.traffic().frameSize() + "-byte frames, counters in " + forwarder.directory().path() +
+                    "); Ctrl-C stops");
+            }
+            final long startNs = System.nanoTime();
+            final StatusLine status = new StatusLine(forwarder.countersFile().reader(),
+                config.virtqueue().rxSize(), startNs);
+            long nextStatusNs = startNs + TimeUnit.SECONDS.toNanos(1);
+            while (!interrupted && forwarder.failure() == null)
+            {
+                final long nowNs = System.nanoTime();
+                if (durationNs >= 0 && nowNs - startNs >= durationNs)
+                {
+                    break;
+                }
+                if (nowNs - nextStatusNs >= 0)
+                {
+                    if (!quiet)
+                    {
+                        out.println(status.next(nowNs, (nowNs - startNs) / 1e9,
+                            forwarder.peer().source().droppedRingFull()));
+                    }
+                    nextStatusNs += TimeUnit.SECONDS.toNanos(1);
+                }
+                forwarder.poll();
+                sleepMillis(durationNs >= 0 ? Math.min(10, Math.max(1, (durationNs - (nowNs - startNs)) / 1_000_000))
+                    : 10);
+            }
+            forwarder.stop();
+            if (forwarder.failure() != null)
+            {
+                err.println("pagewire: a thread failed: " + forwarder.failure());
+                return 1;
+            }
+            final RunSummary summary = new RunSummary(forwarder);
+            out.print(summary.text());
+            if (summaryFile != null)
+            {
+                Files.writeString(summaryFile, Json.write(summary.json()));
+            }
+            final long corrupt = forwarder.peer().guest().verify().corrupt() + forwarder.peer().sink().verify().corrupt();
+            final long lost = forwarder.finalPair().rxPackets() - forwarder.peer().guest().verify().checked();
+            if (corrupt != 0 || lost != 0 || !forwarder.drained())
+            {
+                err.println("pagewire: verification failed: " + corrupt + " corrupt, " + lost + " lost" +
+                    (forwarder.drained() ? "" : ", not drained"));
+                return 1;
+            }
+            return 0;
+        }
+        catch (final IllegalStateException e)
+        {
+            err.println("pagewire: " + e.getMessage());
+            return 1;
+        }
+        catch (final IOException e)
+        {
+            err.println("pagewire: cannot write the summary: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private static void sleepMillis(final long millis)
+    {
+        try
+        {
+            Thread.sleep(millis);
+        }
+        catch (final InterruptedException e)
+        {
+            interrupted = true;
+        }
+    }
+
+    @SuppressWarnings("restriction")
+    private static void installSignalHandlers()
+    {
+        interrupted = false;
+        for (final String name : new String[] {"INT", "TERM"})
+        {
+            try
+            {
+                sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> interrupted = true);
+            }
+            catch (final IllegalArgumentException e)
+            {
+                // The signal is reserved here (for example under some debuggers): Ctrl-C then ends the JVM directly.
+            }
+        }
+    }
+
+    private static String value(final String[] args, final int index, final String option)
+    {
+        if (index >= args.length)
+        {
+            throw new IllegalArgumentException(option + " needs a value");
+        }
+        return args[index];
+    }
+
+    /**
+     * @param text a duration: a number with unit {@code ms}, {@code s}, {@code m} (or {@code us}, {@code ns}).
+     * @return nanoseconds.
+     * @throws IllegalArgumentException naming the text when it is not a positive duration.
+     */
+    static long parseDuration(final String text)
+    {
+        final String trimmed = text.trim();
+        int split = 0;
+        while (split < trimmed.length() && (Character.isDigit(trimmed.charAt(split)) || trimmed.charAt(split) == '.'))
+        {
+            split++;
+        }
+        try
+        {
+            final double number = Double.parseDouble(trimmed.substring(0, split));
+            final double nanosPerUnit = switch (trimmed.substring(split))
+            {
+                case "ns" -> 1;
+                case "us" -> 1e3;
+                case "ms" -> 1e6;
+                case "s", "" -> 1e9;
+                case "m" -> 60e9;
+                default -> -1;
+            };
+            if (nanosPerUnit > 0 && number > 0)
+            {
+                return (long)(number * nanosPerUnit);
+            }
+        }
+        catch (final NumberFormatException e)
+        {
+            // Reported below.
+        }
+        throw new IllegalArgumentException("--duration " + text + ": must be a positive duration such as 10s, " +
+            "500ms or 2m");
+    }
+}

@@ -1,0 +1,370 @@
+package io.pagewire.dataplane.engine;
+
+import io.pagewire.dataplane.port.NicPort;
+import io.pagewire.dataplane.rx.RxWriter;
+import io.pagewire.dataplane.stats.QueueCounters;
+import io.pagewire.dataplane.tx.TxReader;
+import io.pagewire.dataplane.virtio.DeviceVirtqueue;
+
+/**
+ * One receive/transmit virtqueue pair of a guest served against one NIC port: the unit a dataplane agent owns.
+ * Control builds it (queues, the RX writer chosen at negotiation, the TX reader) and hands it to the agent with an
+ * attach command; from then on only the dataplane thread touches it, until a detach command gives it back.
+ * <p>
+ * Totals are plain fields written by the dataplane thread only. Control reads them live through the counters file
+ * and reads the fields themselves only after the queue pair was detached (the command/event rings order that).
+ */
+public final class QueuePair
+{
+    /** Drop causes counted on the receive path, by index into {@link #rxDrops()}. */
+    public enum RxDrop
+    {
+        NO_BUFFERS, FRAME_TOO_LONG, BUFFER_TOO_SMALL, TOO_MANY_SEGMENTS, QUEUE_BROKEN, BAD_NIC_FRAME;
+
+        /** @return the name used in summaries: lower case. */
+        public String label()
+        {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** Highest exact bucket of the buffers-per-packet histogram; larger counts land in the last bucket. */
+    public static final int MAX_EXACT_BUFFERS = 64;
+
+    private final int index;
+    private final DeviceVirtqueue rxQueue;
+    private final DeviceVirtqueue txQueue;
+    private final RxWriter writer;
+    private final TxReader reader;
+    private final NicPort nic;
+    private final GuestNotifier notifier;
+    private final RxPolicy policy;
+    private final int burst;
+    private final RingAddresses rxRings;
+    private final RingAddresses txRings;
+    private final boolean eventIdx;
+    private final boolean indirectDesc;
+
+    private final long[] rxDrops = new long[RxDrop.values().length];
+    private final long[] buffersPerPacket = new long[MAX_EXACT_BUFFERS + 2];
+    private long rxPackets;
+    private long rxBytes;
+    private boolean rxBrokenReported;
+    private boolean txBrokenReported;
+
+    private final QueueCounters counters;
+    private final long[] publishedRxDrops = new long[RxDrop.values().length];
+    private final long[] publishedBuffers = new long[MAX_EXACT_BUFFERS + 2];
+    private int highestBucketSeen;
+    private long publishedRxPackets;
+    private long publishedTxFrames;
+    private long publishedTxDrops;
+    private long publishedTxSinkFull;
+
+    /** Where one virtqueue's rings are, as host addresses already checked against guest memory. */
+    public record RingAddresses(long descTable, long availRing, long usedRing, int baseIndex)
+    {
+    }
+
+    /**
+     * @param index        queue pair number n: receiveq n is virtio queue 2n, transmitq n is 2n+1.
+     * @param rxQueue      the guest's receive queue (device side).
+     * @param writer       the RX writer chosen at negotiation, over {@code rxQueue}.
+     * @param txQueue      the guest's transmit queue (device side).
+     * @param reader       the TX reader over {@code txQueue}.
+     * @param rxRings      ring addresses of the receive queue.
+     * @param txRings      ring addresses of the transmit queue.
+     * @param eventIdx     VIRTIO_F_EVENT_IDX negotiated.
+     * @param indirectDesc VIRTIO_F_INDIRECT_DESC negotiated.
+     * @param nic          the NIC port frames come from and go to.
+     * @param notifier     how to tell the guest about used buffers.
+     * @param policy       what to do when the guest has no buffers.
+     * @param burst        frames per direction per duty cycle.
+     * @param counters     where the totals are published for {@code pagewire stat}, or null.
+     */
+    public QueuePair(
+        final int index,
+        final DeviceVirtqueue rxQueue,
+        final RxWriter writer,
+        final DeviceVirtqueue txQueue,
+        final TxReader reader,
+        final RingAddresses rxRings,
+        final RingAddresses txRings,
+        final boolean eventIdx,
+        final boolean indirectDesc,
+        final NicPort nic,
+        final GuestNotifier notifier,
+        final RxPolicy policy,
+        final int burst,
+        final QueueCounters counters)
+    {
+        this.index = index;
+        this.rxQueue = rxQueue;
+        this.writer = writer;
+        this.txQueue = txQueue;
+        this.reader = reader;
+        this.rxRings = rxRings;
+        this.txRings = txRings;
+        this.eventIdx = eventIdx;
+        this.indirectDesc = indirectDesc;
+        this.nic = nic;
+        this.notifier = notifier;
+        this.policy = policy;
+        this.burst = burst;
+        this.counters = counters;
+    }
+
+    /** Enables both virtqueues. Dataplane thread only (or before the pair is attached). */
+    void enable()
+    {
+        rxQueue.enable(rxRings.descTable(), rxRings.availRing(), rxRings.usedRing(), rxRings.baseIndex(),
+            eventIdx, indirectDesc);
+        txQueue.enable(txRings.descTable(), txRings.availRing(), txRings.usedRing(), txRings.baseIndex(),
+            eventIdx, indirectDesc);
+    }
+
+    /** Disables both virtqueues; their last available indices are what vhost-user GET_VRING_BASE returns. */
+    void disable()
+    {
+        rxQueue.disable();
+        txQueue.disable();
+    }
+
+    /**
+     * Moves up to a burst of frames from the NIC's receive ring into the guest's receive queue, then publishes the
+     * used ring once and notifies the guest if it asked.
+     *
+     * @return frames taken off the NIC ring (delivered or dropped).
+     */
+    int deliverToGuest()
+    {
+        final NicPort nic = this.nic;
+        final int frames = Math.min(nic.rxAvailable(), burst);
+        int taken = 0;
+        long bytes = 0;
+        int delivered = 0;
+        while (taken < frames)
+        {
+            final int length = nic.rxFrameLength(taken);
+            if (length < 0)
+            {
+                rxDrops[RxDrop.BAD_NIC_FRAME.ordinal()]++;
+                taken++;
+                continue;
+            }
+            final int result = writer.deliverToGuest(nic.rxFrameAddress(taken), length);
+            if (result > 0)
+            {
+                delivered++;
+                bytes += length;
+                final int bucket = Math.min(result, MAX_EXACT_BUFFERS + 1);
+                buffersPerPacket[bucket]++;
+                if (bucket > highestBucketSeen)
+                {
+                    highestBucketSeen = bucket;
+                }
+            }
+            else if (result == RxWriter.NO_BUFFERS && policy == RxPolicy.WAIT)
+            {
+                break;
+            }
+            else
+            {
+                rxDrops[dropCause(result).ordinal()]++;
+            }
+            taken++;
+        }
+        if (taken > 0)
+        {
+            nic.rxRelease(taken);
+        }
+        if (delivered > 0)
+        {
+            rxPackets += delivered;
+            rxBytes += bytes;
+            if (rxQueue.publishUsed())
+            {
+                notifier.notifyUsed(2 * index);
+            }
+        }
+        return taken;
+    }
+
+    /**
+     * Moves up to a burst of frames from the guest's transmit queue to the NIC, publishing used once.
+     *
+     * @return chains consumed.
+     */
+    int collectFromGuest()
+    {
+        final int consumed = reader.collectFromGuest(nic, burst);
+        if (consumed > 0 && txQueue.publishUsed())
+        {
+            notifier.notifyUsed(2 * index + 1);
+        }
+        return consumed;
+    }
+
+    /**
+     * Publishes totals that changed to the counters file with release stores (single writer: this thread), and
+     * samples the receive ring occupancy. Once per duty cycle.
+     */
+    void publishCounters()
+    {
+        final QueueCounters counters = this.counters;
+        if (counters == null)
+        {
+            return;
+        }
+        counters.rxRingOccupancy().setRelease(rxQueue.pendingChains());
+        if (rxPackets != publishedRxPackets)
+        {
+            publishedRxPackets = rxPackets;
+            counters.rxPackets().setRelease(rxPackets);
+            counters.rxBytes().setRelease(rxBytes);
+            for (int bucket = 1; bucket <= highestBucketSeen; bucket++)
+            {
+                if (buffersPerPacket[bucket] != publishedBuffers[bucket])
+                {
+                    publishedBuffers[bucket] = buffersPerPacket[bucket];
+                    counters.rxBuffersPerPacket(bucket).setRelease(buffersPerPacket[bucket]);
+                }
+            }
+        }
+        for (final RxDrop drop : RX_DROPS)
+        {
+            final long value = rxDrops[drop.ordinal()];
+            if (value != publishedRxDrops[drop.ordinal()])
+            {
+                publishedRxDrops[drop.ordinal()] = value;
+                (drop == RxDrop.BAD_NIC_FRAME ? counters.rxDropsBadNicFrame() : counters.rxDrops(resultOf(drop)))
+                    .setRelease(value);
+            }
+        }
+        final TxReader reader = this.reader;
+        if (reader.sentFrames() != publishedTxFrames)
+        {
+            publishedTxFrames = reader.sentFrames();
+            counters.txPackets().setRelease(publishedTxFrames);
+            counters.txBytes().setRelease(reader.sentBytes());
+        }
+        final long txDrops = reader.droppedTooLong() + reader.droppedGso();
+        if (txDrops != publishedTxDrops)
+        {
+            publishedTxDrops = txDrops;
+            counters.txDropsTooLong().setRelease(reader.droppedTooLong());
+            counters.txDropsGso().setRelease(reader.droppedGso());
+        }
+        if (reader.sinkFull() != publishedTxSinkFull)
+        {
+            publishedTxSinkFull = reader.sinkFull();
+            counters.txNicRingFull().setRelease(publishedTxSinkFull);
+        }
+    }
+
+    /** @return the counters this pair publishes to, or null. */
+    public QueueCounters counters()
+    {
+        return counters;
+    }
+
+    private static final RxDrop[] RX_DROPS = RxDrop.values();
+
+    private static int resultOf(final RxDrop drop)
+    {
+        return switch (drop)
+        {
+            case NO_BUFFERS -> RxWriter.NO_BUFFERS;
+            case FRAME_TOO_LONG, BAD_NIC_FRAME -> RxWriter.FRAME_TOO_LONG; // BAD_NIC_FRAME has its own counter
+            case BUFFER_TOO_SMALL -> RxWriter.BUFFER_TOO_SMALL;
+            case TOO_MANY_SEGMENTS -> RxWriter.TOO_MANY_SEGMENTS;
+            case QUEUE_BROKEN -> RxWriter.QUEUE_BROKEN;
+        };
+    }
+
+    private static RxDrop dropCause(final int result)
+    {
+        return switch (result)
+        {
+            case RxWriter.NO_BUFFERS -> RxDrop.NO_BUFFERS;
+            case RxWriter.FRAME_TOO_LONG -> RxDrop.FRAME_TOO_LONG;
+            case RxWriter.BUFFER_TOO_SMALL -> RxDrop.BUFFER_TOO_SMALL;
+            case RxWriter.TOO_MANY_SEGMENTS -> RxDrop.TOO_MANY_SEGMENTS;
+            default -> RxDrop.QUEUE_BROKEN;
+        };
+    }
+
+    /** @return the queue pair number. */
+    public int index()
+    {
+        return index;
+    }
+
+    public DeviceVirtqueue rxQueue()
+    {
+        return rxQueue;
+    }
+
+    public DeviceVirtqueue txQueue()
+    {
+        return txQueue;
+    }
+
+    public TxReader reader()
+    {
+        return reader;
+    }
+
+    /** @return where the receive queue's rings are (host addresses). */
+    public RingAddresses rxRings()
+    {
+        return rxRings;
+    }
+
+    /** @return where the transmit queue's rings are (host addresses). */
+    public RingAddresses txRings()
+    {
+        return txRings;
+    }
+
+    /** @return frames delivered into the guest's receive queue. */
+    public long rxPackets()
+    {
+        return rxPackets;
+    }
+
+    /** @return frame bytes (without the virtio-net header) delivered to the guest. */
+    public long rxBytes()
+    {
+        return rxBytes;
+    }
+
+    /** @return receive drops indexed by {@link RxDrop#ordinal()}. */
+    public long[] rxDrops()
+    {
+        return rxDrops;
+    }
+
+    /** @return packets by buffers used: index k for k buffers (1..64), index 65 for more. */
+    public long[] buffersPerPacket()
+    {
+        return buffersPerPacket;
+    }
+
+    boolean breakageReported(final boolean rx)
+    {
+        return rx ? rxBrokenReported : txBrokenReported;
+    }
+
+    void markBreakageReported(final boolean rx)
+    {
+        if (rx)
+        {
+            rxBrokenReported = true;
+        }
+        else
+        {
+            txBrokenReported = true;
+        }
+    }
+}

@@ -1,0 +1,69 @@
+package io.pagewire.dataplane.stats;
+
+/**
+ * The forwarder's process-wide counters, like Aeron's {@code SystemCounterDescriptor}: each has a stable
+ * {@link #id()}, used as the Agrona counter type id, and a label. Their key's queue is {@link CounterKey#NO_QUEUE}.
+ * <p>
+ * Ids are part of the counters file format read by other processes: never renumber or reuse one; add new ones at the
+ * end. System counter ids are 1..99 ({@link QueueCounter} ids are 100 and up; 0 is Agrona's default type).
+ */
+public enum SystemCounter
+{
+    /** Dataplane duty cycles ({@code doWork()} calls). */
+    DUTY_CYCLES(1, "duty cycles"),
+    /** Duty cycles that did work (returned a work count above 0). */
+    BUSY_CYCLES(2, "busy cycles"),
+    /** Duty cycles that found nothing to do. */
+    IDLE_CYCLES(3, "idle cycles"),
+    /** Longest time between two duty cycles, in ns (see {@link DutyCycleStallTracker}). */
+    MAX_CYCLE_TIME_NS(4, "max duty cycle time ns"),
+    /** Duty cycles longer than the stall threshold (see {@link DutyCycleStallTracker}). */
+    CYCLE_TIME_THRESHOLD_EXCEEDED(5, "duty cycles over threshold"),
+    /** Commands from control the dataplane applied. */
+    COMMANDS_APPLIED(6, "commands applied"),
+    /** Events the dataplane could not publish to control because the ring was full. */
+    EVENTS_DROPPED(7, "events dropped");
+
+    private static final SystemCounter[] VALUES = values();
+
+    private final int id;
+    private final String label;
+
+    SystemCounter(final int id, final String label)
+    {
+        this.id = id;
+        this.label = label;
+    }
+
+    /**
+     * @return the stable id: the Agrona counter type id.
+     */
+    public int id()
+    {
+        return id;
+    }
+
+    /**
+     * @return the label, as written in the counters file.
+     */
+    public String label()
+    {
+        return label;
+    }
+
+    /**
+     * @param id a type id read from a counters file.
+     * @return the entry with that id, or null if it is not a system counter.
+     */
+    public static SystemCounter get(final int id)
+    {
+        for (final SystemCounter counter : VALUES)
+        {
+            if (counter.id == id)
+            {
+                return counter;
+            }
+        }
+        return null;
+    }
+}
