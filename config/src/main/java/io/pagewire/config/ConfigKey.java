@@ -17,8 +17,9 @@ import java.util.stream.Collectors;
  * description. This is the one place a key is declared; the reader, the validation, the printed default file and
  * {@link PagewireConfig#toMap()} all follow it, in this order.
  * <p>
- * A key's type follows from its default: an {@code int}, a {@code boolean}, or a {@link ConfigEnum} constant whose
- * enum lists the allowed values. Rules that relate keys are in {@link #CROSS_KEY_RULES}, below the keys.
+ * A key's type follows from its default: an {@code int}, a {@code boolean}, a {@link String}, or a {@link ConfigEnum}
+ * constant whose enum lists the allowed values. Integer and string keys also take a rule of their own
+ * ({@link IntRule}, {@link StringRule}). Rules that relate keys are in {@link #CROSS_KEY_RULES}, below the keys.
  * <p>
  * Adding a key: add a constant here, a component to the matching record, and a line to each of
  * {@code PagewireConfig.fromValues}/{@code values}. Adding a table: add its record, a component of
@@ -79,6 +80,10 @@ public enum ConfigKey
         "wait = leave it in the NIC ring (lossless, like a NIC whose ring fills); " +
         "drop = drop and count it (no_buffers), as a NIC at line rate must."),
 
+    /** Dataplane threads. */
+    DATAPLANE_AGENTS("dataplane.agents", 1, IntRule.range(1, 16),
+        "Dataplane threads; queue pairs are split across them round-robin."),
+
     /** Whether the device offers VIRTIO_NET_F_MRG_RXBUF. */
     FEATURES_MRG_RXBUF("features.mrg_rxbuf", true,
         "Offer VIRTIO_NET_F_MRG_RXBUF: mergeable RX buffers."),
@@ -106,7 +111,22 @@ public enum ConfigKey
 
     /** The virtio-net driver the device serves. */
     GUEST_TYPE("guest.type", GuestType.EMBEDDED,
-        "Which virtio-net driver the device serves: embedded = the in-process guest model."),
+        "Which virtio-net driver the device serves: embedded = the in-process guest model; " +
+        "vhost-user = a virtio-net driver in another process (QEMU, DPDK virtio_user) attached over a " +
+        "vhost-user socket."),
+
+    /** The vhost-user socket path. */
+    GUEST_SOCKET("guest.socket", "/tmp/pagewire-vhost.sock", StringRule.nonEmptyPath(107),
+        "The vhost-user Unix socket (guest.type=vhost-user)."),
+
+    /** Which side of the vhost-user socket listens. */
+    GUEST_MODE("guest.mode", VhostUserMode.SERVER,
+        "server = pagewire listens on guest.socket and the frontend connects (QEMU -chardev socket,...,server=off, " +
+        "DPDK virtio_user default); client = pagewire connects to a frontend listening there, retrying with backoff."),
+
+    /** Queue pairs the device offers. */
+    GUEST_QUEUE_PAIRS("guest.queue_pairs", 1, IntRule.range(1, 64),
+        "Queue pairs the device offers (VHOST_USER_PROTOCOL_F_MQ / VIRTIO_NET_F_MQ); each has its own NIC port."),
 
     /** Packets the guest takes per poll. */
     GUEST_NAPI_BUDGET("guest.napi_budget", 64, IntRule.range(1, 65536),
@@ -136,6 +156,7 @@ public enum ConfigKey
      * {@code rx.big.descriptors} is bounded by the RX queue only in big mode, the one mode that puts such a chain on
      * the ring; otherwise shrinking {@code virtqueue.rx.size} would fail on a key the run does not use.
      * {@code traffic.frame_size} must fit a NIC ring slot after its {@value NicConfig#SLOT_HEADER_BYTES}-byte header.
+     * Each dataplane agent serves at least one queue pair, and the embedded guest model drives a single queue pair.
      */
     static final List<CrossKeyRule> CROSS_KEY_RULES = List.of(
         new CrossKeyRule(RX_MODE, List.of(FEATURES_MRG_RXBUF),
@@ -154,6 +175,10 @@ public enum ConfigKey
                 return (int)v.get(DATAPLANE_BURST) > queueSize ?
                     "must be at most min(virtqueue.rx.size, virtqueue.tx.size) = " + queueSize : null;
             }),
+        new CrossKeyRule(DATAPLANE_AGENTS, List.of(GUEST_QUEUE_PAIRS),
+            "at most guest.queue_pairs",
+            v -> (int)v.get(DATAPLANE_AGENTS) > (int)v.get(GUEST_QUEUE_PAIRS) ?
+                "must be at most guest.queue_pairs = " + v.get(GUEST_QUEUE_PAIRS) : null),
         new CrossKeyRule(TRAFFIC_FRAME_SIZE, List.of(NIC_SLOT_SIZE),
             "at most nic.slot_size - " + NicConfig.SLOT_HEADER_BYTES,
             v ->
@@ -162,6 +187,10 @@ public enum ConfigKey
                 return (int)v.get(TRAFFIC_FRAME_SIZE) > maxFrameSize ?
                     "must be at most nic.slot_size - " + NicConfig.SLOT_HEADER_BYTES + " = " + maxFrameSize : null;
             }),
+        new CrossKeyRule(GUEST_QUEUE_PAIRS, List.of(GUEST_TYPE),
+            "1 when guest.type=embedded",
+            v -> v.get(GUEST_TYPE) == GuestType.EMBEDDED && (int)v.get(GUEST_QUEUE_PAIRS) != 1 ?
+                "must be 1 when guest.type=embedded" : null),
         new CrossKeyRule(GUEST_RX_BUFFER_SIZING, List.of(RX_MODE),
             "ewma requires rx.mode=mergeable",
             v -> v.get(GUEST_RX_BUFFER_SIZING) == BufferSizing.EWMA && v.get(RX_MODE) != RxMode.MERGEABLE ?
@@ -187,30 +216,39 @@ public enum ConfigKey
         /** A Java {@code boolean}; TOML boolean. */
         BOOLEAN,
         /** A {@link ConfigEnum} constant; TOML string holding its {@link ConfigEnum#configName()}. */
-        ENUM
+        ENUM,
+        /** A Java {@link String}; TOML basic or literal string. */
+        STRING
     }
 
     private final String key;
     private final Type type;
     private final Object defaultValue;
     private final IntRule intRule;
+    private final StringRule stringRule;
     private final List<ConfigEnum> choices;
     private final String description;
 
     ConfigKey(final String key, final int defaultValue, final IntRule intRule, final String description)
     {
-        this(key, Type.INTEGER, defaultValue, intRule, List.of(), description);
+        this(key, Type.INTEGER, defaultValue, intRule, null, List.of(), description);
     }
 
     ConfigKey(final String key, final boolean defaultValue, final String description)
     {
-        this(key, Type.BOOLEAN, defaultValue, null, List.of(), description);
+        this(key, Type.BOOLEAN, defaultValue, null, null, List.of(), description);
     }
 
     ConfigKey(final String key, final Enum<? extends ConfigEnum> defaultValue, final String description)
     {
-        this(key, Type.ENUM, defaultValue, null, Arrays.stream(defaultValue.getDeclaringClass().getEnumConstants())
-            .map(ConfigEnum.class::cast).toList(), description);
+        this(key, Type.ENUM, defaultValue, null, null,
+            Arrays.stream(defaultValue.getDeclaringClass().getEnumConstants()).map(ConfigEnum.class::cast).toList(),
+            description);
+    }
+
+    ConfigKey(final String key, final String defaultValue, final StringRule stringRule, final String description)
+    {
+        this(key, Type.STRING, defaultValue, null, stringRule, List.of(), description);
     }
 
     ConfigKey(
@@ -218,6 +256,7 @@ public enum ConfigKey
         final Type type,
         final Object defaultValue,
         final IntRule intRule,
+        final StringRule stringRule,
         final List<ConfigEnum> choices,
         final String description)
     {
@@ -225,6 +264,7 @@ public enum ConfigKey
         this.type = type;
         this.defaultValue = defaultValue;
         this.intRule = intRule;
+        this.stringRule = stringRule;
         this.choices = choices;
         this.description = description;
     }
@@ -246,7 +286,7 @@ public enum ConfigKey
     }
 
     /**
-     * @return the default: an {@link Integer}, a {@link Boolean} or the {@link ConfigEnum} constant.
+     * @return the default: an {@link Integer}, a {@link Boolean}, a {@link String} or the {@link ConfigEnum} constant.
      */
     public Object defaultValue()
     {
@@ -273,6 +313,7 @@ public enum ConfigKey
             case INTEGER -> intRule.description();
             case BOOLEAN -> "true or false";
             case ENUM -> "one of " + choiceNames();
+            case STRING -> stringRule.description();
         });
         for (final CrossKeyRule rule : CROSS_KEY_RULES)
         {
@@ -322,8 +363,8 @@ public enum ConfigKey
      *                 override's text was not a TOML value.
      * @param written  the value as the user wrote it, for the message.
      * @param problems where a problem is added when the value has the wrong type or does not fit.
-     * @return the typed value ({@link Integer}, {@link Boolean}, the {@link ConfigEnum} constant), or null after
-     * adding a problem.
+     * @return the typed value ({@link Integer}, {@link Boolean}, the {@link ConfigEnum} constant, {@link String}), or
+     * null after adding a problem.
      */
     Object convert(final Object value, final String written, final List<String> problems)
     {
@@ -370,28 +411,46 @@ public enum ConfigKey
                 problems.add(key + "=" + written + ": must be one of " + choiceNames());
                 return null;
             }
+            case STRING ->
+            {
+                if (!(value instanceof String))
+                {
+                    problems.add(key + "=" + written + ": must be a string");
+                    return null;
+                }
+                return value;
+            }
             default -> throw new IllegalStateException(type.name());
         }
     }
 
     /**
-     * Types an override's text by this key's type: TOML syntax for integers and booleans, and for enums either a
-     * bare name ({@code rx.mode=big}) or a TOML string ({@code rx.mode="big"}).
+     * Types an override's text by this key's type: TOML syntax for integers and booleans, and for enums and strings
+     * either bare text taken as it is ({@code rx.mode=big}, {@code guest.socket=/run/vhost.sock}) or a TOML basic or
+     * literal string ({@code rx.mode="big"}, {@code guest.socket='/run/my vhost.sock'}). Text that starts with a quote
+     * is always read as a TOML string, so a value that itself starts with a quote must be written quoted.
      *
      * @see #convert(Object, String, List)
      */
     Object convertText(final String text, final List<String> problems)
     {
-        final boolean bareName = type == Type.ENUM && !text.startsWith("\"") && !text.startsWith("'");
+        final boolean bareName = (type == Type.ENUM || type == Type.STRING) &&
+            !text.startsWith("\"") && !text.startsWith("'");
         return convert(bareName ? text : TomlReader.parseValue(text), text, problems);
     }
 
     /**
-     * @return a typed value as written after {@code key=} in messages: enums by their config name.
+     * @return a typed value as written after {@code key=} in messages: enums by their config name, strings quoted and
+     * escaped as in TOML, so that an empty or blank string still shows.
      */
     static String format(final Object value)
     {
-        return value instanceof final ConfigEnum choice ? choice.configName() : String.valueOf(value);
+        return switch (value)
+        {
+            case final ConfigEnum choice -> choice.configName();
+            case final String text -> TomlWriter.literal(text);
+            default -> String.valueOf(value);
+        };
     }
 
     /**
@@ -412,7 +471,7 @@ public enum ConfigKey
             {
                 continue;
             }
-            final String violation = key.intRule == null ? null : key.intRule.violation((Integer)value);
+            final String violation = key.violation(value);
             if (violation == null)
             {
                 valid.add(key);
@@ -434,6 +493,20 @@ public enum ConfigKey
                 }
             }
         }
+    }
+
+    /**
+     * @return null when a correctly typed value satisfies this key's own rule (none for booleans and enums), else
+     * {@code must be <rule>}.
+     */
+    private String violation(final Object value)
+    {
+        return switch (type)
+        {
+            case INTEGER -> intRule.violation((Integer)value);
+            case STRING -> stringRule.violation((String)value);
+            case BOOLEAN, ENUM -> null;
+        };
     }
 
     private String choiceNames()

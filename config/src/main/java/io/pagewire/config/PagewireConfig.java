@@ -1,5 +1,6 @@
 package io.pagewire.config;
 
+import static io.pagewire.config.ConfigKey.DATAPLANE_AGENTS;
 import static io.pagewire.config.ConfigKey.DATAPLANE_BURST;
 import static io.pagewire.config.ConfigKey.DATAPLANE_CPU;
 import static io.pagewire.config.ConfigKey.DATAPLANE_IDLE_STRATEGY;
@@ -8,9 +9,12 @@ import static io.pagewire.config.ConfigKey.FEATURES_EVENT_IDX;
 import static io.pagewire.config.ConfigKey.FEATURES_INDIRECT_DESC;
 import static io.pagewire.config.ConfigKey.FEATURES_MRG_RXBUF;
 import static io.pagewire.config.ConfigKey.FEATURES_VERSION_1;
+import static io.pagewire.config.ConfigKey.GUEST_MODE;
 import static io.pagewire.config.ConfigKey.GUEST_NAPI_BUDGET;
+import static io.pagewire.config.ConfigKey.GUEST_QUEUE_PAIRS;
 import static io.pagewire.config.ConfigKey.GUEST_REFILL_BATCH;
 import static io.pagewire.config.ConfigKey.GUEST_RX_BUFFER_SIZING;
+import static io.pagewire.config.ConfigKey.GUEST_SOCKET;
 import static io.pagewire.config.ConfigKey.GUEST_TX;
 import static io.pagewire.config.ConfigKey.GUEST_TYPE;
 import static io.pagewire.config.ConfigKey.GUEST_WAKEUP_LATENCY_NS;
@@ -107,7 +111,7 @@ public record PagewireConfig(
      * @param fileOrNull a TOML config file, or null to start from the defaults.
      * @param overrides  {@code key=value} strings (the CLI's {@code --set}), applied in order after the file, each
      *                   value typed by its key: {@code dataplane.burst=64}, {@code rx.mode=big},
-     *                   {@code features.event_idx=false}.
+     *                   {@code features.event_idx=false}, {@code guest.socket=/run/pagewire.sock}.
      * @return the validated configuration.
      * @throws ConfigException listing every problem found: a missing or unreadable file, syntax errors with their line,
      *                         malformed overrides, unknown keys (with the nearest valid key), wrong types and broken
@@ -155,8 +159,9 @@ public record PagewireConfig(
     }
 
     /**
-     * @return dotted key → value for every key, in registry order: {@link Integer}, {@link Boolean}, or for enum
-     * keys the {@link String} config name, so that the map can be printed or written as JSON as it is. Unmodifiable.
+     * @return dotted key → value for every key, in registry order: {@link Integer}, {@link Boolean}, {@link String},
+     * or for enum keys the {@link String} config name, so that the map can be printed or written as JSON as it is.
+     * Unmodifiable.
      */
     public SequencedMap<String, Object> toMap()
     {
@@ -187,7 +192,8 @@ public record PagewireConfig(
                 (Integer)values.get(DATAPLANE_BURST),
                 (IdleStrategyKind)values.get(DATAPLANE_IDLE_STRATEGY),
                 (Integer)values.get(DATAPLANE_CPU),
-                (RxPolicyKind)values.get(DATAPLANE_RX_POLICY)),
+                (RxPolicyKind)values.get(DATAPLANE_RX_POLICY),
+                (Integer)values.get(DATAPLANE_AGENTS)),
             new FeaturesConfig(
                 (Boolean)values.get(FEATURES_MRG_RXBUF),
                 (Boolean)values.get(FEATURES_EVENT_IDX),
@@ -198,6 +204,9 @@ public record PagewireConfig(
                 (Integer)values.get(TRAFFIC_RATE_MBPS)),
             new GuestConfig(
                 (GuestType)values.get(GUEST_TYPE),
+                (String)values.get(GUEST_SOCKET),
+                (VhostUserMode)values.get(GUEST_MODE),
+                (Integer)values.get(GUEST_QUEUE_PAIRS),
                 (Integer)values.get(GUEST_NAPI_BUDGET),
                 (Integer)values.get(GUEST_WAKEUP_LATENCY_NS),
                 (Integer)values.get(GUEST_REFILL_BATCH),
@@ -227,6 +236,7 @@ public record PagewireConfig(
         values.put(DATAPLANE_IDLE_STRATEGY, dataplane.idleStrategy());
         values.put(DATAPLANE_CPU, dataplane.cpu());
         values.put(DATAPLANE_RX_POLICY, dataplane.rxPolicy());
+        values.put(DATAPLANE_AGENTS, dataplane.agents());
         values.put(FEATURES_MRG_RXBUF, features.mrgRxbuf());
         values.put(FEATURES_EVENT_IDX, features.eventIdx());
         values.put(FEATURES_INDIRECT_DESC, features.indirectDesc());
@@ -234,6 +244,9 @@ public record PagewireConfig(
         values.put(TRAFFIC_FRAME_SIZE, traffic.frameSize());
         values.put(TRAFFIC_RATE_MBPS, traffic.rateMbps());
         values.put(GUEST_TYPE, guest.type());
+        values.put(GUEST_SOCKET, guest.socket());
+        values.put(GUEST_MODE, guest.mode());
+        values.put(GUEST_QUEUE_PAIRS, guest.queuePairs());
         values.put(GUEST_NAPI_BUDGET, guest.napiBudget());
         values.put(GUEST_WAKEUP_LATENCY_NS, guest.wakeupLatencyNs());
         values.put(GUEST_REFILL_BATCH, guest.refillBatch());

@@ -62,6 +62,11 @@ class ConfigRulesTest
         "dataplane.cpu=1024 => dataplane.cpu=1024: must be in -1..1023",
         "dataplane.rx_policy=block => dataplane.rx_policy=block: must be one of wait|drop",
         "dataplane.rx_policy=Drop => dataplane.rx_policy=Drop: must be one of wait|drop",
+        "dataplane.agents=0 => dataplane.agents=0: must be in 1..16",
+        "dataplane.agents=17 => dataplane.agents=17: must be in 1..16",
+        "dataplane.agents=2 => dataplane.agents=2: must be at most guest.queue_pairs = 1",
+        "guest.type=vhost-user guest.queue_pairs=2 dataplane.agents=3 => dataplane.agents=3: must be at most guest.queue_pairs = 2",
+        "guest.type=vhost-user guest.queue_pairs=16 dataplane.agents=17 => dataplane.agents=17: must be in 1..16",
         // traffic
         "traffic.frame_size=59 => traffic.frame_size=59: must be in 60..65535",
         "traffic.frame_size=65536 => traffic.frame_size=65536: must be in 60..65535",
@@ -71,7 +76,24 @@ class ConfigRulesTest
         "traffic.rate_mbps=-1 => traffic.rate_mbps=-1: must be in 0..400000",
         "traffic.rate_mbps=400001 => traffic.rate_mbps=400001: must be in 0..400000",
         // guest
-        "guest.type=vhost-user => guest.type=vhost-user: must be one of embedded",
+        "guest.type=virtio-user => guest.type=virtio-user: must be one of embedded|vhost-user",
+        "guest.type=vhost_user => guest.type=vhost_user: must be one of embedded|vhost-user",
+        "guest.type=VHOST_USER => guest.type=VHOST_USER: must be one of embedded|vhost-user",
+        "guest.socket= => guest.socket=\"\": must be a non-empty path of at most 107 bytes",
+        "guest.socket=\"\" => guest.socket=\"\": must be a non-empty path of at most 107 bytes",
+        "guest.socket='' => guest.socket=\"\": must be a non-empty path of at most 107 bytes",
+        "guest.socket=\"/tmp/a\\u0000b\" => guest.socket=\"/tmp/a\\u0000b\": must be a non-empty path of at most 107 bytes",
+        "guest.socket=\"/x => guest.socket=\"/x: must be a string",
+        "guest.socket='/x => guest.socket='/x: must be a string",
+        "guest.socket=\"/x\"y => guest.socket=\"/x\"y: must be a string",
+        "guest.mode=listen => guest.mode=listen: must be one of server|client",
+        "guest.mode=Server => guest.mode=Server: must be one of server|client",
+        "guest.queue_pairs=0 => guest.queue_pairs=0: must be in 1..64",
+        "guest.queue_pairs=65 => guest.queue_pairs=65: must be in 1..64",
+        "guest.type=vhost-user guest.queue_pairs=65 => guest.queue_pairs=65: must be in 1..64",
+        "guest.queue_pairs=2 => guest.queue_pairs=2: must be 1 when guest.type=embedded",
+        "guest.type=embedded guest.queue_pairs=64 => guest.queue_pairs=64: must be 1 when guest.type=embedded",
+        "guest.queue_pairs=x => guest.queue_pairs=x: must be an integer",
         "guest.napi_budget=0 => guest.napi_budget=0: must be in 1..65536",
         "guest.napi_budget=65537 => guest.napi_budget=65537: must be in 1..65536",
         "guest.wakeup_latency_ns=-1 => guest.wakeup_latency_ns=-1: must be in 0..1000000000",
@@ -122,6 +144,47 @@ class ConfigRulesTest
     }
 
     @Test
+    void fileStringValuesOfTheWrongTypeAreShownAsWritten()
+    {
+        final String[][] writtenAndShown = {{"5", "5"}, {"true", "true"}, {"[\"/a\", '/b']", "[\"/a\", \"/b\"]"}};
+        for (final String[] written : writtenAndShown)
+        {
+            final ConfigException ex = assertThrows(ConfigException.class,
+                () -> PagewireConfig.parse("[guest]\nsocket = " + written[0] + "\n", "f.toml", List.of()));
+            assertEquals(List.of("guest.socket=" + written[1] + ": must be a string"), ex.problems());
+        }
+    }
+
+    @Test
+    void fileStringValuesBreakingTheirRuleAreShownQuotedAndEscaped()
+    {
+        final ConfigException ex = assertThrows(ConfigException.class,
+            () -> PagewireConfig.parse("[guest]\nsocket = ''\n", "f.toml", List.of()));
+        assertEquals(List.of("guest.socket=\"\": must be a non-empty path of at most 107 bytes"), ex.problems());
+        final ConfigException nul = assertThrows(ConfigException.class,
+            () -> PagewireConfig.parse("[guest]\nsocket = \"a\\\"\\u0000\"\n", "f.toml", List.of()));
+        assertEquals(List.of("guest.socket=\"a\\\"\\u0000\": must be a non-empty path of at most 107 bytes"),
+            nul.problems());
+    }
+
+    @Test
+    void socketPathIsLimitedTo107BytesNotCharacters()
+    {
+        final String at107 = "/" + "s".repeat(106);
+        assertEquals(at107, PagewireConfig.load(null, List.of("guest.socket=" + at107)).guest().socket());
+        final String at108 = "/" + "s".repeat(107);
+        assertEquals(List.of("guest.socket=\"" + at108 + "\": must be a non-empty path of at most 107 bytes"),
+            problemsOf("guest.socket=" + at108));
+
+        // U+00E9 is two bytes in UTF-8: 1 + 2 * 53 = 107 bytes fits, 1 + 2 * 54 = 109 bytes in 55 characters does not.
+        final String twoByte107 = "/" + "\u00e9".repeat(53);
+        assertEquals(twoByte107, PagewireConfig.load(null, List.of("guest.socket=" + twoByte107)).guest().socket());
+        final String twoByte109 = "/" + "\u00e9".repeat(54);
+        assertEquals(List.of("guest.socket=\"" + twoByte109 + "\": must be a non-empty path of at most 107 bytes"),
+            problemsOf("guest.socket=" + twoByte109));
+    }
+
+    @Test
     void fileEnumValuesAreShownByName()
     {
         final ConfigException ex = assertThrows(ConfigException.class,
@@ -149,6 +212,20 @@ class ConfigRulesTest
         assertEquals(64, config.rx().bigDescriptors());
         assertEquals(64, config.dataplane().burst());
         assertEquals(false, config.features().mrgRxbuf());
+    }
+
+    @Test
+    void agentsMayReachTheQueuePairsAndQueuePairsMayExceedOneWithVhostUser()
+    {
+        for (final int[] pairsAndAgents : new int[][] {{1, 1}, {2, 1}, {2, 2}, {5, 3}, {16, 16}, {64, 16}, {64, 1}})
+        {
+            final PagewireConfig config = PagewireConfig.load(null, List.of("guest.type=vhost-user",
+                "guest.queue_pairs=" + pairsAndAgents[0], "dataplane.agents=" + pairsAndAgents[1]));
+            assertEquals(pairsAndAgents[0], config.guest().queuePairs());
+            assertEquals(pairsAndAgents[1], config.dataplane().agents());
+        }
+        assertEquals(1, PagewireConfig.load(null, List.of("guest.type=embedded", "guest.queue_pairs=1"))
+            .guest().queuePairs());
     }
 
     @Test
@@ -200,6 +277,22 @@ class ConfigRulesTest
         // An unknown rx.mode does not also produce the ewma rule's message.
         assertEquals(List.of("rx.mode=jumbo: must be one of mergeable|big|small"),
             problemsOf("rx.mode=jumbo", "guest.rx.buffer_sizing=ewma"));
+        // A queue_pairs that is invalid on its own is measured neither against guest.type nor by dataplane.agents.
+        assertEquals(List.of("guest.queue_pairs=0: must be in 1..64"),
+            problemsOf("guest.queue_pairs=0", "dataplane.agents=2"));
+        // An unknown guest.type does not also produce the embedded rule's message.
+        assertEquals(List.of("guest.type=qemu: must be one of embedded|vhost-user"),
+            problemsOf("guest.type=qemu", "guest.queue_pairs=4"));
+    }
+
+    @Test
+    void agentsAndQueuePairsAreEachReportedWhenBothAreWrong()
+    {
+        // Two independent fixes are needed: fewer agents than queue pairs, and a single queue pair for embedded.
+        assertEquals(List.of(
+            "dataplane.agents=3: must be at most guest.queue_pairs = 2",
+            "guest.queue_pairs=2: must be 1 when guest.type=embedded"),
+            problemsOf("guest.queue_pairs=2", "dataplane.agents=3"));
     }
 
     @Test
@@ -238,6 +331,39 @@ class ConfigRulesTest
     }
 
     @Test
+    void recordsWithTheVhostUserComponentsCannotBeBuiltInvalid()
+    {
+        final PagewireConfig defaults = PagewireConfig.defaults();
+        final ConfigException ex = assertThrows(ConfigException.class, () -> new PagewireConfig(
+            defaults.virtqueue(),
+            defaults.rx(),
+            defaults.nic(),
+            new DataplaneConfig(32, IdleStrategyKind.BUSY_SPIN, -1, RxPolicyKind.WAIT, 3),
+            defaults.features(),
+            defaults.traffic(),
+            new GuestConfig(GuestType.EMBEDDED, "", VhostUserMode.CLIENT, 2, 64, 0, 32, BufferSizing.FIXED,
+                GuestTx.ECHO)));
+        assertEquals(List.of(
+            "guest.socket=\"\": must be a non-empty path of at most 107 bytes",
+            "dataplane.agents=3: must be at most guest.queue_pairs = 2",
+            "guest.queue_pairs=2: must be 1 when guest.type=embedded"), ex.problems());
+        assertThrows(NullPointerException.class, () -> new GuestConfig(GuestType.VHOST_USER, null,
+            VhostUserMode.SERVER, 1, 64, 0, 32, BufferSizing.FIXED, GuestTx.ECHO));
+        assertThrows(NullPointerException.class, () -> new GuestConfig(GuestType.VHOST_USER, "/x",
+            null, 1, 64, 0, 32, BufferSizing.FIXED, GuestTx.ECHO));
+    }
+
+    @Test
+    void recordConstructorsWithoutTheNewComponentsUseTheirDefaults()
+    {
+        assertEquals(new GuestConfig(GuestType.EMBEDDED, "/tmp/pagewire-vhost.sock", VhostUserMode.SERVER, 1, 128,
+                5, 16, BufferSizing.EWMA, GuestTx.OFF),
+            new GuestConfig(GuestType.EMBEDDED, 128, 5, 16, BufferSizing.EWMA, GuestTx.OFF));
+        assertEquals(new DataplaneConfig(64, IdleStrategyKind.YIELD, 2, RxPolicyKind.DROP, 1),
+            new DataplaneConfig(64, IdleStrategyKind.YIELD, 2, RxPolicyKind.DROP));
+    }
+
+    @Test
     void everyKeyHasADescriptionAndARule()
     {
         for (final ConfigKey key : ConfigKey.values())
@@ -253,7 +379,15 @@ class ConfigRulesTest
         assertEquals("in 60..65535; at most nic.slot_size - 8", ConfigKey.TRAFFIC_FRAME_SIZE.rule());
         assertEquals("one of fixed|ewma; ewma requires rx.mode=mergeable", ConfigKey.GUEST_RX_BUFFER_SIZING.rule());
         assertEquals("one of wait|drop", ConfigKey.DATAPLANE_RX_POLICY.rule());
-        assertEquals("one of embedded", ConfigKey.GUEST_TYPE.rule());
+        assertEquals("one of embedded|vhost-user", ConfigKey.GUEST_TYPE.rule());
+        assertEquals("a non-empty path of at most 107 bytes", ConfigKey.GUEST_SOCKET.rule());
+        assertEquals("one of server|client", ConfigKey.GUEST_MODE.rule());
+        assertEquals("in 1..64; 1 when guest.type=embedded", ConfigKey.GUEST_QUEUE_PAIRS.rule());
+        assertEquals("in 1..16; at most guest.queue_pairs", ConfigKey.DATAPLANE_AGENTS.rule());
+        assertEquals(ConfigKey.Type.STRING, ConfigKey.GUEST_SOCKET.type());
+        assertEquals(ConfigKey.Type.ENUM, ConfigKey.GUEST_MODE.type());
+        assertEquals(ConfigKey.Type.INTEGER, ConfigKey.GUEST_QUEUE_PAIRS.type());
+        assertEquals(ConfigKey.Type.INTEGER, ConfigKey.DATAPLANE_AGENTS.type());
         assertEquals("one of echo|off", ConfigKey.GUEST_TX.rule());
     }
 }

@@ -84,6 +84,31 @@ class ConfigToolTest
     }
 
     @Test
+    void checkWithASocketOverridePrintsItQuoted() throws IOException
+    {
+        final Path file = Files.writeString(dir.resolve("vhost.toml"), "[guest]\ntype = \"vhost-user\"\n");
+        assertEquals(0, run("--check", file.toString(), "--set", "guest.socket=/x", "--set", "guest.mode=client"));
+        assertEquals("", err());
+        final PagewireConfig expected = PagewireConfig.load(file, List.of("guest.socket=/x", "guest.mode=client"));
+        assertEquals("/x", expected.guest().socket());
+        assertEquals("# effective pagewire config: " + file + " --set guest.socket=/x --set guest.mode=client\n\n" +
+            expected.toToml(), out());
+        assertTrue(out().contains("\n[guest]\ntype = \"vhost-user\"\nsocket = \"/x\"\nmode = \"client\"\n" +
+            "queue_pairs = 1\n"), out());
+        assertEquals(expected, PagewireConfig.parse(out(), "stdout", List.of()));
+    }
+
+    @Test
+    void checkReportsVhostUserRulesAndExitsTwo() throws IOException
+    {
+        final Path file = Files.writeString(dir.resolve("mq.toml"), "[guest]\nqueue_pairs = 2\n");
+        assertErrors(run("--check", file.toString(), "--set", "guest.socket=", "--set", "dataplane.agents=3"),
+            "guest.socket=\"\": must be a non-empty path of at most 107 bytes",
+            "dataplane.agents=3: must be at most guest.queue_pairs = 2",
+            "guest.queue_pairs=2: must be 1 when guest.type=embedded");
+    }
+
+    @Test
     void checkOfABadFileListsEveryProblemAndExitsTwo() throws IOException
     {
         final Path file = Files.writeString(dir.resolve("bad.toml"), """

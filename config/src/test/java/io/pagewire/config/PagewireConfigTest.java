@@ -41,6 +41,10 @@ class PagewireConfigTest
         assertEquals(new TrafficConfig(1514, 0), defaults.traffic());
         assertEquals(new GuestConfig(GuestType.EMBEDDED, 64, 0, 32, BufferSizing.FIXED, GuestTx.ECHO),
             defaults.guest());
+        assertEquals(new DataplaneConfig(32, IdleStrategyKind.BUSY_SPIN, -1, RxPolicyKind.WAIT, 1),
+            defaults.dataplane());
+        assertEquals(new GuestConfig(GuestType.EMBEDDED, "/tmp/pagewire-vhost.sock", VhostUserMode.SERVER, 1, 64, 0,
+            32, BufferSizing.FIXED, GuestTx.ECHO), defaults.guest());
         assertFalse(defaults.dataplane().pinned());
         assertEquals(2040, defaults.nic().maxFrameSize());
         assertFalse(defaults.traffic().rateLimited());
@@ -79,10 +83,33 @@ class PagewireConfigTest
             frame_size = 1514
             """), text);
         assertTrue(text.contains("""
+            # Dataplane threads; queue pairs are split across them round-robin.
+            # rule: in 1..16; at most guest.queue_pairs
+            agents = 1
+            """), text);
+        assertTrue(text.contains("""
             [guest]
-            # Which virtio-net driver the device serves: embedded = the in-process guest model.
-            # rule: one of embedded
+            # Which virtio-net driver the device serves: embedded = the in-process guest model; vhost-user = a
+            #   virtio-net driver in another process (QEMU, DPDK virtio_user) attached over a vhost-user socket.
+            # rule: one of embedded|vhost-user
             type = "embedded"
+
+            # The vhost-user Unix socket (guest.type=vhost-user).
+            # rule: a non-empty path of at most 107 bytes
+            socket = "/tmp/pagewire-vhost.sock"
+
+            # server = pagewire listens on guest.socket and the frontend connects (QEMU -chardev
+            #   socket,...,server=off, DPDK virtio_user default); client = pagewire connects to a frontend
+            #   listening there, retrying with backoff.
+            # rule: one of server|client
+            mode = "server"
+
+            # Queue pairs the device offers (VHOST_USER_PROTOCOL_F_MQ / VIRTIO_NET_F_MQ); each has its own NIC
+            #   port.
+            # rule: in 1..64; 1 when guest.type=embedded
+            queue_pairs = 1
+
+            # Packets the guest takes per poll (Linux NAPI weight).
             """), text);
         assertTrue(text.contains("""
             # rule: one of fixed|ewma; ewma requires rx.mode=mergeable
@@ -127,6 +154,7 @@ class PagewireConfigTest
         expected.put("dataplane.idle_strategy", "busy-spin");
         expected.put("dataplane.cpu", -1);
         expected.put("dataplane.rx_policy", "wait");
+        expected.put("dataplane.agents", 1);
         expected.put("features.mrg_rxbuf", true);
         expected.put("features.event_idx", true);
         expected.put("features.indirect_desc", true);
@@ -134,6 +162,9 @@ class PagewireConfigTest
         expected.put("traffic.frame_size", 1514);
         expected.put("traffic.rate_mbps", 0);
         expected.put("guest.type", "embedded");
+        expected.put("guest.socket", "/tmp/pagewire-vhost.sock");
+        expected.put("guest.mode", "server");
+        expected.put("guest.queue_pairs", 1);
         expected.put("guest.napi_budget", 64);
         expected.put("guest.wakeup_latency_ns", 0);
         expected.put("guest.refill_batch", 32);
@@ -164,13 +195,17 @@ class PagewireConfigTest
         changed.put("dataplane.idle_strategy", "sleep");
         changed.put("dataplane.cpu", 7);
         changed.put("dataplane.rx_policy", "drop");
+        changed.put("dataplane.agents", 3);
         changed.put("features.mrg_rxbuf", false);
         changed.put("features.event_idx", false);
         changed.put("features.indirect_desc", false);
         changed.put("features.version_1", false);
         changed.put("traffic.frame_size", 4000);
         changed.put("traffic.rate_mbps", 10000);
-        changed.put("guest.type", "embedded"); // the only kind so far
+        changed.put("guest.type", "vhost-user");
+        changed.put("guest.socket", "/run/pagewire/vm1.sock");
+        changed.put("guest.mode", "client");
+        changed.put("guest.queue_pairs", 4);
         changed.put("guest.napi_budget", 128);
         changed.put("guest.wakeup_latency_ns", 5000);
         changed.put("guest.refill_batch", 16);
@@ -185,11 +220,11 @@ class PagewireConfigTest
         assertEquals(new VirtqueueConfig(1024, 512), config.virtqueue());
         assertEquals(new RxConfig(RxMode.BIG, 1526, 40), config.rx());
         assertEquals(new NicConfig(NicType.SHM, 4096, 4096), config.nic());
-        assertEquals(new DataplaneConfig(64, IdleStrategyKind.SLEEP, 7, RxPolicyKind.DROP), config.dataplane());
+        assertEquals(new DataplaneConfig(64, IdleStrategyKind.SLEEP, 7, RxPolicyKind.DROP, 3), config.dataplane());
         assertEquals(new FeaturesConfig(false, false, false, false), config.features());
         assertEquals(new TrafficConfig(4000, 10000), config.traffic());
-        assertEquals(new GuestConfig(GuestType.EMBEDDED, 128, 5000, 16, BufferSizing.FIXED, GuestTx.OFF),
-            config.guest());
+        assertEquals(new GuestConfig(GuestType.VHOST_USER, "/run/pagewire/vm1.sock", VhostUserMode.CLIENT, 4, 128, 5000,
+            16, BufferSizing.FIXED, GuestTx.OFF), config.guest());
         assertTrue(config.dataplane().pinned());
         assertTrue(config.traffic().rateLimited());
 
@@ -262,10 +297,96 @@ class PagewireConfigTest
         "guest.rx.buffer_sizing=ewma | guest.rx.buffer_sizing | ewma",
         "guest.tx=\"off\"            | guest.tx              | off",
         "traffic.rate_mbps=100_000   | traffic.rate_mbps     | 100000",
+        "guest.type=vhost-user       | guest.type            | vhost-user",
+        "guest.type='vhost-user'     | guest.type            | vhost-user",
+        "guest.mode=client           | guest.mode            | client",
+        "guest.queue_pairs=1         | guest.queue_pairs     | 1",
+        "guest.socket=/x             | guest.socket          | /x",
+        "guest.socket = /x           | guest.socket          | /x",
+        "guest.socket=\"/x\"         | guest.socket          | /x",
+        "guest.socket='/x'           | guest.socket          | /x",
+        "guest.socket=x.sock         | guest.socket          | x.sock",
+        "guest.socket=5              | guest.socket          | 5",
+        "guest.socket=true           | guest.socket          | true",
+        "guest.socket=/a b/#c=d      | guest.socket          | /a b/#c=d",
+        "guest.socket=/x\"          | guest.socket          | /x\"",
+        "guest.socket=\"/a\\tb\"      | guest.socket          | `/a\tb`",
+        "guest.socket='/a\\tb'        | guest.socket          | /a\\tb",
+        "guest.socket=\"'/x'\"       | guest.socket          | '/x'",
+        "guest.socket='\"/x\"'       | guest.socket          | \"/x\"",
     })
     void overridesAreTypedByTheirKey(final String override, final String key, final String expected)
     {
         assertEquals(expected, String.valueOf(PagewireConfig.load(null, List.of(override)).toMap().get(key)));
+    }
+
+    @Test
+    void overriddenSocketIsAStringInTheMapAndInTheRecord() throws IOException
+    {
+        final Path file = write("pagewire.toml", "[guest]\nsocket = \"/from/file.sock\"\n");
+        final PagewireConfig config = PagewireConfig.load(file, List.of("guest.socket=/x"));
+        assertEquals("/x", config.guest().socket());
+        assertEquals("/x", config.toMap().get("guest.socket"));
+        assertTrue(config.toMap().get("guest.socket") instanceof String);
+        assertEquals("/from/file.sock", PagewireConfig.load(file, List.of()).guest().socket());
+    }
+
+    @Test
+    void vhostUserKeysLoadFromAFile() throws IOException
+    {
+        final Path file = write("vhost.toml", """
+            [dataplane]
+            agents = 2
+            [guest]
+            type = "vhost-user"
+            socket = '/run/pagewire/vm 1.sock'   # literal string: taken as written
+            mode = "client"
+            queue_pairs = 4
+            """);
+        final PagewireConfig config = PagewireConfig.load(file, List.of());
+        assertEquals(new GuestConfig(GuestType.VHOST_USER, "/run/pagewire/vm 1.sock", VhostUserMode.CLIENT, 4, 64, 0,
+            32, BufferSizing.FIXED, GuestTx.ECHO), config.guest());
+        assertEquals(2, config.dataplane().agents());
+        assertEquals(config, PagewireConfig.parse(config.toToml(), "effective.toml", List.of()));
+        assertTrue(config.toToml().contains("""
+            [guest]
+            type = "vhost-user"
+            socket = "/run/pagewire/vm 1.sock"
+            mode = "client"
+            queue_pairs = 4
+            """), config.toToml());
+    }
+
+    /**
+     * Basic strings unescape on reading; printing escapes what must be escaped, and the result reads back equal.
+     */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
+        // as written in the file          | the path                 | as printed
+        "`\"/tmp/plain.sock\"`             | /tmp/plain.sock          | `\"/tmp/plain.sock\"`",
+        "`'/tmp/plain.sock'`               | /tmp/plain.sock          | `\"/tmp/plain.sock\"`",
+        "`\"/tmp/q\\\"uote\"`              | `/tmp/q\"uote`             | `\"/tmp/q\\\"uote\"`",
+        "`'/tmp/q\"uote'`                  | `/tmp/q\"uote`             | `\"/tmp/q\\\"uote\"`",
+        "`\"C:\\\\pw\\\\vhost\"`            | `C:\\pw\\vhost`           | `\"C:\\\\pw\\\\vhost\"`",
+        "`'C:\\pw\\vhost'`                | `C:\\pw\\vhost`           | `\"C:\\\\pw\\\\vhost\"`",
+        "`\"/tmp/tab\\there\"`             | `/tmp/tab\there`          | `\"/tmp/tab\\there\"`",
+        "`\"/tmp/caf\\u00e9\"`             | /tmp/caf\u00e9             | `\"/tmp/caf\u00e9\"`",
+        "`\"/tmp/caf\\U000000E9\"`         | /tmp/caf\u00e9             | `\"/tmp/caf\u00e9\"`",
+        "`\"/tmp/bell\\u0007\"`            | `/tmp/bell\u0007`         | `\"/tmp/bell\\u0007\"`",
+        "`\"/tmp/del\\u007f\"`             | `/tmp/del\u007f`          | `\"/tmp/del\\u007F\"`",
+        "`\"/tmp/#not-a-comment\" # one`   | /tmp/#not-a-comment      | `\"/tmp/#not-a-comment\"`",
+    })
+    void socketStringsParseAndPrintWithEscapes(final String written, final String path, final String printed)
+    {
+        final String text = "[guest]\nsocket = " + written + "\n";
+        final PagewireConfig config = PagewireConfig.parse(text, "f.toml", List.of());
+        assertEquals(path, config.guest().socket());
+        assertEquals(path, config.toMap().get("guest.socket"));
+        final String toml = config.toToml();
+        assertTrue(toml.contains("\nsocket = " + printed + "\n"), toml);
+        assertEquals(config, PagewireConfig.parse(toml, "effective.toml", List.of()));
+        // The same value given as a quoted override.
+        assertEquals(config, PagewireConfig.load(null, List.of("guest.socket=" + written.replace(" # one", ""))));
     }
 
     @Test
@@ -325,6 +446,9 @@ class PagewireConfigTest
         "guest.napi-budget        | guest.napi_budget: did you mean",
         "traffic.rate_mbit        | traffic.rate_mbps: did you mean",
         "guest.rx.buffer_size     | guest.rx.buffer_sizing: did you mean",
+        "guest.sock               | guest.socket: did you mean",
+        "guest.queue-pairs        | guest.queue_pairs: did you mean",
+        "dataplane.agent          | dataplane.agents: did you mean",
         "virtqueue                | virtqueue.rx.size: did you mean",
         "completely.different.key | : no suggestion",
     })

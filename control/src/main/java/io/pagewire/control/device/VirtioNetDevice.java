@@ -4,6 +4,7 @@ import io.pagewire.config.FeaturesConfig;
 import io.pagewire.config.PagewireConfig;
 import io.pagewire.config.RxPolicyKind;
 import io.pagewire.dataplane.engine.DataplaneEvent;
+import io.pagewire.dataplane.stats.QueueCounters;
 import io.pagewire.dataplane.engine.DataplaneProxy;
 import io.pagewire.dataplane.engine.GuestNotifier;
 import io.pagewire.dataplane.engine.QueuePair;
@@ -11,18 +12,10 @@ import io.pagewire.dataplane.engine.RxPolicy;
 import io.pagewire.dataplane.guest.VirtioTransport;
 import io.pagewire.dataplane.memory.GuestMemory;
 import io.pagewire.dataplane.port.NicPort;
-import io.pagewire.dataplane.rx.ChainRxWriter;
-import io.pagewire.dataplane.rx.MergeableRxWriter;
-import io.pagewire.dataplane.rx.RxWriter;
-import io.pagewire.dataplane.tx.TxReader;
 import io.pagewire.dataplane.virtio.DeviceStatus;
-import io.pagewire.dataplane.virtio.DeviceVirtqueue;
 import io.pagewire.dataplane.virtio.FeatureBit;
 import io.pagewire.dataplane.virtio.QueueError;
-import io.pagewire.dataplane.virtio.SplitRingLayout;
-import io.pagewire.dataplane.virtio.VirtioNetHeader;
 
-import io.pagewire.dataplane.stats.QueueCounters;
 import org.agrona.concurrent.status.CountersManager;
 
 import java.util.ArrayList;
@@ -53,6 +46,7 @@ public final class VirtioNetDevice implements VirtioTransport
 
     private final GuestMemory memory;
     private final CountersManager counters;
+    private QueueCounters queueCounters;
     private final DataplaneProxy proxy;
     private final NicPort nic;
     private final GuestNotifier notifier;
@@ -201,15 +195,16 @@ public final class VirtioNetDevice implements VirtioTransport
         {
             return false;
         }
-        final long negotiated = driverFeatures;
-        final int headerLength = VirtioNetHeader.length(negotiated);
-        final DeviceVirtqueue rxQueue = new DeviceVirtqueue(queueSize[0], memory);
-        final DeviceVirtqueue txQueue = new DeviceVirtqueue(queueSize[1], memory);
-        final RxWriter writer = FeatureBit.MRG_RXBUF.isSetIn(negotiated) ?
-            new MergeableRxWriter(rxQueue) : new ChainRxWriter(rxQueue, headerLength);
-        final QueuePair pair = new QueuePair(0, rxQueue, writer, txQueue, new TxReader(txQueue, headerLength),
-            rxRings, txRings, FeatureBit.EVENT_IDX.isSetIn(negotiated), FeatureBit.INDIRECT_DESC.isSetIn(negotiated),
-            nic, notifier, policy, burst, counters == null ? null : new QueueCounters(counters, 0));
+        if (queueCounters == null && counters != null)
+        {
+            queueCounters = new QueueCounters(counters, 0);
+        }
+        final QueuePair pair = QueuePairFactory.create(0, driverFeatures, memory, queueSize[0], rxRings,
+            queueSize[1], txRings, nic, notifier, policy, burst, queueCounters);
+        if (lastDetached != null)
+        {
+            pair.continueFrom(lastDetached);
+        }
         attached = pair;
         detached = false;
         brokenReason = null;
@@ -219,33 +214,23 @@ public final class VirtioNetDevice implements VirtioTransport
 
     private QueuePair.RingAddresses checkedRings(final int index, final int maxSize)
     {
-        final int size = queueSize[index];
         final String name = index == 0 ? "receiveq" : "transmitq";
-        if (size < 1 || size > maxSize || Integer.bitCount(size) != 1)
-        {
-            log(name + " size=" + size + ": must be a power of two in 1.." + maxSize);
-            return null;
-        }
         final long desc = queueRings[index][0];
         final long avail = queueRings[index][1];
         final long used = queueRings[index][2];
-        if ((desc & (SplitRingLayout.DESC_TABLE_ALIGNMENT - 1)) != 0 ||
-            (avail & (SplitRingLayout.AVAIL_RING_ALIGNMENT - 1)) != 0 ||
-            (used & (SplitRingLayout.USED_RING_ALIGNMENT - 1)) != 0)
+        final String problem = QueuePairFactory.checkRing(name, queueSize[index], maxSize, desc, avail, used);
+        if (problem != null)
         {
-            log(name + ": misaligned ring");
+            log(problem);
             return null;
         }
-        final long descHost = memory.translate(desc, SplitRingLayout.descTableLength(size));
-        final long availHost = memory.translate(avail, SplitRingLayout.availRingLength(size));
-        final long usedHost = memory.translate(used, SplitRingLayout.usedRingLength(size));
-        if (descHost == GuestMemory.NOT_MAPPED || availHost == GuestMemory.NOT_MAPPED ||
-            usedHost == GuestMemory.NOT_MAPPED)
+        final QueuePair.RingAddresses rings =
+            QueuePairFactory.translate(memory, false, queueSize[index], desc, avail, used, 0);
+        if (rings == null)
         {
             log(name + ": ring outside guest memory");
-            return null;
         }
-        return new QueuePair.RingAddresses(descHost, availHost, usedHost, 0);
+        return rings;
     }
 
     private void reset()
@@ -266,10 +251,6 @@ public final class VirtioNetDevice implements VirtioTransport
                 throw new IllegalStateException("dataplane did not release the queues within 5 s");
             }
             attached = null;
-            if (lastDetached.counters() != null)
-            {
-                lastDetached.counters().close();
-            }
         }
         status = 0;
         driverFeatures = 0;

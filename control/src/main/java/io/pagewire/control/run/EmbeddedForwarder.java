@@ -25,6 +25,7 @@ import org.agrona.concurrent.YieldingIdleStrategy;
 
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -36,7 +37,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>
  * Control-thread object: call it from one thread.
  */
-public final class EmbeddedForwarder implements AutoCloseable
+public final class EmbeddedForwarder implements Forwarder
 {
     private static final int MAX_COUNTERS = 1024;
     private static final long DRAIN_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(10);
@@ -116,6 +117,7 @@ public final class EmbeddedForwarder implements AutoCloseable
      *
      * @throws IllegalStateException when negotiation or queue setup fails (the device's log says why).
      */
+    @Override
     public void start()
     {
         dataplaneRunner = new AgentRunner(idleStrategy(config.dataplane().idleStrategy()), this::onError, null,
@@ -157,6 +159,7 @@ public final class EmbeddedForwarder implements AutoCloseable
      * Control-thread housekeeping between status lines: consumes dataplane events, and once the run is past its
      * warm-up takes the baseline for the dataplane's steady-state allocation.
      */
+    @Override
     public void poll()
     {
         device.pollEvents();
@@ -184,6 +187,7 @@ public final class EmbeddedForwarder implements AutoCloseable
      * Ends the run: stops the source, waits (bounded) until every frame in flight has landed, resets the device
      * (the dataplane gives the queue pair back), stops both threads.
      */
+    @Override
     public void stop()
     {
         if (peerRunner == null || finalPair != null)
@@ -219,18 +223,21 @@ public final class EmbeddedForwarder implements AutoCloseable
     }
 
     /** @return the first error a thread hit, or null. */
+    @Override
     public Throwable failure()
     {
         return failure.get();
     }
 
     /** @return the counters file, for the live status line. */
+    @Override
     public CountersFile countersFile()
     {
         return countersFile;
     }
 
     /** @return the runtime directory. */
+    @Override
     public RuntimeDirectory directory()
     {
         return directory;
@@ -292,6 +299,29 @@ public final class EmbeddedForwarder implements AutoCloseable
     public long dataplaneAllocatedBytes()
     {
         return steadyStateMarked ? allocatedAtStop - allocatedAtStart : -1;
+    }
+
+    @Override
+    public long nicRingFullDrops()
+    {
+        return peer.source().droppedRingFull();
+    }
+
+    @Override
+    public String startMessage()
+    {
+        return "pagewire: forwarding (embedded guest, rx.mode=" + config.rx().mode().configName() + ", " +
+            config.traffic().frameSize() + "-byte frames, counters in " + directory.path() + "); Ctrl-C stops";
+    }
+
+    @Override
+    public RunResult result()
+    {
+        final EmbeddedGuest guest = peer.guest();
+        return new RunResult(config, durationSeconds(), drained, dataplaneAllocatedBytesPerPacket(),
+            guest.offeredFeatures(), guest.negotiatedFeatures(), List.of(finalPair), peer.source().offered(),
+            peer.source().droppedRingFull(), guest.verify(), guest.echoDropped(), List.of(peer.sink()),
+            guest.inFlightCapacity());
     }
 
     /** Stops if needed, frees memory and removes the runtime files. */

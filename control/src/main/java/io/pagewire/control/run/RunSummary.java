@@ -1,11 +1,8 @@
 package io.pagewire.control.run;
 
 import io.pagewire.dataplane.engine.QueuePair;
-import io.pagewire.dataplane.guest.EmbeddedGuest;
 import io.pagewire.dataplane.guest.TrafficSink;
-import io.pagewire.dataplane.guest.TrafficSource;
 import io.pagewire.dataplane.guest.VerifyStats;
-import io.pagewire.dataplane.tx.TxReader;
 import io.pagewire.dataplane.virtio.FeatureBit;
 
 import java.util.ArrayList;
@@ -16,11 +13,12 @@ import java.util.Map;
 
 /**
  * The end-of-run summary: the stable JSON contract of {@code --summary FILE} (documented in the README) and the
- * human text printed at the end of a run, both from the same numbers.
+ * human text printed at the end of a run, both from the same numbers, summed over queue pairs.
  * <p>
  * Rates count frame bytes without the virtio-net header or Ethernet wire overhead. {@code verify.lost} counts frames
  * the device delivered into the guest's ring that the guest never saw; frames dropped on purpose (by policy, by a
- * full NIC ring) are in {@code drops}, not in {@code lost}.
+ * full NIC ring) are in {@code drops}, not in {@code lost}. With a guest in another process (vhost-user) what it
+ * received cannot be verified here: {@code verify.checked} is 0 and {@code verify.lost} null.
  */
 public final class RunSummary
 {
@@ -28,38 +26,63 @@ public final class RunSummary
     private final String text;
 
     /**
-     * @param forwarder a forwarder that has been stopped.
+     * @param result a finished run.
      */
-    public RunSummary(final EmbeddedForwarder forwarder)
+    public RunSummary(final RunResult result)
     {
-        final QueuePair pair = forwarder.finalPair();
-        final EmbeddedGuest guest = forwarder.peer().guest();
-        final TrafficSource source = forwarder.peer().source();
-        final TrafficSink sink = forwarder.peer().sink();
-        final TxReader reader = pair.reader();
-        final double seconds = Math.max(forwarder.durationSeconds(), 1e-9);
+        final double seconds = Math.max(result.durationSeconds(), 1e-9);
+        long rxPackets = 0;
+        long rxBytes = 0;
+        long txPackets = 0;
+        long txBytes = 0;
+        long txTooLong = 0;
+        long txGso = 0;
+        final long[] rxDrops = new long[QueuePair.RxDrop.values().length];
+        final long[] histogram = new long[QueuePair.MAX_EXACT_BUFFERS + 2];
+        String queueError = null;
+        for (final QueuePair pair : result.pairs())
+        {
+            rxPackets += pair.rxPackets();
+            rxBytes += pair.rxBytes();
+            txPackets += pair.reader().sentFrames();
+            txBytes += pair.reader().sentBytes();
+            txTooLong += pair.reader().droppedTooLong();
+            txGso += pair.reader().droppedGso();
+            for (int i = 0; i < rxDrops.length; i++)
+            {
+                rxDrops[i] += pair.rxDrops()[i];
+            }
+            for (int k = 0; k < histogram.length; k++)
+            {
+                histogram[k] += pair.buffersPerPacket()[k];
+            }
+            if (queueError == null && (pair.rxQueue().brokenReason() != null || pair.txQueue().brokenReason() != null))
+            {
+                queueError = "pair " + pair.index() + ": " + (pair.rxQueue().brokenReason() != null ?
+                    "rx " + pair.rxQueue().brokenReason() : "tx " + pair.txQueue().brokenReason());
+            }
+        }
 
         final Map<String, Object> features = new LinkedHashMap<>();
-        features.put("offered", names(guest.offeredFeatures()));
-        features.put("negotiated", names(guest.negotiatedFeatures()));
+        features.put("offered", names(result.offeredFeatures()));
+        features.put("negotiated", names(result.negotiatedFeatures()));
         json.put("features", features);
-        json.put("config", new LinkedHashMap<>(forwarder.config().toMap()));
+        json.put("config", new LinkedHashMap<>(result.config().toMap()));
         json.put("duration_s", seconds);
 
         final Map<String, Object> rx = new LinkedHashMap<>();
-        rx.put("packets", pair.rxPackets());
-        rx.put("bytes", pair.rxBytes());
-        rx.put("mpps", pair.rxPackets() / seconds / 1e6);
-        rx.put("gbps", pair.rxBytes() * 8.0 / seconds / 1e9);
-        final Map<String, Object> rxDrops = new LinkedHashMap<>();
+        rx.put("packets", rxPackets);
+        rx.put("bytes", rxBytes);
+        rx.put("mpps", rxPackets / seconds / 1e6);
+        rx.put("gbps", rxBytes * 8.0 / seconds / 1e9);
+        final Map<String, Object> drops = new LinkedHashMap<>();
         for (final QueuePair.RxDrop drop : QueuePair.RxDrop.values())
         {
-            rxDrops.put(drop.label(), pair.rxDrops()[drop.ordinal()]);
+            drops.put(drop.label(), rxDrops[drop.ordinal()]);
         }
-        rxDrops.put("nic_ring_full", source.droppedRingFull());
-        rx.put("drops", rxDrops);
+        drops.put("nic_ring_full", result.nicRingFullDrops());
+        rx.put("drops", drops);
         final Map<String, Object> buffers = new LinkedHashMap<>();
-        final long[] histogram = pair.buffersPerPacket();
         long buffersUsed = 0;
         for (int k = 1; k < histogram.length; k++)
         {
@@ -71,47 +94,105 @@ public final class RunSummary
             }
         }
         rx.put("buffers_per_packet", buffers);
-        rx.put("ring_size", forwarder.config().virtqueue().rxSize());
-        rx.put("in_flight_capacity_packets", guest.inFlightCapacity());
-        rx.put("offered_packets", source.offered());
+        rx.put("ring_size", result.pairs().isEmpty() ? result.config().virtqueue().rxSize() :
+            result.pairs().getFirst().rxQueue().size());
+        rx.put("in_flight_capacity_packets", result.inFlightCapacity() < 0 ? null : result.inFlightCapacity());
+        rx.put("offered_packets", result.offeredPackets());
         json.put("rx", rx);
 
         final Map<String, Object> tx = new LinkedHashMap<>();
-        tx.put("packets", reader.sentFrames());
-        tx.put("bytes", reader.sentBytes());
-        tx.put("mpps", reader.sentFrames() / seconds / 1e6);
-        tx.put("gbps", reader.sentBytes() * 8.0 / seconds / 1e9);
+        tx.put("packets", txPackets);
+        tx.put("bytes", txBytes);
+        tx.put("mpps", txPackets / seconds / 1e6);
+        tx.put("gbps", txBytes * 8.0 / seconds / 1e9);
         final Map<String, Object> txDrops = new LinkedHashMap<>();
-        txDrops.put("too_long", reader.droppedTooLong());
-        txDrops.put("gso", reader.droppedGso());
-        txDrops.put("guest_tx_queue_full", guest.echoDropped());
+        txDrops.put("too_long", txTooLong);
+        txDrops.put("gso", txGso);
+        txDrops.put("guest_tx_queue_full", result.guestTxQueueFull());
         tx.put("drops", txDrops);
         json.put("tx", tx);
 
-        final VerifyStats guestVerify = guest.verify();
-        final long lost = pair.rxPackets() - guestVerify.checked();
-        json.put("verify", verify(guestVerify, lost));
-        final VerifyStats sinkVerify = sink.verify();
-        json.put("verify_tx", verify(sinkVerify, reader.sentFrames() - sinkVerify.checked()));
-        json.put("alloc_bytes_per_packet", forwarder.dataplaneAllocatedBytesPerPacket());
-        json.put("drained", forwarder.drained());
-        if (pair.rxQueue().brokenReason() != null || pair.txQueue().brokenReason() != null)
+        final VerifyStats rxVerify = result.rxVerify();
+        final Map<String, Object> verify = rxVerify == null ? verify(0, 0, null, 0, 0) :
+            verify(rxVerify.checked(), rxVerify.corrupt(), rxPackets - rxVerify.checked(), rxVerify.duplicated(),
+                rxVerify.reordered());
+        json.put("verify", verify);
+        long sinkChecked = 0;
+        long sinkCorrupt = 0;
+        long sinkDuplicated = 0;
+        long sinkReordered = 0;
+        long sinkFrames = 0;
+        long foreign = 0;
+        for (final TrafficSink sink : result.sinks())
         {
-            json.put("queue_error", String.valueOf(pair.rxQueue().brokenReason() != null ?
-                pair.rxQueue().brokenReason() : pair.txQueue().brokenReason()));
+            sinkChecked += sink.verify().checked();
+            sinkCorrupt += sink.verify().corrupt();
+            sinkDuplicated += sink.verify().duplicated();
+            sinkReordered += sink.verify().reordered();
+            sinkFrames += sink.frames();
+            foreign += sink.foreign();
+        }
+        final Map<String, Object> verifyTx = verify(sinkChecked, sinkCorrupt, txPackets - sinkFrames, sinkDuplicated,
+            sinkReordered);
+        verifyTx.put("unverifiable", foreign);
+        json.put("verify_tx", verifyTx);
+        json.put("alloc_bytes_per_packet", result.allocBytesPerPacket());
+        json.put("drained", result.drained());
+        if (queueError != null)
+        {
+            json.put("queue_error", queueError);
         }
 
-        text = text(forwarder, rx, tx, rxDrops, buffersUsed, guestVerify, lost, sinkVerify);
+        long dropped = 0;
+        final StringBuilder dropText = new StringBuilder();
+        for (final Map.Entry<String, Object> drop : drops.entrySet())
+        {
+            final long n = (long)drop.getValue();
+            if (n != 0)
+            {
+                dropped += n;
+                dropText.append(dropText.isEmpty() ? "" : ", ").append(drop.getKey()).append(' ').append(n);
+            }
+        }
+        final long offered = result.offeredPackets();
+        text = String.format(Locale.ROOT, """
+            pagewire run summary (%.2f s, guest.type=%s, rx.mode=%s, %d-byte frames, %d queue pair(s))
+              negotiated      %s
+              NIC -> guest    %,d packets  %.3f Mpps  %.3f Gb/s  (offered %,d)
+              drops           %s (%.2f%% of offered)
+              buffers/packet  %.2f mean; ring %s entries holds %s packets in flight
+              guest -> NIC    %,d packets  %.3f Mpps  %.3f Gb/s
+              verify rx       %s
+              verify tx       %,d checked, %d corrupt, %d duplicated, %d reordered, %,d not pagewire frames
+              dataplane       %.2f bytes allocated per packet in steady state%s%s
+            """,
+            seconds, result.config().guest().type().configName(), result.config().rx().mode().configName(),
+            result.config().traffic().frameSize(), result.pairs().size(),
+            String.join(",", names(result.negotiatedFeatures())),
+            rxPackets, (double)rx.get("mpps"), (double)rx.get("gbps"), offered,
+            dropText.isEmpty() ? "none" : dropText, offered == 0 ? 0.0 : 100.0 * dropped / offered,
+            rxPackets == 0 ? 0.0 : (double)buffersUsed / rxPackets, rx.get("ring_size"),
+            result.inFlightCapacity() < 0 ? "?" : Integer.toString(result.inFlightCapacity()),
+            txPackets, (double)tx.get("mpps"), (double)tx.get("gbps"),
+            rxVerify == null ? "not verifiable here (the guest is another process)" :
+                String.format(Locale.ROOT, "%,d checked, %d corrupt, %d lost, %d duplicated, %d reordered",
+                    rxVerify.checked(), rxVerify.corrupt(), rxPackets - rxVerify.checked(), rxVerify.duplicated(),
+                    rxVerify.reordered()),
+            sinkChecked, sinkCorrupt, sinkDuplicated, sinkReordered, foreign,
+            result.allocBytesPerPacket(),
+            result.drained() ? "" : "\n  WARNING         not everything in flight landed before shutdown",
+            queueError == null ? "" : "\n  QUEUE ERROR     " + queueError);
     }
 
-    private static Map<String, Object> verify(final VerifyStats stats, final long lost)
+    private static Map<String, Object> verify(
+        final long checked, final long corrupt, final Long lost, final long duplicated, final long reordered)
     {
         final Map<String, Object> verify = new LinkedHashMap<>();
-        verify.put("checked", stats.checked());
-        verify.put("corrupt", stats.corrupt());
+        verify.put("checked", checked);
+        verify.put("corrupt", corrupt);
         verify.put("lost", lost);
-        verify.put("duplicated", stats.duplicated());
-        verify.put("reordered", stats.reordered());
+        verify.put("duplicated", duplicated);
+        verify.put("reordered", reordered);
         return verify;
     }
 
@@ -120,54 +201,6 @@ public final class RunSummary
         final List<String> names = new ArrayList<>();
         FeatureBit.names(features, names);
         return names;
-    }
-
-    private static String text(
-        final EmbeddedForwarder forwarder,
-        final Map<String, Object> rx,
-        final Map<String, Object> tx,
-        final Map<String, Object> rxDrops,
-        final long buffersUsed,
-        final VerifyStats guestVerify,
-        final long lost,
-        final VerifyStats sinkVerify)
-    {
-        final long rxPackets = (long)rx.get("packets");
-        final long offered = (long)rx.get("offered_packets");
-        long dropped = 0;
-        final StringBuilder drops = new StringBuilder();
-        for (final Map.Entry<String, Object> drop : rxDrops.entrySet())
-        {
-            final long n = (long)drop.getValue();
-            if (n != 0)
-            {
-                dropped += n;
-                drops.append(drops.isEmpty() ? "" : ", ").append(drop.getKey()).append(' ').append(n);
-            }
-        }
-        return String.format(Locale.ROOT, """
-            pagewire run summary (%.2f s, rx.mode=%s, %d-byte frames)
-              negotiated      %s
-              NIC -> guest    %,d packets  %.3f Mpps  %.3f Gb/s  (offered %,d)
-              drops           %s (%.2f%% of offered)
-              buffers/packet  %.2f mean; ring %d entries holds %d packets in flight
-              guest -> NIC    %,d packets  %.3f Mpps  %.3f Gb/s
-              verify rx       %,d checked, %d corrupt, %d lost, %d duplicated, %d reordered
-              verify tx       %,d checked, %d corrupt, %d duplicated, %d reordered
-              dataplane       %.2f bytes allocated per packet in steady state%s
-            """,
-            forwarder.durationSeconds(), forwarder.config().rx().mode().configName(),
-            forwarder.config().traffic().frameSize(),
-            String.join(",", names(forwarder.peer().guest().negotiatedFeatures())),
-            rxPackets, (double)rx.get("mpps"), (double)rx.get("gbps"), offered,
-            drops.isEmpty() ? "none" : drops, offered == 0 ? 0.0 : 100.0 * dropped / offered,
-            rxPackets == 0 ? 0.0 : (double)buffersUsed / rxPackets,
-            (int)rx.get("ring_size"), (int)rx.get("in_flight_capacity_packets"),
-            (long)tx.get("packets"), (double)tx.get("mpps"), (double)tx.get("gbps"),
-            guestVerify.checked(), guestVerify.corrupt(), lost, guestVerify.duplicated(), guestVerify.reordered(),
-            sinkVerify.checked(), sinkVerify.corrupt(), sinkVerify.duplicated(), sinkVerify.reordered(),
-            forwarder.dataplaneAllocatedBytesPerPacket(),
-            forwarder.drained() ? "" : "\n  WARNING         not everything in flight landed before shutdown");
     }
 
     /** @return the JSON contract as a map (insertion-ordered). */

@@ -45,14 +45,17 @@ final class StatusLine
         final long rxB = value(QueueCounter.RX_BYTES);
         final long txP = value(QueueCounter.TX_PACKETS);
         final long txB = value(QueueCounter.TX_BYTES);
-        final long[] histogram = CountersLookup.rxBuffersPerPacket(reader, 0);
         long buffersTotal = 0;
-        for (int k = 0; k < histogram.length; k++)
+        for (final int queue : CountersLookup.queues(reader))
         {
-            buffersTotal += (k + 1L) * histogram[k];
+            final long[] histogram = CountersLookup.rxBuffersPerPacket(reader, queue);
+            for (int k = 0; k < histogram.length; k++)
+            {
+                buffersTotal += (k + 1L) * histogram[k];
+            }
         }
-        final long cycles = CountersLookup.value(reader, SystemCounter.DUTY_CYCLES);
-        final long busy = CountersLookup.value(reader, SystemCounter.BUSY_CYCLES);
+        final long cycles = systemValue(SystemCounter.DUTY_CYCLES);
+        final long busy = systemValue(SystemCounter.BUSY_CYCLES);
 
         final StringBuilder drops = new StringBuilder();
         for (final QueueCounter drop : DROPS)
@@ -89,8 +92,24 @@ final class StatusLine
         return line;
     }
 
+    private long systemValue(final SystemCounter counter)
+    {
+        final int id = CountersLookup.findCounterId(reader, counter);
+        return id == CountersReader.NULL_COUNTER_ID ? 0 : reader.getCounterValue(id);
+    }
+
+    /** @return the counter summed over the queue pairs that exist now (none before a guest attaches). */
     private long value(final QueueCounter counter)
     {
-        return CountersLookup.value(reader, counter, 0);
+        long sum = 0;
+        for (final int queue : CountersLookup.queues(reader))
+        {
+            final int id = CountersLookup.findCounterId(reader, counter, queue);
+            if (id != CountersReader.NULL_COUNTER_ID)
+            {
+                sum += reader.getCounterValue(id);
+            }
+        }
+        return sum;
     }
 }

@@ -66,7 +66,7 @@ class StatAgainstRunningForwarderTest
             final long txPackets = counter(shown, "q0 tx packets");
             forwarder.stop();
 
-            final RunSummary summary = new RunSummary(forwarder);
+            final RunSummary summary = new RunSummary(forwarder.result());
             @SuppressWarnings("unchecked")
             final java.util.Map<String, Object> rx = (java.util.Map<String, Object>)summary.json().get("rx");
             @SuppressWarnings("unchecked")

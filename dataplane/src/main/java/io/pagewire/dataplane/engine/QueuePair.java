@@ -56,10 +56,10 @@ public final class QueuePair
     private final long[] publishedRxDrops = new long[RxDrop.values().length];
     private final long[] publishedBuffers = new long[MAX_EXACT_BUFFERS + 2];
     private int highestBucketSeen;
-    private long publishedRxPackets;
-    private long publishedTxFrames;
-    private long publishedTxDrops;
-    private long publishedTxSinkFull;
+    private long publishedRxPackets = -1;
+    private long publishedTxFrames = -1;
+    private long publishedTxDrops = -1;
+    private long publishedTxSinkFull = -1;
 
     /** Where one virtqueue's rings are, as host addresses already checked against guest memory. */
     public record RingAddresses(long descTable, long availRing, long usedRing, int baseIndex)
@@ -260,6 +260,20 @@ public final class QueuePair
             publishedTxSinkFull = reader.sinkFull();
             counters.txNicRingFull().setRelease(publishedTxSinkFull);
         }
+    }
+
+    /**
+     * Continues the totals of the pair this one replaces (same index, a frontend that reconnected or a ring that
+     * restarted), so counters and summaries count across restarts. Before attach only.
+     */
+    public void continueFrom(final QueuePair previous)
+    {
+        rxPackets = previous.rxPackets;
+        rxBytes = previous.rxBytes;
+        System.arraycopy(previous.rxDrops, 0, rxDrops, 0, rxDrops.length);
+        System.arraycopy(previous.buffersPerPacket, 0, buffersPerPacket, 0, buffersPerPacket.length);
+        highestBucketSeen = Math.max(highestBucketSeen, previous.highestBucketSeen);
+        reader.continueFrom(previous.reader);
     }
 
     /** @return the counters this pair publishes to, or null. */

@@ -75,6 +75,17 @@ public final class FrameFormat
     }
 
     /**
+     * @return whether a frame claims to be a test frame: long enough and of {@link #ETHER_TYPE}. Frames that do not
+     * are someone else's traffic and cannot be verified.
+     */
+    public static boolean isOurs(final UnsafeBuffer buffer, final int frameOffset, final int length)
+    {
+        return length >= MIN_FRAME_LENGTH &&
+            (buffer.getByte(frameOffset + 12) & 0xFF) == (ETHER_TYPE >>> 8) &&
+            (buffer.getByte(frameOffset + 13) & 0xFF) == (ETHER_TYPE & 0xFF);
+    }
+
+    /**
      * @return whether a received frame is intact: right EtherType, long enough, and its check matches its bytes.
      */
     public static boolean isIntact(final UnsafeBuffer buffer, final int frameOffset, final int length)

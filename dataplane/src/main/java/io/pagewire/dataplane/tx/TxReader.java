@@ -115,6 +115,16 @@ public final class TxReader
         return header.getByte(VirtioNetHeader.GSO_TYPE_OFFSET) & 0xFF;
     }
 
+    /** Continues the totals of a reader this one replaces (the queue restarted). */
+    public void continueFrom(final TxReader previous)
+    {
+        sentFrames = previous.sentFrames;
+        sentBytes = previous.sentBytes;
+        sinkFull = previous.sinkFull;
+        droppedTooLong = previous.droppedTooLong;
+        droppedGso = previous.droppedGso;
+    }
+
     /** @return frames handed to the sink. */
     public long sentFrames()
     {

@@ -1,0 +1,326 @@
+package io.pagewire.control.run;
+
+import io.pagewire.config.IdleStrategyKind;
+import io.pagewire.config.PagewireConfig;
+import io.pagewire.config.RxPolicyKind;
+import io.pagewire.config.VhostUserMode;
+import io.pagewire.control.device.VirtioNetDevice;
+import io.pagewire.control.vhostuser.VhostUserBackend;
+import io.pagewire.control.vhostuser.VhostUserProtocol;
+import io.pagewire.control.vhostuser.VhostUserServer;
+import io.pagewire.dataplane.engine.DataplaneAgent;
+import io.pagewire.dataplane.engine.DataplaneProxy;
+import io.pagewire.dataplane.engine.QueuePair;
+import io.pagewire.dataplane.engine.RxPolicy;
+import io.pagewire.dataplane.guest.TrafficSink;
+import io.pagewire.dataplane.guest.TrafficSource;
+import io.pagewire.dataplane.guest.WireAgent;
+import io.pagewire.dataplane.port.ShmNicPort;
+import io.pagewire.dataplane.stats.CountersFile;
+import io.pagewire.dataplane.stats.QueueCounters;
+import io.pagewire.dataplane.stats.RuntimeDirectory;
+import io.pagewire.dataplane.stats.SystemCounters;
+import io.pagewire.dataplane.virtio.FeatureBit;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.BusySpinIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.SleepingIdleStrategy;
+import org.agrona.concurrent.YieldingIdleStrategy;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The forwarder serving a virtio-net driver in another process over vhost-user ({@code guest.type=vhost-user}):
+ * one shared-memory NIC port per queue pair (fed and drained by the wire thread: a traffic source and a sink per
+ * port), {@code dataplane.agents} dataplane threads with the queue pairs split round-robin, and the vhost-user socket
+ * served from the control thread. Frontends may come and go; the NIC side keeps running and counts what it could
+ * not deliver.
+ */
+public final class VhostUserForwarder implements Forwarder
+{
+    private static final long DRAIN_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(2);
+
+    private final PagewireConfig config;
+    private final RuntimeDirectory directory;
+    private final CountersFile countersFile;
+    private final List<SystemCounters> systemCounters = new ArrayList<>();
+    private final ShmNicPort[] nics;
+    private final TrafficSource[] sources;
+    private final TrafficSink[] sinks;
+    private final DataplaneProxy[] proxies;
+    private final DataplaneAgent[] agents;
+    private final WireAgent wire;
+    private final VhostUserBackend backend;
+    private final VhostUserServer server;
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final List<AgentRunner> runners = new ArrayList<>();
+    private long startNs;
+    private long stopNs;
+    private boolean drained;
+    private boolean stopped;
+    private boolean closed;
+
+    /**
+     * Maps the files, opens the socket (server mode) and builds every part; starts no thread.
+     */
+    public VhostUserForwarder(final PagewireConfig config, final Path runBase)
+    {
+        this.config = config;
+        final int pairs = config.guest().queuePairs();
+        directory = RuntimeDirectory.create(runBase);
+        final List<AutoCloseable> opened = new ArrayList<>();
+        try
+        {
+            countersFile = CountersFile.create(directory.countersFile(),
+                1024 + pairs * QueueCounters.COUNTERS_PER_QUEUE_PAIR);
+            opened.add(countersFile::closeAndDelete);
+            nics = new ShmNicPort[pairs];
+            sources = new TrafficSource[pairs];
+            sinks = new TrafficSink[pairs];
+            for (int i = 0; i < pairs; i++)
+            {
+                nics[i] = ShmNicPort.create(directory.path().resolve("nic-" + i + ".ring"), config.nic().ringSize(),
+                    config.nic().slotSize());
+                final ShmNicPort nic = nics[i];
+                opened.add(nic::closeAndDelete);
+                sources[i] = new TrafficSource(nic.rxRing(), config.traffic().frameSize(), config.traffic().rateMbps());
+                sinks[i] = new TrafficSink(nic.txRing());
+            }
+            final int agentCount = config.dataplane().agents();
+            proxies = new DataplaneProxy[agentCount];
+            agents = new DataplaneAgent[agentCount];
+            for (int i = 0; i < agentCount; i++)
+            {
+                proxies[i] = new DataplaneProxy();
+                final SystemCounters counters = i == 0 ? new SystemCounters(countersFile.manager()) : null;
+                if (counters != null)
+                {
+                    systemCounters.add(counters);
+                }
+                final int cpu = config.dataplane().cpu() < 0 ? -1 : config.dataplane().cpu() + i;
+                agents[i] = new DataplaneAgent("pagewire-dataplane-" + i, proxies[i], counters, cpu);
+            }
+            wire = new WireAgent(sources, sinks);
+            final RxPolicy policy = config.dataplane().rxPolicy() == RxPolicyKind.DROP ? RxPolicy.DROP : RxPolicy.WAIT;
+            long offered = VirtioNetDevice.offeredFeatures(config.features());
+            if (pairs > 1)
+            {
+                offered |= FeatureBit.MQ.mask();
+            }
+            backend = new VhostUserBackend(pairs, offered, proxies, pair -> nics[pair], policy,
+                config.dataplane().burst(), countersFile.manager());
+            server = new VhostUserServer(Path.of(config.guest().socket()),
+                config.guest().mode() == VhostUserMode.CLIENT, backend);
+        }
+        catch (final RuntimeException e)
+        {
+            for (final AutoCloseable resource : opened.reversed())
+            {
+                try
+                {
+                    resource.close();
+                }
+                catch (final Exception suppressed)
+                {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            directory.delete();
+            throw e;
+        }
+    }
+
+    @Override
+    public void start()
+    {
+        for (final DataplaneAgent agent : agents)
+        {
+            final AgentRunner runner = new AgentRunner(idleStrategy(config.dataplane().idleStrategy()),
+                this::onError, null, agent);
+            runners.add(runner);
+            AgentRunner.startOnThread(runner);
+        }
+        final AgentRunner wireRunner = new AgentRunner(idleStrategy(config.dataplane().idleStrategy()),
+            this::onError, null, wire);
+        runners.add(wireRunner);
+        AgentRunner.startOnThread(wireRunner);
+        startNs = System.nanoTime();
+    }
+
+    private void onError(final Throwable throwable)
+    {
+        failure.compareAndSet(null, throwable);
+    }
+
+    static IdleStrategy idleStrategy(final IdleStrategyKind kind)
+    {
+        return switch (kind)
+        {
+            case BUSY_SPIN -> new BusySpinIdleStrategy();
+            case YIELD -> new YieldingIdleStrategy();
+            case BACKOFF -> new BackoffIdleStrategy();
+            case SLEEP -> new SleepingIdleStrategy(TimeUnit.MICROSECONDS.toNanos(50));
+        };
+    }
+
+    @Override
+    public void poll()
+    {
+        server.poll(0);
+    }
+
+    @Override
+    public void poll(final int timeoutMs)
+    {
+        server.poll(timeoutMs);
+    }
+
+    @Override
+    public void stop()
+    {
+        if (stopped)
+        {
+            return;
+        }
+        stopped = true;
+        stopNs = System.nanoTime();
+        wire.stop();
+        // Let the guest take what is already in the NIC rings, if it is there to take it.
+        final long deadline = System.nanoTime() + DRAIN_TIMEOUT_NS;
+        while (!nicRingsEmpty() && server.isConnected() && System.nanoTime() - deadline < 0)
+        {
+            server.poll(1);
+        }
+        drained = nicRingsEmpty();
+        backend.close();
+        for (final AgentRunner runner : runners)
+        {
+            runner.close();
+        }
+    }
+
+    private boolean nicRingsEmpty()
+    {
+        for (final ShmNicPort nic : nics)
+        {
+            if (nic.rxRing().freeSlots() != nic.rxRing().slotCount())
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public Throwable failure()
+    {
+        return failure.get();
+    }
+
+    @Override
+    public RunResult result()
+    {
+        final List<QueuePair> pairs = new ArrayList<>();
+        for (final QueuePair pair : backend.finalPairs())
+        {
+            if (pair != null)
+            {
+                pairs.add(pair);
+            }
+        }
+        long offered = 0;
+        long ringFull = 0;
+        for (final TrafficSource source : sources)
+        {
+            offered += source.offered();
+            ringFull += source.droppedRingFull();
+        }
+        return new RunResult(config, ((stopNs == 0 ? System.nanoTime() : stopNs) - startNs) / 1e9, drained,
+            Double.NaN, backend.offeredFeatures() & ~VhostUserProtocol.F_PROTOCOL_FEATURES,
+            backend.lastNegotiatedFeatures(), pairs, offered, ringFull, null, 0, List.of(sinks), -1);
+    }
+
+    @Override
+    public CountersFile countersFile()
+    {
+        return countersFile;
+    }
+
+    @Override
+    public RuntimeDirectory directory()
+    {
+        return directory;
+    }
+
+    @Override
+    public long nicRingFullDrops()
+    {
+        long drops = 0;
+        for (final TrafficSource source : sources)
+        {
+            drops += source.droppedRingFull();
+        }
+        return drops;
+    }
+
+    @Override
+    public String startMessage()
+    {
+        return "pagewire: vhost-user " + config.guest().mode().configName() + " on " + config.guest().socket() +
+            " (" + config.guest().queuePairs() + " queue pair(s), counters in " + directory.path() + "); Ctrl-C stops";
+    }
+
+    /** @return the vhost-user server (tests). */
+    public VhostUserServer server()
+    {
+        return server;
+    }
+
+    /** @return the NIC port of a queue pair (tests). */
+    public ShmNicPort nic(final int pair)
+    {
+        return nics[pair];
+    }
+
+    /** @return the traffic sink of a queue pair (tests). */
+    public TrafficSink sink(final int pair)
+    {
+        return sinks[pair];
+    }
+
+    /** @return the traffic source of a queue pair (tests). */
+    public TrafficSource source(final int pair)
+    {
+        return sources[pair];
+    }
+
+    @Override
+    public void close()
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        try
+        {
+            stop();
+        }
+        finally
+        {
+            server.close();
+            for (final ShmNicPort nic : nics)
+            {
+                nic.closeAndDelete();
+            }
+            systemCounters.forEach(SystemCounters::close);
+            countersFile.closeAndDelete();
+            directory.delete();
+        }
+    }
+}

@@ -1,0 +1,198 @@
+package io.pagewire.control.vhostuser;
+
+import io.pagewire.dataplane.memory.GuestMemory;
+import io.pagewire.dataplane.os.Fds;
+import io.pagewire.dataplane.os.Mapping;
+import io.pagewire.dataplane.os.UnixSocket;
+import io.pagewire.dataplane.virtio.DriverVirtqueue;
+import io.pagewire.dataplane.virtio.SplitRingLayout;
+import org.agrona.BufferUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.file.Path;
+
+import static io.pagewire.control.vhostuser.VhostUserProtocol.*;
+
+/**
+ * A vhost-user frontend for tests, in the role DPDK's virtio_user or QEMU plays: shares one memfd region of "guest"
+ * memory, sets up rings in it with the driver-side virtqueue, and speaks the protocol over a real Unix socket. Raw
+ * methods send anything at all, for hostile tests.
+ */
+final class TestFrontend implements AutoCloseable
+{
+    static final long GUEST_BASE = 0x1_0000_0000L;
+
+    final UnixSocket socket;
+    final int memfd;
+    final Mapping memory;
+    final GuestMemory view = new GuestMemory();
+    private final UnsafeBuffer message = new UnsafeBuffer(BufferUtil.allocateDirectAligned(8192, 64));
+    private final int[] noFds = new int[UnixSocket.MAX_FDS];
+    private long next = GUEST_BASE;
+
+    private TestFrontend(final Path path, final long memorySize)
+    {
+        socket = UnixSocket.connect(path);
+        memfd = Fds.memfdCreate("test-guest", memorySize);
+        memory = Mapping.map(memfd, 0, memorySize);
+        // The frontend's own view: guest-physical GUEST_BASE is at its mapping; "user address" = its VA.
+        view.addRegion(GUEST_BASE, memorySize, memory.address(), memory.address());
+    }
+
+    static TestFrontend connect(final Path path)
+    {
+        return new TestFrontend(path, 16L << 20);
+    }
+
+    long allocate(final long length, final long alignment)
+    {
+        final long start = (next + alignment - 1) & -alignment;
+        next = start + length;
+        return start;
+    }
+
+    /** @return the frontend's virtual address of a guest-physical address. */
+    long userAddress(final long guestPhys)
+    {
+        return memory.address() + (guestPhys - GUEST_BASE);
+    }
+
+    /** Sends a request with a payload taken from {@code payload} (may be null) and fds. */
+    void send(final int code, final int flags, final UnsafeBuffer payload, final int size, final int[] fds,
+        final int fdCount)
+    {
+        message.putInt(REQUEST_OFFSET, code);
+        message.putInt(FLAGS_OFFSET, flags);
+        message.putInt(SIZE_OFFSET, size);
+        if (payload != null && size > 0)
+        {
+            message.putBytes(HEADER_LENGTH, payload, 0, size);
+        }
+        socket.send(message.addressOffset(), HEADER_LENGTH + size, fds == null ? noFds : fds, fdCount);
+    }
+
+    void sendU64(final VhostUserRequest request, final long value, final boolean needReply)
+    {
+        final UnsafeBuffer payload = new UnsafeBuffer(new byte[8]);
+        payload.putLong(0, value);
+        send(request.code(), VERSION | (needReply ? FLAG_NEED_REPLY : 0), payload, 8, null, 0);
+    }
+
+    void sendState(final VhostUserRequest request, final int index, final int num)
+    {
+        final UnsafeBuffer payload = new UnsafeBuffer(new byte[8]);
+        payload.putInt(0, index);
+        payload.putInt(4, num);
+        send(request.code(), VERSION | FLAG_NEED_REPLY, payload, 8, null, 0);
+    }
+
+    /** Reads one reply; returns its u64 (or the state's second word). -1 when the connection closed. */
+    long readReply(final int expectedCode)
+    {
+        if (!socket.awaitReadable(5000) || !socket.receiveFully(message.addressOffset(), HEADER_LENGTH, noFds))
+        {
+            return -1;
+        }
+        final int size = message.getInt(SIZE_OFFSET);
+        if (message.getInt(REQUEST_OFFSET) != expectedCode || (message.getInt(FLAGS_OFFSET) & FLAG_REPLY) == 0)
+        {
+            throw new AssertionError("reply to " + message.getInt(REQUEST_OFFSET) + " flags " +
+                message.getInt(FLAGS_OFFSET) + ", expected a reply to " + expectedCode);
+        }
+        socket.receiveFully(message.addressOffset() + HEADER_LENGTH, size, noFds);
+        return size == 8 && expectedCode == VhostUserRequest.GET_VRING_BASE.code() ?
+            message.getInt(HEADER_LENGTH + 4) : message.getLong(HEADER_LENGTH);
+    }
+
+    long get(final VhostUserRequest request)
+    {
+        send(request.code(), VERSION, null, 0, null, 0);
+        return readReply(request.code());
+    }
+
+    /** Sends the memory table (one region, the whole memfd); returns the REPLY_ACK value. */
+    long setMemTable()
+    {
+        final UnsafeBuffer payload = new UnsafeBuffer(new byte[8 + MEM_REGION_SIZE]);
+        payload.putInt(0, 1);
+        payload.putLong(8, GUEST_BASE);
+        payload.putLong(16, memory.length());
+        payload.putLong(24, memory.address());
+        payload.putLong(32, 0);
+        send(VhostUserRequest.SET_MEM_TABLE.code(), VERSION | FLAG_NEED_REPLY, payload, payload.capacity(),
+            new int[] {memfd}, 1);
+        return readReply(VhostUserRequest.SET_MEM_TABLE.code());
+    }
+
+    /** The usual negotiation: protocol features with REPLY_ACK, owner, virtio features. */
+    void negotiate(final long features)
+    {
+        final long offered = get(VhostUserRequest.GET_FEATURES);
+        if ((offered & F_PROTOCOL_FEATURES) == 0)
+        {
+            throw new AssertionError("backend does not offer PROTOCOL_FEATURES");
+        }
+        get(VhostUserRequest.GET_PROTOCOL_FEATURES);
+        sendU64(VhostUserRequest.SET_PROTOCOL_FEATURES, PROTOCOL_F_REPLY_ACK | PROTOCOL_F_MQ, false);
+        send(VhostUserRequest.SET_OWNER.code(), VERSION | FLAG_NEED_REPLY, null, 0, null, 0);
+        expectAck(VhostUserRequest.SET_OWNER, 0);
+        sendU64(VhostUserRequest.SET_FEATURES, features | F_PROTOCOL_FEATURES, true);
+        expectAck(VhostUserRequest.SET_FEATURES, 0);
+        if (setMemTable() != 0)
+        {
+            throw new AssertionError("memory table refused");
+        }
+    }
+
+    void expectAck(final VhostUserRequest request, final long expected)
+    {
+        final long ack = readReply(request.code());
+        if (ack != expected)
+        {
+            throw new AssertionError(request + " acked " + ack + ", expected " + expected);
+        }
+    }
+
+    /** Lays out ring {@code index} of {@code size} entries and hands it to the backend, polled (NOFD kick). */
+    DriverVirtqueue setupRing(final int index, final int size, final boolean eventIdx)
+    {
+        final long desc = allocate(SplitRingLayout.descTableLength(size), 16);
+        final long avail = allocate(SplitRingLayout.availRingLength(size), 2);
+        final long used = allocate(SplitRingLayout.usedRingLength(size), 4);
+        final DriverVirtqueue queue = new DriverVirtqueue(size, view, desc, avail, used, eventIdx);
+        sendState(VhostUserRequest.SET_VRING_NUM, index, size);
+        expectAck(VhostUserRequest.SET_VRING_NUM, 0);
+        sendState(VhostUserRequest.SET_VRING_BASE, index, 0);
+        expectAck(VhostUserRequest.SET_VRING_BASE, 0);
+        final UnsafeBuffer addr = new UnsafeBuffer(new byte[VRING_ADDR_SIZE]);
+        addr.putInt(0, index);
+        addr.putLong(8, userAddress(desc));
+        addr.putLong(16, userAddress(used));
+        addr.putLong(24, userAddress(avail));
+        send(VhostUserRequest.SET_VRING_ADDR.code(), VERSION | FLAG_NEED_REPLY, addr, VRING_ADDR_SIZE, null, 0);
+        expectAck(VhostUserRequest.SET_VRING_ADDR, 0);
+        sendU64(VhostUserRequest.SET_VRING_KICK, index | VRING_NOFD, true);
+        expectAck(VhostUserRequest.SET_VRING_KICK, 0);
+        sendState(VhostUserRequest.SET_VRING_ENABLE, index, 1);
+        expectAck(VhostUserRequest.SET_VRING_ENABLE, 0);
+        return queue;
+    }
+
+    /** @return whether the backend closed the connection (EOF within the timeout). */
+    boolean closedByPeer(final int timeoutMs)
+    {
+        if (!socket.awaitReadable(timeoutMs))
+        {
+            return false;
+        }
+        return socket.receive(message.addressOffset(), 1, noFds) == 0;
+    }
+
+    @Override
+    public void close()
+    {
+        socket.close();
+        memory.close();
+        Fds.closeQuietly(memfd);
+    }
+}
