@@ -275,6 +275,18 @@ public final class VhostUserForwarder implements Forwarder
             " (" + config.guest().queuePairs() + " queue pair(s), counters in " + directory.path() + "); Ctrl-C stops";
     }
 
+    /** Stops the traffic sources; everything else keeps running (tests wait for the rings to drain). */
+    public void stopTraffic()
+    {
+        wire.stop();
+    }
+
+    /** @return whether every NIC receive ring is empty (all frames taken by the dataplane). */
+    public boolean nicRxEmpty()
+    {
+        return nicRingsEmpty();
+    }
+
     /** @return the vhost-user server (tests). */
     public VhostUserServer server()
     {

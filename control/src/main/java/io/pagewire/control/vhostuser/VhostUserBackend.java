@@ -249,9 +249,17 @@ public final class VhostUserBackend implements AutoCloseable
             return fail("SET_STATUS " + value + ": not a status byte", Outcome.REFUSED);
         }
         status = (int)value;
-        if (status == 0)
+        if ((status & io.pagewire.dataplane.virtio.DeviceStatus.DRIVER_OK) == 0)
         {
+            // §3.1.1: the device uses no queue before DRIVER_OK; a reset (0) stops them.
             stopAll();
+        }
+        else
+        {
+            for (int pair = 0; pair < maxQueuePairs; pair++)
+            {
+                tryStart(pair);
+            }
         }
         return Outcome.OK;
     }
@@ -524,6 +532,12 @@ public final class VhostUserBackend implements AutoCloseable
     {
         if (pair >= maxQueuePairs || running[pair] != null || !featuresSet || memory.regionCount() == 0)
         {
+            return;
+        }
+        if ((ackedProtocolFeatures & PROTOCOL_F_STATUS) != 0 &&
+            (status & io.pagewire.dataplane.virtio.DeviceStatus.DRIVER_OK) == 0)
+        {
+            // With SET_STATUS negotiated the frontend says when the driver is ready: not before DRIVER_OK.
             return;
         }
         final Vring rx = vrings[2 * pair];
