@@ -161,7 +161,9 @@ public final class VhostUserBackend implements AutoCloseable
         {
             closeAll(fds, fdCount);
             return fail(request + ": payload of " + size + " bytes and " + fdCount + " fds, expected " +
-                request.payloadSize() + " bytes and " + request.fdCount() + " fds", Outcome.CLOSE);
+                (request.payloadSize() < 0 ? "a variable payload" : request.payloadSize() + " bytes") + " and " +
+                (request.fdCount() < 0 ? "the fds its payload announces" : request.fdCount() + " fds"),
+                Outcome.CLOSE);
         }
         if (TRACE)
         {
@@ -409,6 +411,15 @@ public final class VhostUserBackend implements AutoCloseable
         {
             return fail("SET_VRING_ADDR: " + problem, Outcome.REFUSED);
         }
+        // With a memory table in place the ring must lie in it now, as libvhost-user also requires; tryStart checks
+        // again against whatever table and size hold when the ring starts.
+        if (memory.regionCount() > 0 && QueuePairFactory.translate(memory, true, Math.max(vring.num, 1), desc, avail,
+            used, 0) == null)
+        {
+            return fail("SET_VRING_ADDR ring " + index + ": desc 0x" + Long.toHexString(desc) + ", avail 0x" +
+                Long.toHexString(avail) + ", used 0x" + Long.toHexString(used) + " (" + Math.max(vring.num, 1) +
+                " entries): not wholly inside a region of the memory table", Outcome.REFUSED);
+        }
         stopPairOf((int)index);
         vring.desc = desc;
         vring.used = used;
@@ -477,13 +488,23 @@ public final class VhostUserBackend implements AutoCloseable
             }
             case SET_VRING_CALL ->
             {
+                // Wrapped before anything changes: a refused fd leaves the ring and its running pair as they were.
+                final EventFd call;
+                try
+                {
+                    call = noFd ? null : EventFd.wrap(fd);
+                }
+                catch (final RuntimeException e)
+                {
+                    return fail(request + " ring " + index + ": " + e.getMessage(), Outcome.REFUSED);
+                }
                 // The dataplane may be writing the old call fd: stop the pair, swap, start again.
                 final boolean wasRunning = stopPairOf((int)index);
                 if (vring.call != null)
                 {
                     vring.call.close();
                 }
-                vring.call = noFd ? null : EventFd.wrap(fd);
+                vring.call = call;
                 if (wasRunning)
                 {
                     tryStart((int)index / 2);
@@ -491,11 +512,20 @@ public final class VhostUserBackend implements AutoCloseable
             }
             default ->
             {
+                final EventFd err;
+                try
+                {
+                    err = noFd ? null : EventFd.wrap(fd);
+                }
+                catch (final RuntimeException e)
+                {
+                    return fail(request + " ring " + index + ": " + e.getMessage(), Outcome.REFUSED);
+                }
                 if (vring.err != null)
                 {
                     vring.err.close();
                 }
-                vring.err = noFd ? null : EventFd.wrap(fd);
+                vring.err = err;
             }
         }
         return Outcome.OK;

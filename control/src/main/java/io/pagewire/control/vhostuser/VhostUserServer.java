@@ -20,7 +20,7 @@ import static io.pagewire.control.vhostuser.VhostUserProtocol.*;
  */
 public final class VhostUserServer implements AutoCloseable
 {
-    /** How long a frontend may take to send the rest of a message it started. */
+    /** How long a frontend may take to send the rest of a message it started (header and payload). */
     private static final int MESSAGE_TIMEOUT_MS = 1000;
     private static final long MIN_BACKOFF_NS = 100_000_000L;
     private static final long MAX_BACKOFF_NS = 5_000_000_000L;
@@ -36,6 +36,8 @@ public final class VhostUserServer implements AutoCloseable
     private final UnsafeBuffer replyPayload = new UnsafeBuffer(reply, HEADER_LENGTH, MAX_PAYLOAD);
     private final int[] fds = new int[UnixSocket.MAX_FDS];
     private final int[] moreFds = new int[UnixSocket.MAX_FDS];
+    /** Fds of the message being read, in {@link #fds}, that the backend has not taken yet. */
+    private int fdCount;
 
     private UnixSocket listener;
     private UnixSocket connection;
@@ -121,19 +123,27 @@ public final class VhostUserServer implements AutoCloseable
     /** Reads and handles one request. @return false when the connection must go. */
     private boolean handleOne()
     {
+        fdCount = 0;
+        final long deadlineNs = System.nanoTime() + MESSAGE_TIMEOUT_MS * 1_000_000L;
         try
         {
-            if (!connection.receiveFully(message.addressOffset(), HEADER_LENGTH, fds))
+            final int headerBytes = receiveWithin(message.addressOffset(), HEADER_LENGTH, deadlineNs);
+            if (headerBytes == 0)
             {
+                return false; // EOF between messages: the frontend left
+            }
+            if (headerBytes < HEADER_LENGTH)
+            {
+                protocolErrors++;
+                log("vhost-user: " + headerBytes + " of a " + HEADER_LENGTH + "-byte header, then the frontend " +
+                    "stalled or left for " + MESSAGE_TIMEOUT_MS + " ms; closing the connection");
                 return false;
             }
-            int fdCount = connection.lastFdCount();
             final int code = message.getInt(REQUEST_OFFSET);
             final int flags = message.getInt(FLAGS_OFFSET);
             final long size = message.getInt(SIZE_OFFSET) & 0xFFFF_FFFFL;
             if ((flags & VERSION_MASK) != VERSION || size > MAX_PAYLOAD)
             {
-                closeFds(fds, fdCount);
                 protocolErrors++;
                 log("vhost-user: message with flags 0x" + Integer.toHexString(flags) + " and payload " + size +
                     " bytes: bad version or larger than " + MAX_PAYLOAD + "; closing the connection");
@@ -141,31 +151,22 @@ public final class VhostUserServer implements AutoCloseable
             }
             if (size > 0)
             {
-                if (!connection.awaitReadable(MESSAGE_TIMEOUT_MS) ||
-                    !connection.receiveFully(message.addressOffset() + HEADER_LENGTH, (int)size, moreFds))
+                // fds may ride on the payload's first chunk rather than the header's: receiveWithin appends them.
+                final int payloadBytes = receiveWithin(message.addressOffset() + HEADER_LENGTH, (int)size, deadlineNs);
+                if (payloadBytes < size)
                 {
-                    closeFds(fds, fdCount);
                     protocolErrors++;
-                    log("vhost-user: request " + code + " announced " + size + " payload bytes that did not come");
+                    log("vhost-user: request " + code + " announced " + size + " payload bytes; " + payloadBytes +
+                        " came before the frontend stalled or left for " + MESSAGE_TIMEOUT_MS + " ms");
                     return false;
-                }
-                // fds may ride on the payload's first chunk rather than the header's.
-                for (int i = 0; i < connection.lastFdCount(); i++)
-                {
-                    if (fdCount < fds.length)
-                    {
-                        fds[fdCount++] = moreFds[i];
-                    }
-                    else
-                    {
-                        Fds.closeQuietly(moreFds[i]);
-                    }
                 }
             }
             payload.wrap(message, HEADER_LENGTH, (int)Math.max(size, 8));
             final long loggedBefore = backend.logged();
+            final int handedFds = fdCount;
+            fdCount = 0; // the backend owns them now: it keeps or closes each
             final VhostUserBackend.Outcome outcome =
-                backend.handle(code, flags, payload, (int)size, fds, fdCount, replyPayload);
+                backend.handle(code, flags, payload, (int)size, fds, handedFds, replyPayload);
             if (outcome != VhostUserBackend.Outcome.OK)
             {
                 protocolErrors++;
@@ -185,6 +186,13 @@ public final class VhostUserServer implements AutoCloseable
                 reply.putInt(REQUEST_OFFSET, code);
                 reply.putInt(FLAGS_OFFSET, VERSION | FLAG_REPLY);
                 reply.putInt(SIZE_OFFSET, replyLength);
+                if (!connection.awaitWritable(MESSAGE_TIMEOUT_MS))
+                {
+                    // A frontend that stops reading its replies must not hang the control thread.
+                    protocolErrors++;
+                    log("vhost-user: the frontend does not read its replies; closing the connection");
+                    return false;
+                }
                 connection.send(reply.addressOffset(), HEADER_LENGTH + replyLength, fds, 0);
             }
             return true;
@@ -194,6 +202,52 @@ public final class VhostUserServer implements AutoCloseable
             log("vhost-user: " + e.getMessage() + "; closing the connection");
             return false;
         }
+        finally
+        {
+            // A message that went wrong before the backend took its fds: they are ours to close.
+            closeFds(fds, fdCount);
+            fdCount = 0;
+        }
+    }
+
+    /**
+     * Receives up to {@code length} bytes of the message being read, waiting until {@code deadlineNs} at most (the
+     * message's first byte plus {@link #MESSAGE_TIMEOUT_MS}). Each recvmsg follows a poll that says a byte is there,
+     * so it never blocks: a blocking receiveFully would hang the control thread (and with it every later frontend) on
+     * a frontend that stalls mid-message. Fds that come are appended to {@link #fds} and counted in {@link #fdCount}
+     * (beyond its room they are closed).
+     *
+     * @return bytes received: {@code length}, or fewer when the frontend closed or stalled.
+     */
+    private int receiveWithin(final long address, final int length, final long deadlineNs)
+    {
+        int done = 0;
+        while (done < length)
+        {
+            final long remainingMs = (deadlineNs - System.nanoTime() + 999_999) / 1_000_000;
+            if (remainingMs <= 0 || !connection.awaitReadable((int)remainingMs))
+            {
+                break;
+            }
+            final int received = connection.receive(address + done, length - done, moreFds);
+            for (int i = 0; i < connection.lastFdCount(); i++)
+            {
+                if (fdCount < fds.length)
+                {
+                    fds[fdCount++] = moreFds[i];
+                }
+                else
+                {
+                    Fds.closeQuietly(moreFds[i]);
+                }
+            }
+            if (received == 0)
+            {
+                break;
+            }
+            done += received;
+        }
+        return done;
     }
 
     private static void closeFds(final int[] fds, final int count)

@@ -3,6 +3,7 @@ package io.pagewire.control.vhostuser;
 import io.pagewire.dataplane.memory.GuestMemory;
 import io.pagewire.dataplane.os.Fds;
 import io.pagewire.dataplane.os.Mapping;
+import io.pagewire.dataplane.os.OsException;
 import io.pagewire.dataplane.os.UnixSocket;
 import io.pagewire.dataplane.virtio.DriverVirtqueue;
 import io.pagewire.dataplane.virtio.SplitRingLayout;
@@ -42,6 +43,186 @@ final class TestFrontend implements AutoCloseable
     static TestFrontend connect(final Path path)
     {
         return new TestFrontend(path, 16L << 20);
+    }
+
+    /** A frontend with {@code memorySize} bytes of guest memory (a multiple of the page size). */
+    static TestFrontend connect(final Path path, final long memorySize)
+    {
+        return new TestFrontend(path, memorySize);
+    }
+
+    /** What {@link #replyOrClosed} returns when the backend closed the connection instead of replying. */
+    static final long CLOSED = Long.MIN_VALUE;
+
+    /** Sends {@code length} raw bytes as they are (half a header, a header whose size lies), fds on the first. */
+    void sendRaw(final byte[] bytes, final int length, final int[] fds, final int fdCount)
+    {
+        message.putBytes(0, bytes, 0, length);
+        socket.send(message.addressOffset(), length, fds == null ? noFds : fds, fdCount);
+    }
+
+    /**
+     * Like {@link #readReply}, but a connection the backend closed (EOF, or ECONNRESET because it closed with our
+     * bytes unread) is {@link #CLOSED} instead of -1 or an exception.
+     */
+    long replyOrClosed(final int expectedCode)
+    {
+        try
+        {
+            if (!socket.awaitReadable(5000))
+            {
+                throw new AssertionError("no reply to request " + expectedCode + " within 5 s, and no close");
+            }
+            final long reply = readReply(expectedCode);
+            return reply == -1 ? CLOSED : reply;
+        }
+        catch (final OsException e)
+        {
+            return CLOSED;
+        }
+    }
+
+    /**
+     * @return whether the backend closed the connection within the timeout: EOF or a reset; bytes that arrive first
+     * (replies) are skipped.
+     */
+    boolean closedOrReset(final int timeoutMs)
+    {
+        final long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+        try
+        {
+            while (true)
+            {
+                final long remainingMs = (deadline - System.nanoTime()) / 1_000_000;
+                if (remainingMs <= 0 || !socket.awaitReadable((int)remainingMs))
+                {
+                    return false;
+                }
+                if (socket.receive(message.addressOffset(), 4096, noFds) == 0)
+                {
+                    return true;
+                }
+            }
+        }
+        catch (final OsException e)
+        {
+            return true;
+        }
+    }
+
+    /**
+     * Reads and discards whatever the backend has sent so far, without waiting.
+     *
+     * @return false when the backend closed the connection.
+     */
+    boolean drain()
+    {
+        try
+        {
+            while (socket.awaitReadable(0))
+            {
+                if (socket.receive(message.addressOffset(), 4096, noFds) == 0)
+                {
+                    return false;
+                }
+                for (int i = 0; i < socket.lastFdCount(); i++)
+                {
+                    Fds.closeQuietly(noFds[i]);
+                }
+            }
+            return true;
+        }
+        catch (final OsException e)
+        {
+            return false;
+        }
+    }
+
+    /**
+     * Sends GET_QUEUE_NUM and waits for its reply, skipping replies to earlier requests: the backend has then handled
+     * everything sent before it.
+     *
+     * @return false when the backend closed the connection.
+     */
+    boolean sync()
+    {
+        try
+        {
+            send(VhostUserRequest.GET_QUEUE_NUM.code(), VERSION, null, 0, null, 0);
+            while (true)
+            {
+                if (!socket.awaitReadable(5000))
+                {
+                    throw new AssertionError("no reply to GET_QUEUE_NUM within 5 s, and no close");
+                }
+                if (!socket.receiveFully(message.addressOffset(), HEADER_LENGTH, noFds))
+                {
+                    return false;
+                }
+                final int size = message.getInt(SIZE_OFFSET);
+                if ((message.getInt(FLAGS_OFFSET) & FLAG_REPLY) == 0 || size < 0 || size > MAX_PAYLOAD)
+                {
+                    throw new AssertionError("malformed reply: flags 0x" +
+                        Integer.toHexString(message.getInt(FLAGS_OFFSET)) + ", size " + size);
+                }
+                if (size > 0 && !socket.receiveFully(message.addressOffset() + HEADER_LENGTH, size, noFds))
+                {
+                    return false;
+                }
+                if (message.getInt(REQUEST_OFFSET) == VhostUserRequest.GET_QUEUE_NUM.code())
+                {
+                    return true;
+                }
+            }
+        }
+        catch (final OsException e)
+        {
+            return false;
+        }
+    }
+
+    /** The usual negotiation without the memory table: protocol features with REPLY_ACK, owner, features. */
+    void negotiateFeatures(final long features)
+    {
+        get(VhostUserRequest.GET_FEATURES);
+        get(VhostUserRequest.GET_PROTOCOL_FEATURES);
+        sendU64(VhostUserRequest.SET_PROTOCOL_FEATURES, PROTOCOL_F_REPLY_ACK | PROTOCOL_F_MQ, false);
+        send(VhostUserRequest.SET_OWNER.code(), VERSION | FLAG_NEED_REPLY, null, 0, null, 0);
+        expectAck(VhostUserRequest.SET_OWNER, 0);
+        sendU64(VhostUserRequest.SET_FEATURES, features | F_PROTOCOL_FEATURES, true);
+        expectAck(VhostUserRequest.SET_FEATURES, 0);
+    }
+
+    /**
+     * Sends SET_MEM_TABLE (NEED_REPLY) with {@code nregions} in its header and the given regions, each
+     * {guest_phys_addr, memory_size, userspace_addr, mmap_offset}, and the given fds; the payload size is
+     * {@code 8 + 32 * regions.length} unless {@code size} is not negative.
+     */
+    void sendMemTable(final int nregions, final long[][] regions, final int size, final int[] fds, final int fdCount)
+    {
+        final int payloadSize = size >= 0 ? size : 8 + MEM_REGION_SIZE * regions.length;
+        final UnsafeBuffer payload = new UnsafeBuffer(new byte[Math.max(payloadSize, 8 + MEM_REGION_SIZE *
+            regions.length)]);
+        payload.putInt(0, nregions);
+        for (int i = 0; i < regions.length; i++)
+        {
+            for (int j = 0; j < 4; j++)
+            {
+                payload.putLong(8 + i * MEM_REGION_SIZE + 8 * j, regions[i][j]);
+            }
+        }
+        send(VhostUserRequest.SET_MEM_TABLE.code(), VERSION | FLAG_NEED_REPLY, payload, payloadSize, fds, fdCount);
+    }
+
+    /** Sends SET_VRING_ADDR (NEED_REPLY) with the frontend's virtual addresses as given. */
+    void sendVringAddr(final int index, final long desc, final long used, final long avail)
+    {
+        final UnsafeBuffer addr = new UnsafeBuffer(new byte[VRING_ADDR_SIZE]);
+        addr.putInt(0, index);
+        addr.putLong(8, desc);
+        addr.putLong(16, used);
+        addr.putLong(24, avail);
+        send(VhostUserRequest.SET_VRING_ADDR.code(), VERSION | FLAG_NEED_REPLY, addr, VRING_ADDR_SIZE, null, 0);
     }
 
     long allocate(final long length, final long alignment)

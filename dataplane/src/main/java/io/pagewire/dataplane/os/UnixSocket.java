@@ -79,6 +79,7 @@ public final class UnixSocket implements AutoCloseable
     private final MemorySegment receiveControl;
     private final MemorySegment receiveState;
     private final MemorySegment pollFd;
+    private final MemorySegment sendPollFd;
     private int chunkFdCount;
     private int lastFdCount;
 
@@ -106,6 +107,8 @@ public final class UnixSocket implements AutoCloseable
 
         pollFd = arena.allocate(LinuxStructs.POLLFD);
         pollFd.set(JAVA_INT, LinuxStructs.POLLFD_FD, fd);
+        sendPollFd = arena.allocate(LinuxStructs.POLLFD);
+        sendPollFd.set(JAVA_INT, LinuxStructs.POLLFD_FD, fd);
     }
 
     private static void initMsghdr(final MemorySegment msg, final MemorySegment iov)
@@ -257,14 +260,32 @@ public final class UnixSocket implements AutoCloseable
      */
     public boolean awaitReadable(final int timeoutMs)
     {
+        return await(pollFd, receiveState, Libc.POLLIN, timeoutMs);
+    }
+
+    /**
+     * Waits until a send would not block: for a peer that stops reading, a sender must not hang forever. Call from
+     * the sending thread.
+     *
+     * @param timeoutMs how long to wait; 0 checks without waiting, negative waits forever.
+     * @return true if writable (or the peer hung up, so a send fails at once instead of blocking), false on timeout.
+     */
+    public boolean awaitWritable(final int timeoutMs)
+    {
+        return await(sendPollFd, sendState, Libc.POLLOUT, timeoutMs);
+    }
+
+    private boolean await(final MemorySegment pollFd, final MemorySegment state, final short events,
+        final int timeoutMs)
+    {
         checkOpen();
         final long deadline = timeoutMs > 0 ? System.nanoTime() + timeoutMs * 1_000_000L : 0;
         int timeout = timeoutMs;
-        pollFd.set(JAVA_SHORT, LinuxStructs.POLLFD_EVENTS, Libc.POLLIN);
+        pollFd.set(JAVA_SHORT, LinuxStructs.POLLFD_EVENTS, events);
         while (true)
         {
             pollFd.set(JAVA_SHORT, LinuxStructs.POLLFD_REVENTS, (short)0);
-            final int ready = Libc.poll(receiveState, pollFd, 1, timeout);
+            final int ready = Libc.poll(state, pollFd, 1, timeout);
             if (ready > 0)
             {
                 final short revents = pollFd.get(JAVA_SHORT, LinuxStructs.POLLFD_REVENTS);
@@ -272,13 +293,13 @@ public final class UnixSocket implements AutoCloseable
                 {
                     throw new OsException("poll(" + name + ")", Libc.EBADF);
                 }
-                return (revents & (Libc.POLLIN | Libc.POLLHUP | Libc.POLLERR)) != 0;
+                return (revents & (events | Libc.POLLHUP | Libc.POLLERR)) != 0;
             }
             if (ready == 0)
             {
                 return false;
             }
-            final int errno = Libc.errno(receiveState);
+            final int errno = Libc.errno(state);
             if (errno != Libc.EINTR)
             {
                 throw new OsException("poll(" + name + ")", errno);
