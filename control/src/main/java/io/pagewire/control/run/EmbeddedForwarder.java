@@ -1,6 +1,5 @@
 package io.pagewire.control.run;
 
-import io.pagewire.config.IdleStrategyKind;
 import io.pagewire.config.PagewireConfig;
 import io.pagewire.control.device.VirtioNetDevice;
 import io.pagewire.dataplane.engine.DataplaneAgent;
@@ -17,11 +16,6 @@ import io.pagewire.dataplane.stats.CountersFile;
 import io.pagewire.dataplane.stats.RuntimeDirectory;
 import io.pagewire.dataplane.stats.SystemCounters;
 import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.BackoffIdleStrategy;
-import org.agrona.concurrent.BusySpinIdleStrategy;
-import org.agrona.concurrent.IdleStrategy;
-import org.agrona.concurrent.SleepingIdleStrategy;
-import org.agrona.concurrent.YieldingIdleStrategy;
 
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
@@ -120,7 +114,7 @@ public final class EmbeddedForwarder implements Forwarder
     @Override
     public void start()
     {
-        dataplaneRunner = new AgentRunner(idleStrategy(config.dataplane().idleStrategy()), this::onError, null,
+        dataplaneRunner = new AgentRunner(IdleStrategies.of(config.dataplane().idleStrategy()), this::onError, null,
             dataplane);
         AgentRunner.startOnThread(dataplaneRunner);
         guest.start(device);
@@ -135,24 +129,13 @@ public final class EmbeddedForwarder implements Forwarder
             throw new IllegalStateException("device did not start: " + String.join("; ", device.log()));
         }
         startNs = System.nanoTime();
-        peerRunner = new AgentRunner(idleStrategy(config.dataplane().idleStrategy()), this::onError, null, peer);
+        peerRunner = new AgentRunner(IdleStrategies.of(config.dataplane().idleStrategy()), this::onError, null, peer);
         AgentRunner.startOnThread(peerRunner);
     }
 
     private void onError(final Throwable throwable)
     {
         failure.compareAndSet(null, throwable);
-    }
-
-    private static IdleStrategy idleStrategy(final IdleStrategyKind kind)
-    {
-        return switch (kind)
-        {
-            case BUSY_SPIN -> new BusySpinIdleStrategy();
-            case YIELD -> new YieldingIdleStrategy();
-            case BACKOFF -> new BackoffIdleStrategy();
-            case SLEEP -> new SleepingIdleStrategy(TimeUnit.MICROSECONDS.toNanos(50));
-        };
     }
 
     /**

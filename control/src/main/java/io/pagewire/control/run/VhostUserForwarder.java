@@ -1,6 +1,5 @@
 package io.pagewire.control.run;
 
-import io.pagewire.config.IdleStrategyKind;
 import io.pagewire.config.PagewireConfig;
 import io.pagewire.config.RxPolicyKind;
 import io.pagewire.config.VhostUserMode;
@@ -22,11 +21,6 @@ import io.pagewire.dataplane.stats.RuntimeDirectory;
 import io.pagewire.dataplane.stats.SystemCounters;
 import io.pagewire.dataplane.virtio.FeatureBit;
 import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.BackoffIdleStrategy;
-import org.agrona.concurrent.BusySpinIdleStrategy;
-import org.agrona.concurrent.IdleStrategy;
-import org.agrona.concurrent.SleepingIdleStrategy;
-import org.agrona.concurrent.YieldingIdleStrategy;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -140,12 +134,12 @@ public final class VhostUserForwarder implements Forwarder
     {
         for (final DataplaneAgent agent : agents)
         {
-            final AgentRunner runner = new AgentRunner(idleStrategy(config.dataplane().idleStrategy()),
+            final AgentRunner runner = new AgentRunner(IdleStrategies.of(config.dataplane().idleStrategy()),
                 this::onError, null, agent);
             runners.add(runner);
             AgentRunner.startOnThread(runner);
         }
-        final AgentRunner wireRunner = new AgentRunner(idleStrategy(config.dataplane().idleStrategy()),
+        final AgentRunner wireRunner = new AgentRunner(IdleStrategies.of(config.dataplane().idleStrategy()),
             this::onError, null, wire);
         runners.add(wireRunner);
         AgentRunner.startOnThread(wireRunner);
@@ -155,17 +149,6 @@ public final class VhostUserForwarder implements Forwarder
     private void onError(final Throwable throwable)
     {
         failure.compareAndSet(null, throwable);
-    }
-
-    static IdleStrategy idleStrategy(final IdleStrategyKind kind)
-    {
-        return switch (kind)
-        {
-            case BUSY_SPIN -> new BusySpinIdleStrategy();
-            case YIELD -> new YieldingIdleStrategy();
-            case BACKOFF -> new BackoffIdleStrategy();
-            case SLEEP -> new SleepingIdleStrategy(TimeUnit.MICROSECONDS.toNanos(50));
-        };
     }
 
     @Override
