@@ -8,6 +8,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.locks.LockSupport;
 
 import static io.pagewire.control.vhostuser.VhostUserProtocol.*;
 
@@ -77,6 +78,12 @@ public final class VhostUserServer implements AutoCloseable
             if (clientMode)
             {
                 tryConnect();
+                if (connection == null && timeoutMs > 0)
+                {
+                    // Backing off: wait (bounded by the caller's timeout) instead of spinning the control thread.
+                    LockSupport.parkNanos(Math.min(timeoutMs * 1_000_000L,
+                        Math.max(0, nextConnectNs - System.nanoTime())));
+                }
             }
             else if (listener.awaitReadable(timeoutMs))
             {
@@ -263,8 +270,8 @@ public final class VhostUserServer implements AutoCloseable
         log("vhost-user: frontend disconnected; queues stopped, memory unmapped");
         backend.close();
         connection.close();
-        connection = null;
         disconnects++;
+        connection = null;
         nextConnectNs = System.nanoTime() + MIN_BACKOFF_NS;
     }
 

@@ -202,11 +202,11 @@ class VhostUserInteropTest
                 running.rxQueue().pendingChains() + " drops=" + java.util.Arrays.toString(running.rxDrops());
             if (mergeable)
             {
-                // Open (issue 4 note): with mergeable buffers, testpmd 22.11 now and then (more often on a loaded
-                // machine) stops taking used entries that pagewire has published (used.idx ahead of what it
-                // counted, no RX error, its forwarding core still running); the diagnostic below prints the ring
-                // state. Until that is understood, mergeable runs check that traffic flowed, that testpmd never
-                // counts more than was delivered, and that every frame it counted is whole.
+                // Not exact (issue 4 note): DPDK 22.11's port start flushes "old packets" already in the receive
+                // ring without counting them (virtio_dev_start), so frames pagewire delivers between DRIVER_OK and
+                // the end of testpmd's port start can be dropped by testpmd uncounted; the window is timing-dependent
+                // and showed up in the mergeable runs. The test checks that traffic flowed, that testpmd never counts
+                // more than was delivered, and that every frame it counted is whole; the ring state is printed.
                 System.out.println("mergeable interop: delivered " + delivered + ", testpmd counted " + received +
                     " (" + state + ")" + (received < delivered ? "\n" + usedWindow(running, received, delivered) : ""));
                 assertTrue(received <= delivered && received >= 1000, state);
@@ -317,6 +317,212 @@ class VhostUserInteropTest
         await(() -> forwarder.server().isConnected() ? 0 : 1, 1, "the second frontend to leave");
         assertEquals(0, frontendMappings());
         assertEquals(fdsIdle, Fds.openFdCount(), "no fd leaked across two connections");
+    }
+
+    /**
+     * {@code guest.mode=client}: testpmd's virtio_user listens ({@code server=1}) and pagewire connects to it, and
+     * connects again by itself to a new testpmd after the first one is killed. Non-mergeable so that counts can be
+     * compared exactly (see the issue 4 note above). The traffic source cannot be restarted once stopped, so the exact
+     * checks are: on the first connection the direction testpmd can stop and restart (its {@code txonly} frames
+     * against what reached pagewire's NIC side), and on the second, after the reconnect, every frame pagewire delivered
+     * against what testpmd counted once the source stopped and the rings drained.
+     */
+    @Test
+    void clientModeConnectsToAListeningFrontendAndReconnects() throws Exception
+    {
+        startForwarder("guest.mode=client", "traffic.rate_mbps=100", "dataplane.rx_policy=wait");
+        final String vdev = vdev(1, 256, false) + ",server=1";
+        // testpmd's probe blocks in accept() until pagewire, backing off up to 5 s between attempts, connects.
+        try (TestPmd first = TestPmd.start(List.of(vdev), List.of("--forward-mode=rxonly"), Duration.ofSeconds(60)))
+        {
+            assertEquals(1, forwarder.server().connections(), "pagewire connected to the listening frontend");
+            first.command("start");
+            await(() -> counter(QueueCounter.RX_PACKETS, 0), 3000, "frames to the first testpmd");
+            await(() -> first.portStats(0).rxPackets(), 1000, "the first testpmd to count frames");
+            assertFalse(FeatureBit.MRG_RXBUF.isSetIn(forwarder.server().backend().lastNegotiatedFeatures()));
+
+            // The other direction, exactly: testpmd sends, stops, and pagewire's NIC side has every frame.
+            first.command("stop");
+            first.command("set fwd txonly");
+            first.command("start");
+            await(() -> forwarder.sink(0).frames(), 3000, "frames from the first testpmd at the NIC side");
+            first.command("stop");
+            final long sent = settle(() -> first.portStats(0).txPackets());
+            final long arrived = reach(() -> forwarder.sink(0).frames(), sent);
+            assertEquals(sent, arrived, "every frame the first testpmd sent reached the NIC side");
+            assertEquals(sent, counter(QueueCounter.TX_PACKETS, 0));
+            assertEquals(0, forwarder.sink(0).verify().corrupt());
+            first.kill();
+        }
+        // disconnects() counts after the connection is dropped: wait on it, not on isConnected().
+        await(() -> forwarder.server().disconnects(), 1, "pagewire to notice the frontend died");
+        assertFalse(forwarder.server().isConnected());
+        final long beforeRestart = settle(() -> counter(QueueCounter.RX_PACKETS, 0));
+        final long txBeforeRestart = counter(QueueCounter.TX_PACKETS, 0);
+        // A killed virtio_user server leaves its socket file behind, and the next one's bind() fails on it.
+        Files.deleteIfExists(socket());
+
+        try (TestPmd second = TestPmd.start(List.of(vdev), List.of("--forward-mode=rxonly"), Duration.ofSeconds(60)))
+        {
+            assertEquals(2, forwarder.server().connections(), "pagewire reconnected by itself");
+            final long beforePortUp = counter(QueueCounter.RX_PACKETS, 0) - beforeRestart;
+            second.command("start");
+            await(() -> counter(QueueCounter.RX_PACKETS, 0), beforeRestart + 3000,
+                "frames to the second testpmd, counters continuing");
+            forwarder.stopTraffic();
+            await(() -> forwarder.nicRxEmpty() ? 1 : 0, 1, "the NIC ring to drain");
+            final long delivered = settle(() -> counter(QueueCounter.RX_PACKETS, 0)) - beforeRestart;
+            final long received = reach(() -> second.portStats(0).rxPackets(), delivered);
+            // Exact: with one queue pair the window in which testpmd's port start discards delivered frames
+            // uncounted (see fourQueuePairsOnTwoAgents) is microseconds; were it ever hit, the message says so.
+            assertEquals(delivered, received, () -> "the second testpmd received every frame pagewire delivered " +
+                "to it (" + beforePortUp + " of them before its port was up; the driver took every used entry: " +
+                driverTookEverything(forwarder.server().backend().running(0)) + "): " + second.portStats(0));
+            assertEquals(received * 1514, second.portStats(0).rxBytes(), "whole 1514-byte frames");
+            assertEquals(txBeforeRestart, counter(QueueCounter.TX_PACKETS, 0), "the rxonly testpmd sent nothing");
+            assertEquals(0, forwarder.server().protocolErrors());
+            second.command("stop");
+        }
+        await(() -> forwarder.server().isConnected() ? 0 : 1, 1, "the second frontend to leave");
+        assertEquals(2, forwarder.server().connections());
+        assertNull(forwarder.failure());
+    }
+
+    /**
+     * Per-queue counts of port 0 from the virtio PMD's own xstats, {@code rx_q<N>_good_packets} or
+     * {@code tx_q<N>_good_packets}. (Not the per-stream forward stats that {@code stop} prints: those leave out what
+     * {@code start} flushed from the queues.)
+     */
+    private static long[] queuePackets(final TestPmd pmd, final String direction, final int queues)
+    {
+        final String xstats = pmd.command("show port xstats 0");
+        final long[] perQueue = new long[queues];
+        java.util.Arrays.fill(perQueue, -1);
+        final var matcher = java.util.regex.Pattern.compile("(?m)^" + direction + "_q(\\d+)_good_packets: *(\\d+)")
+            .matcher(xstats);
+        while (matcher.find())
+        {
+            final int queue = Integer.parseInt(matcher.group(1));
+            if (queue < queues)
+            {
+                perQueue[queue] = Long.parseLong(matcher.group(2));
+            }
+        }
+        return perQueue;
+    }
+
+    private long[] perQueue(final QueueCounter counter, final int queues)
+    {
+        final long[] values = new long[queues];
+        for (int q = 0; q < queues; q++)
+        {
+            values[q] = counter(counter, q);
+        }
+        return values;
+    }
+
+    /**
+     * @return whether the driver has taken every used entry of the pair's receive ring and posted a buffer in its place
+     * (avail.idx = used.idx + ring size; one descriptor per frame, non-mergeable).
+     */
+    private static boolean driverTookEverything(final QueuePair pair)
+    {
+        if (pair == null)
+        {
+            return false;
+        }
+        final int size = pair.rxQueue().size();
+        final var used = new org.agrona.concurrent.UnsafeBuffer(pair.rxRings().usedRing(), 4);
+        final var avail = new org.agrona.concurrent.UnsafeBuffer(pair.rxRings().availRing(), 4);
+        return ((avail.getShortVolatile(2) - used.getShortVolatile(2)) & 0xFFFF) == size;
+    }
+
+    /**
+     * Four queue pairs split over two dataplane agents (pairs 0 and 2 on one, 1 and 3 on the other) with testpmd
+     * polling all four queues, non-mergeable: every pair carries traffic both ways, and the counts match testpmd's
+     * queue by queue.
+     * <p>
+     * Guest TX (testpmd {@code txonly}) is checked exactly. Guest RX is checked exactly for every frame delivered after
+     * testpmd's port came up; frames delivered before may be missing from testpmd's counters, and no more than those.
+     * The virtio PMD's {@code virtio_dev_start} (DPDK 22.11) posts the RX buffers, then sends the multi-queue control
+     * command (virtio_user turns it into vhost-user round trips to pagewire's control thread), then "flushes the old
+     * packets": it frees every used entry already in each RX ring without counting it. A queue pair runs from
+     * DRIVER_OK, so frames pagewire delivers in that window are taken by the driver (it posts new buffers for them)
+     * yet never counted. With one queue pair the window is microseconds; with four it includes those round trips,
+     * and in about one run in ten testpmd's counters missed 32 to 96 frames of queue 0 that way (while pagewire's
+     * ring showed the driver had taken them all).
+     */
+    @Test
+    void fourQueuePairsOnTwoAgents() throws Exception
+    {
+        // 4 x 50 Mb/s of 1514-byte frames (the rate is per queue pair): gentle enough for 2 cores shared by
+        // testpmd's polling lcore, two dataplane agents, the wire thread and the control thread.
+        startForwarder("guest.queue_pairs=4", "dataplane.agents=2", "traffic.rate_mbps=50",
+            "dataplane.rx_policy=wait");
+        try (TestPmd pmd = TestPmd.start(List.of(vdev(4, 256, false)),
+            List.of("--forward-mode=rxonly", "--rxq=4", "--txq=4"), Duration.ofSeconds(60)))
+        {
+            // testpmd's port is up: what is delivered from here on must all be counted.
+            final long[] beforePortUp = perQueue(QueueCounter.RX_PACKETS, 4);
+
+            // Guest RX on every pair.
+            pmd.command("start");
+            await(() -> java.util.Arrays.stream(perQueue(QueueCounter.RX_PACKETS, 4)).min().orElseThrow(), 1000,
+                "frames to testpmd on all four queue pairs");
+            final long negotiated = forwarder.server().backend().lastNegotiatedFeatures();
+            assertFalse(FeatureBit.MRG_RXBUF.isSetIn(negotiated));
+            assertTrue(FeatureBit.MQ.isSetIn(negotiated));
+
+            // Guest TX on every pair, exactly: testpmd stops sending, and each queue's frames reached its NIC port.
+            pmd.command("stop");
+            pmd.command("set fwd txonly");
+            pmd.command("start");
+            await(() -> java.util.Arrays.stream(perQueue(QueueCounter.TX_PACKETS, 4)).min().orElseThrow(), 1000,
+                "frames from testpmd on all four queue pairs");
+            pmd.command("stop");
+            final long sent = settle(() -> pmd.portStats(0).txPackets());
+            final LongSupplier arrived = () ->
+                forwarder.sink(0).frames() + forwarder.sink(1).frames() + forwarder.sink(2).frames() +
+                forwarder.sink(3).frames();
+            assertEquals(sent, reach(arrived, sent), "every frame testpmd sent reached a NIC port");
+            final long[] txPerQueue = perQueue(QueueCounter.TX_PACKETS, 4);
+            assertArrayEquals(queuePackets(pmd, "tx", 4), txPerQueue, "testpmd's TX queues against pagewire's");
+            for (int q = 0; q < 4; q++)
+            {
+                assertEquals(txPerQueue[q], forwarder.sink(q).frames(), "queue pair " + q + " to its own NIC port");
+                assertEquals(0, forwarder.sink(q).verify().corrupt());
+            }
+
+            // Guest RX to the end: the source stops, the NIC rings drain, the driver takes every used entry.
+            pmd.command("set fwd rxonly");
+            pmd.command("start");
+            forwarder.stopTraffic();
+            await(() -> forwarder.nicRxEmpty() ? 1 : 0, 1, "the NIC rings to drain");
+            final long delivered = settle(() -> java.util.Arrays.stream(perQueue(QueueCounter.RX_PACKETS, 4)).sum());
+            await(() -> java.util.stream.IntStream.range(0, 4)
+                    .allMatch(q -> driverTookEverything(forwarder.server().backend().running(q))) ? 1 : 0, 1,
+                "testpmd to take every frame from the four receive rings");
+            final long[] rxPerQueue = perQueue(QueueCounter.RX_PACKETS, 4);
+            final long[] counted = queuePackets(pmd, "rx", 4);
+            final TestPmd.PortStats stats = pmd.portStats(0);
+            final String state = "pagewire delivered " + java.util.Arrays.toString(rxPerQueue) + " (" +
+                java.util.Arrays.toString(beforePortUp) + " of them before testpmd's port was up), testpmd counted " +
+                java.util.Arrays.toString(counted) + "; " + stats;
+            System.out.println("four queue pairs: " + state);
+            assertEquals(delivered, java.util.Arrays.stream(rxPerQueue).sum());
+            assertEquals(java.util.Arrays.stream(counted).sum(), stats.rxPackets(), "per-queue and port counts agree");
+            for (int q = 0; q < 4; q++)
+            {
+                assertTrue(rxPerQueue[q] > 0, "queue pair " + q + " carried traffic to the guest");
+                final long uncounted = rxPerQueue[q] - counted[q];
+                assertTrue(uncounted >= 0 && uncounted <= beforePortUp[q],
+                    "queue " + q + ": testpmd counted every frame delivered after its port came up: " + state);
+            }
+            assertEquals(stats.rxPackets() * 1514, stats.rxBytes(), "whole 1514-byte frames");
+            assertEquals(0, stats.rxErrors());
+            pmd.command("stop");
+            assertNull(forwarder.failure());
+        }
     }
 
     /** @return mappings of memory received from a frontend (DPDK shares memfds; none of pagewire's own are memfds). */
