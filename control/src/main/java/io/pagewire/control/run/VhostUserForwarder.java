@@ -258,6 +258,21 @@ public final class VhostUserForwarder implements Forwarder
             " (" + config.guest().queuePairs() + " queue pair(s), counters in " + directory.path() + "); Ctrl-C stops";
     }
 
+    /**
+     * Holds the traffic sources until {@link #resumeTraffic()}; called before {@link #start()} it lets a frontend
+     * finish starting its ports first (DPDK's port start discards frames already in its receive ring, uncounted).
+     */
+    public void holdTraffic()
+    {
+        wire.paused(true);
+    }
+
+    /** Releases traffic held by {@link #holdTraffic()}. */
+    public void resumeTraffic()
+    {
+        wire.paused(false);
+    }
+
     /** Stops the traffic sources; everything else keeps running (tests wait for the rings to drain). */
     public void stopTraffic()
     {

@@ -72,6 +72,7 @@ class VhostUserInteropTest
             "dataplane.idle_strategy=backoff", "dataplane.rx_policy=drop"));
         settings.addAll(List.of(overrides));
         forwarder = new VhostUserForwarder(PagewireConfig.load(null, settings), temp.resolve("run"));
+        forwarder.holdTraffic();
         forwarder.start();
         controlRunning.set(true);
         control = Thread.ofPlatform().name("test-control").start(() ->
@@ -190,6 +191,8 @@ class VhostUserInteropTest
         try (TestPmd pmd = TestPmd.start(List.of(vdev(1, queueSize, mergeable)),
             List.of("--forward-mode=rxonly"), Duration.ofSeconds(30)))
         {
+            // Traffic only once testpmd's port is up: DPDK's port start discards frames already in the ring.
+            forwarder.resumeTraffic();
             pmd.command("start");
             await(() -> counter(QueueCounter.RX_PACKETS, 0), 3000, "frames delivered to testpmd");
             forwarder.stopTraffic();
@@ -200,21 +203,8 @@ class VhostUserInteropTest
             final String state = "testpmd " + pmd.portStats(0) + "; device lastAvail=" +
                 running.rxQueue().lastAvailIdx() + " used=" + running.rxQueue().usedIdx() + " pending=" +
                 running.rxQueue().pendingChains() + " drops=" + java.util.Arrays.toString(running.rxDrops());
-            if (mergeable)
-            {
-                // Not exact (issue 4 note): DPDK 22.11's port start flushes "old packets" already in the receive
-                // ring without counting them (virtio_dev_start), so frames pagewire delivers between DRIVER_OK and
-                // the end of testpmd's port start can be dropped by testpmd uncounted; the window is timing-dependent
-                // and showed up in the mergeable runs. The test checks that traffic flowed, that testpmd never counts
-                // more than was delivered, and that every frame it counted is whole; the ring state is printed.
-                System.out.println("mergeable interop: delivered " + delivered + ", testpmd counted " + received +
-                    " (" + state + ")" + (received < delivered ? "\n" + usedWindow(running, received, delivered) : ""));
-                assertTrue(received <= delivered && received >= 1000, state);
-            }
-            else
-            {
-                assertEquals(delivered, received, "testpmd received every frame pagewire delivered: " + state);
-            }
+            assertEquals(delivered, received, "testpmd received every frame pagewire delivered: " + state +
+                (received < delivered ? "\n" + usedWindow(running, received, delivered) : ""));
             assertEquals(received * 1514, pmd.portStats(0).rxBytes(), "whole 1514-byte frames");
             final QueuePair pair = forwarder.server().backend().running(0);
             assertNotNull(pair, "the queue pair runs");
@@ -231,14 +221,14 @@ class VhostUserInteropTest
         try (TestPmd pmd = TestPmd.start(List.of(vdev(1, 256, true)),
             List.of("--forward-mode=rxonly", "--max-pkt-len=9018", "--enable-scatter"), Duration.ofSeconds(30)))
         {
+            forwarder.resumeTraffic();
             pmd.command("start");
             await(() -> counter(QueueCounter.RX_PACKETS, 0), 500, "jumbo frames delivered");
             forwarder.stopTraffic();
             await(() -> forwarder.nicRxEmpty() ? 1 : 0, 1, "the NIC ring to drain");
             final long delivered = settle(() -> counter(QueueCounter.RX_PACKETS, 0));
             final long received = reach(() -> pmd.portStats(0).rxPackets(), delivered);
-            assertTrue(received <= delivered && received >= 200,
-                "jumbo frames: delivered " + delivered + ", testpmd counted " + received + " (see issue 4 note)");
+            assertEquals(delivered, received, "every jumbo frame arrived");
             assertEquals(received * 9000, pmd.portStats(0).rxBytes(), "whole frames, not truncated");
             final long[] buckets = CountersLookup.rxBuffersPerPacket(forwarder.countersFile().reader(), 0);
             assertEquals(delivered, buckets[4], "9000 + 12 bytes in DPDK's 2 KiB buffers: 5 per frame");
@@ -253,6 +243,7 @@ class VhostUserInteropTest
         try (TestPmd pmd = TestPmd.start(List.of(vdev(1, 256, true)),
             List.of("--forward-mode=txonly", "--txpkts=64"), Duration.ofSeconds(30)))
         {
+            forwarder.resumeTraffic();
             pmd.command("start");
             await(() -> forwarder.sink(0).frames(), 5000, "frames from testpmd at the NIC side");
             pmd.command("stop");
@@ -271,6 +262,7 @@ class VhostUserInteropTest
         try (TestPmd pmd = TestPmd.start(List.of(vdev(2, 256, true)),
             List.of("--forward-mode=rxonly", "--rxq=2", "--txq=2"), Duration.ofSeconds(30)))
         {
+            forwarder.resumeTraffic();
             pmd.command("start");
             await(() -> Math.min(counter(QueueCounter.RX_PACKETS, 0), counter(QueueCounter.RX_PACKETS, 1)), 1000,
                 "frames on both queue pairs");
@@ -279,8 +271,7 @@ class VhostUserInteropTest
             final long delivered = settle(() -> counter(QueueCounter.RX_PACKETS, 0) +
                 counter(QueueCounter.RX_PACKETS, 1));
             final long received = reach(() -> pmd.portStats(0).rxPackets(), delivered);
-            assertTrue(received <= delivered && received >= 1000,
-                "two queue pairs: delivered " + delivered + ", testpmd counted " + received + " (see issue 4 note)");
+            assertEquals(delivered, received, "testpmd received every frame pagewire delivered on both pairs");
             assertTrue(counter(QueueCounter.RX_PACKETS, 0) > 0 && counter(QueueCounter.RX_PACKETS, 1) > 0);
             pmd.command("stop");
         }
@@ -294,6 +285,7 @@ class VhostUserInteropTest
         try (TestPmd first = TestPmd.start(List.of(vdev(1, 256, true)), List.of("--forward-mode=rxonly"),
             Duration.ofSeconds(30)))
         {
+            forwarder.resumeTraffic();
             first.command("start");
             await(() -> counter(QueueCounter.RX_PACKETS, 0), 1000, "frames to the first testpmd");
             assertTrue(frontendMappings() > 0, "pagewire maps the frontend's memory while it is connected");
@@ -308,6 +300,7 @@ class VhostUserInteropTest
         try (TestPmd second = TestPmd.start(List.of(vdev(1, 256, true)), List.of("--forward-mode=rxonly"),
             Duration.ofSeconds(30)))
         {
+            forwarder.resumeTraffic();
             second.command("start");
             await(() -> counter(QueueCounter.RX_PACKETS, 0), beforeRestart + 1000,
                 "frames to the second testpmd, counters continuing");
@@ -335,6 +328,7 @@ class VhostUserInteropTest
         // testpmd's probe blocks in accept() until pagewire, backing off up to 5 s between attempts, connects.
         try (TestPmd first = TestPmd.start(List.of(vdev), List.of("--forward-mode=rxonly"), Duration.ofSeconds(60)))
         {
+            forwarder.resumeTraffic();
             assertEquals(1, forwarder.server().connections(), "pagewire connected to the listening frontend");
             first.command("start");
             await(() -> counter(QueueCounter.RX_PACKETS, 0), 3000, "frames to the first testpmd");
@@ -364,6 +358,7 @@ class VhostUserInteropTest
 
         try (TestPmd second = TestPmd.start(List.of(vdev), List.of("--forward-mode=rxonly"), Duration.ofSeconds(60)))
         {
+            forwarder.resumeTraffic();
             assertEquals(2, forwarder.server().connections(), "pagewire reconnected by itself");
             final long beforePortUp = counter(QueueCounter.RX_PACKETS, 0) - beforeRestart;
             second.command("start");
@@ -462,6 +457,7 @@ class VhostUserInteropTest
         try (TestPmd pmd = TestPmd.start(List.of(vdev(4, 256, false)),
             List.of("--forward-mode=rxonly", "--rxq=4", "--txq=4"), Duration.ofSeconds(60)))
         {
+            forwarder.resumeTraffic();
             // testpmd's port is up: what is delivered from here on must all be counted.
             final long[] beforePortUp = perQueue(QueueCounter.RX_PACKETS, 4);
 

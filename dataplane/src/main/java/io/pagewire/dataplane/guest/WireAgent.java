@@ -11,6 +11,7 @@ public final class WireAgent implements Agent
     private final TrafficSource[] sources;
     private final TrafficSink[] sinks;
     private volatile boolean stopRequested;
+    private volatile boolean paused;
 
     /**
      * @param sources one per NIC port (may be empty: nothing is sent to the guest).
@@ -27,19 +28,31 @@ public final class WireAgent implements Agent
     {
         final long nowNs = System.nanoTime();
         int work = 0;
-        for (final TrafficSource source : sources)
+        if (!paused)
         {
-            if (stopRequested)
+            for (final TrafficSource source : sources)
             {
-                source.stop();
+                if (stopRequested)
+                {
+                    source.stop();
+                }
+                work += source.produce(nowNs);
             }
-            work += source.produce(nowNs);
         }
         for (final TrafficSink sink : sinks)
         {
             work += sink.consume();
         }
         return work;
+    }
+
+    /**
+     * Holds or releases the sources (any thread). A source's schedule starts at its first frame, so a source held
+     * from the start begins cleanly when released.
+     */
+    public void paused(final boolean paused)
+    {
+        this.paused = paused;
     }
 
     /** Stops the sources (any thread). */
