@@ -3,6 +3,7 @@ package io.pagewire.dataplane.engine;
 import io.pagewire.dataplane.port.NicPort;
 import io.pagewire.dataplane.rx.RxWriter;
 import io.pagewire.dataplane.stats.QueueCounters;
+import org.agrona.concurrent.status.AtomicCounter;
 import io.pagewire.dataplane.tx.TxReader;
 import io.pagewire.dataplane.virtio.DeviceVirtqueue;
 
@@ -237,8 +238,7 @@ public final class QueuePair
             if (value != publishedRxDrops[drop.ordinal()])
             {
                 publishedRxDrops[drop.ordinal()] = value;
-                (drop == RxDrop.BAD_NIC_FRAME ? counters.rxDropsBadNicFrame() : counters.rxDrops(resultOf(drop)))
-                    .setRelease(value);
+                counterOf(counters, drop).setRelease(value);
             }
         }
         final TxReader reader = this.reader;
@@ -284,15 +284,16 @@ public final class QueuePair
 
     private static final RxDrop[] RX_DROPS = RxDrop.values();
 
-    private static int resultOf(final RxDrop drop)
+    private static AtomicCounter counterOf(final QueueCounters counters, final RxDrop drop)
     {
         return switch (drop)
         {
-            case NO_BUFFERS -> RxWriter.NO_BUFFERS;
-            case FRAME_TOO_LONG, BAD_NIC_FRAME -> RxWriter.FRAME_TOO_LONG; // BAD_NIC_FRAME has its own counter
-            case BUFFER_TOO_SMALL -> RxWriter.BUFFER_TOO_SMALL;
-            case TOO_MANY_SEGMENTS -> RxWriter.TOO_MANY_SEGMENTS;
-            case QUEUE_BROKEN -> RxWriter.QUEUE_BROKEN;
+            case NO_BUFFERS -> counters.rxDrops(RxWriter.NO_BUFFERS);
+            case FRAME_TOO_LONG -> counters.rxDrops(RxWriter.FRAME_TOO_LONG);
+            case BUFFER_TOO_SMALL -> counters.rxDrops(RxWriter.BUFFER_TOO_SMALL);
+            case TOO_MANY_SEGMENTS -> counters.rxDrops(RxWriter.TOO_MANY_SEGMENTS);
+            case QUEUE_BROKEN -> counters.rxDrops(RxWriter.QUEUE_BROKEN);
+            case BAD_NIC_FRAME -> counters.rxDropsBadNicFrame();
         };
     }
 
