@@ -52,7 +52,9 @@ public enum ConfigKey
 
     /** The NIC port kind. */
     NIC_TYPE("nic.type", NicType.SHM,
-        "The NIC port frames come from and go to: shm = the embedded shared-memory ring."),
+        "The NIC port frames come from and go to: shm = the embedded shared-memory ring (fed by the embedded " +
+        "traffic source); memif = a shared-memory packet interface peer (VPP, DPDK net_memif); af_packet = a " +
+        "kernel network interface through TPACKET_V3 rings; pcap = replay nic.pcap.read, record to nic.pcap.write."),
 
     /** NIC port ring size. */
     NIC_RING_SIZE("nic.ring.size", 1024, IntRule.powerOfTwo(2, 65536),
@@ -61,6 +63,62 @@ public enum ConfigKey
     /** Bytes of each NIC ring slot, header included. */
     NIC_SLOT_SIZE("nic.slot_size", 2048, IntRule.powerOfTwo(128, 131072),
         "Bytes of each NIC ring slot: an 8-byte slot header and the frame, so frames up to nic.slot_size - 8 bytes."),
+
+    /** memif control socket. */
+    NIC_MEMIF_SOCKET("nic.memif.socket", "/tmp/pagewire-memif.sock", StringRule.nonEmptyPath(107),
+        "The memif control socket (SOCK_SEQPACKET) when nic.type=memif."),
+
+    /** memif role. */
+    NIC_MEMIF_ROLE("nic.memif.role", MemifRole.SERVER,
+        "server = pagewire listens on nic.memif.socket and maps the rings the peer creates (DPDK net_memif " +
+        "role=client); client = pagewire connects, creates the memory and rings, and reconnects when the peer goes."),
+
+    /** memif interface id. */
+    NIC_MEMIF_ID("nic.memif.id", 0, IntRule.range(0, Integer.MAX_VALUE),
+        "The memif interface id; both peers must use the same one (DPDK net_memif id=)."),
+
+    /** AF_PACKET interface. */
+    NIC_AF_PACKET_INTERFACE("nic.af_packet.interface", "", StringRule.interfaceNameOrEmpty(),
+        "The kernel network interface when nic.type=af_packet (e.g. eth0, veth1)."),
+
+    /** TPACKET_V3 block size. */
+    NIC_AF_PACKET_BLOCK_SIZE("nic.af_packet.block_size", 1 << 16, IntRule.powerOfTwo(4096, 1 << 26),
+        "Bytes of each TPACKET_V3 receive block; frames are packed into blocks and a block is given back whole."),
+
+    /** TPACKET_V3 block count. */
+    NIC_AF_PACKET_BLOCK_COUNT("nic.af_packet.block_count", 64, IntRule.range(2, 65536),
+        "TPACKET_V3 receive blocks in the ring."),
+
+    /** TPACKET_V3 block retire timeout. */
+    NIC_AF_PACKET_RETIRE_TIMEOUT_MS("nic.af_packet.retire_timeout_ms", 1, IntRule.range(0, 60000),
+        "Milliseconds after which the kernel hands over a partly filled receive block; 0 = the kernel's choice."),
+
+    /** Promiscuous mode. */
+    NIC_AF_PACKET_PROMISCUOUS("nic.af_packet.promiscuous", true,
+        "Put the interface in promiscuous mode while pagewire runs (frames for any MAC address)."),
+
+    /** PACKET_VNET_HDR. */
+    NIC_AF_PACKET_VNET_HDR("nic.af_packet.vnet_hdr", false,
+        "Exchange frames with the kernel with a virtio-net header (PACKET_VNET_HDR): GSO and checksum-offloaded " +
+        "frames up to 64 KiB pass whole."),
+
+    /** pcap file to replay. */
+    NIC_PCAP_READ("nic.pcap.read", "", StringRule.pathOrEmpty(),
+        "The pcap file replayed as the NIC's receive side when nic.type=pcap; empty = nothing received."),
+
+    /** pcap file to record. */
+    NIC_PCAP_WRITE("nic.pcap.write", "", StringRule.pathOrEmpty(),
+        "The pcap file the NIC's transmit side is written to when nic.type=pcap; empty = transmitted frames " +
+        "are counted and discarded."),
+
+    /** pcap replay pace. */
+    NIC_PCAP_PACE("nic.pcap.pace", PcapPace.RECORDED,
+        "How fast nic.pcap.read is replayed: recorded = at the recorded timing; rate = at traffic.rate_mbps; " +
+        "max = as fast as the guest takes frames."),
+
+    /** pcap replay looping. */
+    NIC_PCAP_LOOP("nic.pcap.loop", false,
+        "Replay nic.pcap.read again from the start when it ends."),
 
     /** Frames per queue per duty cycle. */
     DATAPLANE_BURST("dataplane.burst", 32, IntRule.range(1, 1024),
@@ -191,6 +249,20 @@ public enum ConfigKey
             "1 when guest.type=embedded",
             v -> v.get(GUEST_TYPE) == GuestType.EMBEDDED && (int)v.get(GUEST_QUEUE_PAIRS) != 1 ?
                 "must be 1 when guest.type=embedded" : null),
+        new CrossKeyRule(NIC_AF_PACKET_INTERFACE, List.of(NIC_TYPE),
+            "required when nic.type=af_packet",
+            v -> v.get(NIC_TYPE) == NicType.AF_PACKET && ((String)v.get(NIC_AF_PACKET_INTERFACE)).isEmpty() ?
+                "must name an interface when nic.type=af_packet" : null),
+        new CrossKeyRule(NIC_PCAP_READ, List.of(NIC_TYPE, NIC_PCAP_WRITE),
+            "nic.pcap.read or nic.pcap.write required when nic.type=pcap",
+            v -> v.get(NIC_TYPE) == NicType.PCAP && ((String)v.get(NIC_PCAP_READ)).isEmpty() &&
+                ((String)v.get(NIC_PCAP_WRITE)).isEmpty() ?
+                "or nic.pcap.write must name a file when nic.type=pcap" : null),
+        new CrossKeyRule(GUEST_QUEUE_PAIRS, List.of(NIC_TYPE),
+            "1 when nic.type=af_packet or pcap",
+            v -> (v.get(NIC_TYPE) == NicType.AF_PACKET || v.get(NIC_TYPE) == NicType.PCAP) &&
+                (int)v.get(GUEST_QUEUE_PAIRS) != 1 ?
+                "must be 1 when nic.type=" + ((NicType)v.get(NIC_TYPE)).configName() : null),
         new CrossKeyRule(GUEST_RX_BUFFER_SIZING, List.of(RX_MODE),
             "ewma requires rx.mode=mergeable",
             v -> v.get(GUEST_RX_BUFFER_SIZING) == BufferSizing.EWMA && v.get(RX_MODE) != RxMode.MERGEABLE ?

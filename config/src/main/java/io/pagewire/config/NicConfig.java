@@ -9,8 +9,11 @@ import java.util.Objects;
  * @param ringSize {@code nic.ring.size}: frames in each port ring, a power of two in 2..65536.
  * @param slotSize {@code nic.slot_size}: bytes of each ring slot, a power of two in 128..131072: a
  *                 {@link #SLOT_HEADER_BYTES}-byte slot header and the frame.
+ * @param memif    keys {@code nic.memif.*}, used when {@code type} is {@link NicType#MEMIF}.
+ * @param afPacket keys {@code nic.af_packet.*}, used when {@code type} is {@link NicType#AF_PACKET}.
+ * @param pcap     keys {@code nic.pcap.*}, used when {@code type} is {@link NicType#PCAP}.
  */
-public record NicConfig(NicType type, int ringSize, int slotSize)
+public record NicConfig(NicType type, int ringSize, int slotSize, Memif memif, AfPacket afPacket, Pcap pcap)
 {
     /** Bytes of the header at the start of each NIC ring slot, before the frame. */
     public static final int SLOT_HEADER_BYTES = 8;
@@ -21,6 +24,9 @@ public record NicConfig(NicType type, int ringSize, int slotSize)
     public NicConfig
     {
         Objects.requireNonNull(type, "type");
+        Objects.requireNonNull(memif, "memif");
+        Objects.requireNonNull(afPacket, "afPacket");
+        Objects.requireNonNull(pcap, "pcap");
     }
 
     /**
@@ -29,5 +35,68 @@ public record NicConfig(NicType type, int ringSize, int slotSize)
     public int maxFrameSize()
     {
         return slotSize - SLOT_HEADER_BYTES;
+    }
+
+    /**
+     * The memif port, keys {@code nic.memif.*}. Its ring size is {@code nic.ring.size}, its buffer size
+     * {@code nic.slot_size}.
+     *
+     * @param socket {@code nic.memif.socket}: the control socket path.
+     * @param role   {@code nic.memif.role}: which side listens.
+     * @param id     {@code nic.memif.id}: the interface id both peers use.
+     */
+    public record Memif(String socket, MemifRole role, int id)
+    {
+        /**
+         * Checks only for null.
+         */
+        public Memif
+        {
+            Objects.requireNonNull(socket, "socket");
+            Objects.requireNonNull(role, "role");
+        }
+    }
+
+    /**
+     * The AF_PACKET port, keys {@code nic.af_packet.*}.
+     *
+     * @param interfaceName  {@code nic.af_packet.interface}: the kernel interface.
+     * @param blockSize      {@code nic.af_packet.block_size}: bytes per TPACKET_V3 block.
+     * @param blockCount     {@code nic.af_packet.block_count}: blocks in the receive ring.
+     * @param retireTimeoutMs {@code nic.af_packet.retire_timeout_ms}: block retire timeout, 0 = kernel's choice.
+     * @param promiscuous    {@code nic.af_packet.promiscuous}.
+     * @param vnetHdr        {@code nic.af_packet.vnet_hdr}: PACKET_VNET_HDR.
+     */
+    public record AfPacket(
+        String interfaceName, int blockSize, int blockCount, int retireTimeoutMs, boolean promiscuous, boolean vnetHdr)
+    {
+        /**
+         * Checks only for null.
+         */
+        public AfPacket
+        {
+            Objects.requireNonNull(interfaceName, "interfaceName");
+        }
+    }
+
+    /**
+     * The pcap port, keys {@code nic.pcap.*}.
+     *
+     * @param read  {@code nic.pcap.read}: file replayed as received frames; empty = none.
+     * @param write {@code nic.pcap.write}: file transmitted frames are recorded to; empty = none.
+     * @param pace  {@code nic.pcap.pace}: replay timing.
+     * @param loop  {@code nic.pcap.loop}: replay again from the start at the end.
+     */
+    public record Pcap(String read, String write, PcapPace pace, boolean loop)
+    {
+        /**
+         * Checks only for null.
+         */
+        public Pcap
+        {
+            Objects.requireNonNull(read, "read");
+            Objects.requireNonNull(write, "write");
+            Objects.requireNonNull(pace, "pace");
+        }
     }
 }

@@ -9,7 +9,16 @@ package io.pagewire.config;
 public enum NicType implements ConfigEnum
 {
     /** The embedded shared-memory ring, fed by the in-process peer or by another process. */
-    SHM("shm");
+    SHM("shm"),
+
+    /** A memif peer (VPP, DPDK net_memif): rings in memory shared over a Unix control socket. */
+    MEMIF("memif"),
+
+    /** A kernel network interface through AF_PACKET TPACKET_V3 rings. */
+    AF_PACKET("af_packet"),
+
+    /** Frames replayed from a pcap file; transmitted frames recorded to one. */
+    PCAP("pcap");
 
     private final String configName;
 

@@ -18,6 +18,19 @@ import static io.pagewire.config.ConfigKey.GUEST_SOCKET;
 import static io.pagewire.config.ConfigKey.GUEST_TX;
 import static io.pagewire.config.ConfigKey.GUEST_TYPE;
 import static io.pagewire.config.ConfigKey.GUEST_WAKEUP_LATENCY_NS;
+import static io.pagewire.config.ConfigKey.NIC_AF_PACKET_BLOCK_COUNT;
+import static io.pagewire.config.ConfigKey.NIC_AF_PACKET_BLOCK_SIZE;
+import static io.pagewire.config.ConfigKey.NIC_AF_PACKET_INTERFACE;
+import static io.pagewire.config.ConfigKey.NIC_AF_PACKET_PROMISCUOUS;
+import static io.pagewire.config.ConfigKey.NIC_AF_PACKET_RETIRE_TIMEOUT_MS;
+import static io.pagewire.config.ConfigKey.NIC_AF_PACKET_VNET_HDR;
+import static io.pagewire.config.ConfigKey.NIC_MEMIF_ID;
+import static io.pagewire.config.ConfigKey.NIC_MEMIF_ROLE;
+import static io.pagewire.config.ConfigKey.NIC_MEMIF_SOCKET;
+import static io.pagewire.config.ConfigKey.NIC_PCAP_LOOP;
+import static io.pagewire.config.ConfigKey.NIC_PCAP_PACE;
+import static io.pagewire.config.ConfigKey.NIC_PCAP_READ;
+import static io.pagewire.config.ConfigKey.NIC_PCAP_WRITE;
 import static io.pagewire.config.ConfigKey.NIC_RING_SIZE;
 import static io.pagewire.config.ConfigKey.NIC_SLOT_SIZE;
 import static io.pagewire.config.ConfigKey.NIC_TYPE;
@@ -187,7 +200,23 @@ public record PagewireConfig(
             new NicConfig(
                 (NicType)values.get(NIC_TYPE),
                 (Integer)values.get(NIC_RING_SIZE),
-                (Integer)values.get(NIC_SLOT_SIZE)),
+                (Integer)values.get(NIC_SLOT_SIZE),
+                new NicConfig.Memif(
+                    (String)values.get(NIC_MEMIF_SOCKET),
+                    (MemifRole)values.get(NIC_MEMIF_ROLE),
+                    (Integer)values.get(NIC_MEMIF_ID)),
+                new NicConfig.AfPacket(
+                    (String)values.get(NIC_AF_PACKET_INTERFACE),
+                    (Integer)values.get(NIC_AF_PACKET_BLOCK_SIZE),
+                    (Integer)values.get(NIC_AF_PACKET_BLOCK_COUNT),
+                    (Integer)values.get(NIC_AF_PACKET_RETIRE_TIMEOUT_MS),
+                    (Boolean)values.get(NIC_AF_PACKET_PROMISCUOUS),
+                    (Boolean)values.get(NIC_AF_PACKET_VNET_HDR)),
+                new NicConfig.Pcap(
+                    (String)values.get(NIC_PCAP_READ),
+                    (String)values.get(NIC_PCAP_WRITE),
+                    (PcapPace)values.get(NIC_PCAP_PACE),
+                    (Boolean)values.get(NIC_PCAP_LOOP))),
             new DataplaneConfig(
                 (Integer)values.get(DATAPLANE_BURST),
                 (IdleStrategyKind)values.get(DATAPLANE_IDLE_STRATEGY),
@@ -232,6 +261,19 @@ public record PagewireConfig(
         values.put(NIC_TYPE, nic.type());
         values.put(NIC_RING_SIZE, nic.ringSize());
         values.put(NIC_SLOT_SIZE, nic.slotSize());
+        values.put(NIC_MEMIF_SOCKET, nic.memif().socket());
+        values.put(NIC_MEMIF_ROLE, nic.memif().role());
+        values.put(NIC_MEMIF_ID, nic.memif().id());
+        values.put(NIC_AF_PACKET_INTERFACE, nic.afPacket().interfaceName());
+        values.put(NIC_AF_PACKET_BLOCK_SIZE, nic.afPacket().blockSize());
+        values.put(NIC_AF_PACKET_BLOCK_COUNT, nic.afPacket().blockCount());
+        values.put(NIC_AF_PACKET_RETIRE_TIMEOUT_MS, nic.afPacket().retireTimeoutMs());
+        values.put(NIC_AF_PACKET_PROMISCUOUS, nic.afPacket().promiscuous());
+        values.put(NIC_AF_PACKET_VNET_HDR, nic.afPacket().vnetHdr());
+        values.put(NIC_PCAP_READ, nic.pcap().read());
+        values.put(NIC_PCAP_WRITE, nic.pcap().write());
+        values.put(NIC_PCAP_PACE, nic.pcap().pace());
+        values.put(NIC_PCAP_LOOP, nic.pcap().loop());
         values.put(DATAPLANE_BURST, dataplane.burst());
         values.put(DATAPLANE_IDLE_STRATEGY, dataplane.idleStrategy());
         values.put(DATAPLANE_CPU, dataplane.cpu());

@@ -29,6 +29,25 @@ record StringRule(String description, Predicate<String> test)
     }
 
     /**
+     * The rule for an optional file path: empty (not used) or a path without a NUL character.
+     */
+    static StringRule pathOrEmpty()
+    {
+        return new StringRule("empty or a path without NUL characters", v -> v.indexOf('\0') < 0);
+    }
+
+    /**
+     * The rule for an optional Linux interface name: empty, or 1..15 bytes ({@code IFNAMSIZ} is 16 with the NUL)
+     * without '/', ':', whitespace or NUL, which the kernel refuses in a name.
+     */
+    static StringRule interfaceNameOrEmpty()
+    {
+        return new StringRule("empty or an interface name of 1..15 bytes without '/', ':' or whitespace",
+            v -> v.isEmpty() || v.getBytes(StandardCharsets.UTF_8).length <= 15 &&
+                v.chars().noneMatch(c -> c == '/' || c == ':' || c == 0 || Character.isWhitespace(c)));
+    }
+
+    /**
      * @return null when the value satisfies the rule, else {@code must be <description>}.
      */
     String violation(final String value)

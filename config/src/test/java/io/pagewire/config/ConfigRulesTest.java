@@ -43,7 +43,6 @@ class ConfigRulesTest
         "rx.mode=big virtqueue.rx.size=64 rx.big.descriptors=65 => rx.big.descriptors=65: must be in 1..virtqueue.rx.size (64) when rx.mode=big",
         "features.mrg_rxbuf=false => rx.mode=mergeable: requires features.mrg_rxbuf=true",
         // nic
-        "nic.type=memif => nic.type=memif: must be one of shm",
         "nic.ring.size=1000 => nic.ring.size=1000: must be a power of two in 2..65536",
         "nic.ring.size=131072 => nic.ring.size=131072: must be a power of two in 2..65536",
         "nic.ring.size=1 => nic.ring.size=1: must be a power of two in 2..65536",
@@ -67,6 +66,22 @@ class ConfigRulesTest
         "dataplane.agents=2 => dataplane.agents=2: must be at most guest.queue_pairs = 1",
         "guest.type=vhost-user guest.queue_pairs=2 dataplane.agents=3 => dataplane.agents=3: must be at most guest.queue_pairs = 2",
         "guest.type=vhost-user guest.queue_pairs=16 dataplane.agents=17 => dataplane.agents=17: must be in 1..16",
+        // nic ports
+        "nic.type=dpdk => nic.type=dpdk: must be one of shm|memif|af_packet|pcap",
+        "nic.type=af_packet => nic.af_packet.interface=\"\": must name an interface when nic.type=af_packet",
+        "nic.af_packet.interface=abcdefghijklmnop => nic.af_packet.interface=\"abcdefghijklmnop\": must be empty or an interface name of 1..15 bytes without '/', ':' or whitespace",
+        "nic.af_packet.interface=eth/0 => nic.af_packet.interface=\"eth/0\": must be empty or an interface name of 1..15 bytes without '/', ':' or whitespace",
+        "nic.af_packet.interface=eth0:1 => nic.af_packet.interface=\"eth0:1\": must be empty or an interface name of 1..15 bytes without '/', ':' or whitespace",
+        "nic.af_packet.block_size=6000 => nic.af_packet.block_size=6000: must be a power of two in 4096..67108864",
+        "nic.af_packet.block_count=1 => nic.af_packet.block_count=1: must be in 2..65536",
+        "nic.af_packet.retire_timeout_ms=-1 => nic.af_packet.retire_timeout_ms=-1: must be in 0..60000",
+        "nic.type=pcap => nic.pcap.read=\"\": or nic.pcap.write must name a file when nic.type=pcap",
+        "nic.pcap.pace=fast => nic.pcap.pace=fast: must be one of recorded|rate|max",
+        "nic.memif.role=master => nic.memif.role=master: must be one of server|client",
+        "nic.memif.id=-1 => nic.memif.id=-1: must be in 0..2147483647",
+        "nic.memif.socket= => nic.memif.socket=\"\": must be a non-empty path of at most 107 bytes",
+        "nic.type=pcap nic.pcap.read=a.pcap guest.type=vhost-user guest.queue_pairs=2 => guest.queue_pairs=2: must be 1 when nic.type=pcap",
+        "nic.type=af_packet nic.af_packet.interface=lo guest.type=vhost-user guest.queue_pairs=2 => guest.queue_pairs=2: must be 1 when nic.type=af_packet",
         // traffic
         "traffic.frame_size=59 => traffic.frame_size=59: must be in 60..65535",
         "traffic.frame_size=65536 => traffic.frame_size=65536: must be in 60..65535",
@@ -382,7 +397,7 @@ class ConfigRulesTest
         assertEquals("one of embedded|vhost-user", ConfigKey.GUEST_TYPE.rule());
         assertEquals("a non-empty path of at most 107 bytes", ConfigKey.GUEST_SOCKET.rule());
         assertEquals("one of server|client", ConfigKey.GUEST_MODE.rule());
-        assertEquals("in 1..64; 1 when guest.type=embedded", ConfigKey.GUEST_QUEUE_PAIRS.rule());
+        assertEquals("in 1..64; 1 when guest.type=embedded; 1 when nic.type=af_packet or pcap", ConfigKey.GUEST_QUEUE_PAIRS.rule());
         assertEquals("in 1..16; at most guest.queue_pairs", ConfigKey.DATAPLANE_AGENTS.rule());
         assertEquals(ConfigKey.Type.STRING, ConfigKey.GUEST_SOCKET.type());
         assertEquals(ConfigKey.Type.ENUM, ConfigKey.GUEST_MODE.type());

@@ -35,7 +35,10 @@ class PagewireConfigTest
         final PagewireConfig defaults = PagewireConfig.defaults();
         assertEquals(new VirtqueueConfig(256, 256), defaults.virtqueue());
         assertEquals(new RxConfig(RxMode.MERGEABLE, 4096, 20), defaults.rx());
-        assertEquals(new NicConfig(NicType.SHM, 1024, 2048), defaults.nic());
+        assertEquals(new NicConfig(NicType.SHM, 1024, 2048,
+            new NicConfig.Memif("/tmp/pagewire-memif.sock", MemifRole.SERVER, 0),
+            new NicConfig.AfPacket("", 65536, 64, 1, true, false),
+            new NicConfig.Pcap("", "", PcapPace.RECORDED, false)), defaults.nic());
         assertEquals(new DataplaneConfig(32, IdleStrategyKind.BUSY_SPIN, -1, RxPolicyKind.WAIT), defaults.dataplane());
         assertEquals(new FeaturesConfig(true, true, true, true), defaults.features());
         assertEquals(new TrafficConfig(1514, 0), defaults.traffic());
@@ -106,7 +109,7 @@ class PagewireConfigTest
 
             # Queue pairs the device offers (VHOST_USER_PROTOCOL_F_MQ / VIRTIO_NET_F_MQ); each has its own NIC
             #   port.
-            # rule: in 1..64; 1 when guest.type=embedded
+            # rule: in 1..64; 1 when guest.type=embedded; 1 when nic.type=af_packet or pcap
             queue_pairs = 1
 
             # Packets the guest takes per poll (Linux NAPI weight).
@@ -150,6 +153,19 @@ class PagewireConfigTest
         expected.put("nic.type", "shm");
         expected.put("nic.ring.size", 1024);
         expected.put("nic.slot_size", 2048);
+        expected.put("nic.memif.socket", "/tmp/pagewire-memif.sock");
+        expected.put("nic.memif.role", "server");
+        expected.put("nic.memif.id", 0);
+        expected.put("nic.af_packet.interface", "");
+        expected.put("nic.af_packet.block_size", 65536);
+        expected.put("nic.af_packet.block_count", 64);
+        expected.put("nic.af_packet.retire_timeout_ms", 1);
+        expected.put("nic.af_packet.promiscuous", true);
+        expected.put("nic.af_packet.vnet_hdr", false);
+        expected.put("nic.pcap.read", "");
+        expected.put("nic.pcap.write", "");
+        expected.put("nic.pcap.pace", "recorded");
+        expected.put("nic.pcap.loop", false);
         expected.put("dataplane.burst", 32);
         expected.put("dataplane.idle_strategy", "busy-spin");
         expected.put("dataplane.cpu", -1);
@@ -188,14 +204,27 @@ class PagewireConfigTest
         changed.put("rx.mode", "big");
         changed.put("rx.buffer_size", 1526);
         changed.put("rx.big.descriptors", 40);
-        changed.put("nic.type", "shm"); // the only kind so far
+        changed.put("nic.type", "pcap");
         changed.put("nic.ring.size", 4096);
         changed.put("nic.slot_size", 4096);
+        changed.put("nic.memif.socket", "/run/vpp/memif.sock");
+        changed.put("nic.memif.role", "client");
+        changed.put("nic.memif.id", 7);
+        changed.put("nic.af_packet.interface", "veth1");
+        changed.put("nic.af_packet.block_size", 1 << 20);
+        changed.put("nic.af_packet.block_count", 8);
+        changed.put("nic.af_packet.retire_timeout_ms", 0);
+        changed.put("nic.af_packet.promiscuous", false);
+        changed.put("nic.af_packet.vnet_hdr", true);
+        changed.put("nic.pcap.read", "in.pcap");
+        changed.put("nic.pcap.write", "out.pcap");
+        changed.put("nic.pcap.pace", "max");
+        changed.put("nic.pcap.loop", true);
         changed.put("dataplane.burst", 64);
         changed.put("dataplane.idle_strategy", "sleep");
         changed.put("dataplane.cpu", 7);
         changed.put("dataplane.rx_policy", "drop");
-        changed.put("dataplane.agents", 3);
+        changed.put("dataplane.agents", 1); // more needs more queue pairs
         changed.put("features.mrg_rxbuf", false);
         changed.put("features.event_idx", false);
         changed.put("features.indirect_desc", false);
@@ -205,7 +234,7 @@ class PagewireConfigTest
         changed.put("guest.type", "vhost-user");
         changed.put("guest.socket", "/run/pagewire/vm1.sock");
         changed.put("guest.mode", "client");
-        changed.put("guest.queue_pairs", 4);
+        changed.put("guest.queue_pairs", 1); // more needs nic.type=shm or memif; reached in ConfigRulesTest
         changed.put("guest.napi_budget", 128);
         changed.put("guest.wakeup_latency_ns", 5000);
         changed.put("guest.refill_batch", 16);
@@ -219,11 +248,14 @@ class PagewireConfigTest
         assertEquals(changed, config.toMap());
         assertEquals(new VirtqueueConfig(1024, 512), config.virtqueue());
         assertEquals(new RxConfig(RxMode.BIG, 1526, 40), config.rx());
-        assertEquals(new NicConfig(NicType.SHM, 4096, 4096), config.nic());
-        assertEquals(new DataplaneConfig(64, IdleStrategyKind.SLEEP, 7, RxPolicyKind.DROP, 3), config.dataplane());
+        assertEquals(new NicConfig(NicType.PCAP, 4096, 4096,
+            new NicConfig.Memif("/run/vpp/memif.sock", MemifRole.CLIENT, 7),
+            new NicConfig.AfPacket("veth1", 1 << 20, 8, 0, false, true),
+            new NicConfig.Pcap("in.pcap", "out.pcap", PcapPace.MAX, true)), config.nic());
+        assertEquals(new DataplaneConfig(64, IdleStrategyKind.SLEEP, 7, RxPolicyKind.DROP, 1), config.dataplane());
         assertEquals(new FeaturesConfig(false, false, false, false), config.features());
         assertEquals(new TrafficConfig(4000, 10000), config.traffic());
-        assertEquals(new GuestConfig(GuestType.VHOST_USER, "/run/pagewire/vm1.sock", VhostUserMode.CLIENT, 4, 128, 5000,
+        assertEquals(new GuestConfig(GuestType.VHOST_USER, "/run/pagewire/vm1.sock", VhostUserMode.CLIENT, 1, 128, 5000,
             16, BufferSizing.FIXED, GuestTx.OFF), config.guest());
         assertTrue(config.dataplane().pinned());
         assertTrue(config.traffic().rateLimited());

@@ -1,0 +1,32 @@
+package io.pagewire.dataplane.port;
+
+/**
+ * One NIC port kind as a forwarder runs it ({@code nic.type}): a {@link NicPort} per queue pair for the dataplane
+ * threads, and housekeeping for the control thread (a control socket, reconnects, kernel statistics). Built before any
+ * thread starts, closed after the dataplane threads stopped.
+ * <p>
+ * Threading: {@link #port(int)}'s ports are polled by dataplane threads only; {@link #poll()}, {@link #describe()} and
+ * {@link #close()} are called by the control thread only. A port whose peer comes and goes (memif) must stay safe for
+ * the dataplane at every instant: while disconnected it receives nothing and drops what it is given to transmit
+ * (counted), and it never unmaps memory a dataplane thread may still be reading.
+ */
+public interface NicPortSet extends AutoCloseable
+{
+    /** @return queue pairs served (one port each). */
+    int pairs();
+
+    /** @return the port of queue pair {@code pair}. */
+    NicPort port(int pair);
+
+    /** Control-thread housekeeping; never blocks. By default nothing. */
+    default void poll()
+    {
+    }
+
+    /** @return what the ports are attached to, for the start message (e.g. {@code memif server /tmp/x.sock id 0}). */
+    String describe();
+
+    /** Releases every resource (mappings, sockets, files); the dataplane threads have stopped. */
+    @Override
+    void close();
+}
