@@ -12,8 +12,9 @@ import org.agrona.concurrent.status.AtomicCounter;
  * <p>
  * Dataplane thread only (except construction and the final {@link #publishCounters()} after it stopped). The duty
  * cycle's clock is read once in {@link #rxAvailable()}, which the dataplane calls first in every cycle: it paces the
- * replay and stamps the frames transmitted in the same cycle. Counters are published there too, once per cycle,
- * with release stores.
+ * replay and stamps the frames transmitted in the same cycle. Counters are published with release stores where they
+ * change (frames replayed once per burst at release, the rest once per cycle), so they are exact whenever the
+ * dataplane is between cycles, including after it stopped.
  */
 public final class PcapNicPort implements NicPort
 {
@@ -82,6 +83,7 @@ public final class PcapNicPort implements NicPort
     public void rxRelease(final int count)
     {
         replay.release(count);
+        publishedReplayed = publish(framesReplayed, replay.framesReplayed(), publishedReplayed);
     }
 
     /**
@@ -104,6 +106,10 @@ public final class PcapNicPort implements NicPort
         if (writer != null)
         {
             writer.commit(frameLength);
+            if (writer.writeDrops() != publishedWriteDrops)
+            {
+                publishedWriteDrops = publish(writeDrops, writer.writeDrops(), publishedWriteDrops);
+            }
         }
     }
 

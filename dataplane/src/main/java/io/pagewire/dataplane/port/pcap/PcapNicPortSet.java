@@ -2,6 +2,7 @@ package io.pagewire.dataplane.port.pcap;
 
 import io.pagewire.config.NicConfig;
 import io.pagewire.dataplane.port.NicPort;
+import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.dataplane.port.NicPortSet;
 import org.agrona.CloseHelper;
 import org.agrona.concurrent.status.AtomicCounter;
@@ -15,8 +16,8 @@ import java.util.List;
 /**
  * The pcap port as a forwarder runs it ({@code nic.type=pcap}): one {@link PcapNicPort} (the config rules allow one
  * queue pair), the mapped input file, the output writer and its thread, and the port's {@link PcapCounter}s.
- * Everything that can fail does so in {@link #open}, before the dataplane starts: a missing or malformed capture is
- * a {@link PcapFormatException} or {@link UncheckedIOException} naming the file.
+ * Everything that can fail does so in {@link #open}, before the dataplane starts: a missing or malformed capture, or
+ * an output that cannot be created, is a {@link NicPortException} naming the key, the file and the rule.
  */
 public final class PcapNicPortSet implements NicPortSet
 {
@@ -48,8 +49,8 @@ public final class PcapNicPortSet implements NicPortSet
      * @param rateMbps {@code traffic.rate_mbps}, the rate of {@code nic.pcap.pace=rate}.
      * @param manager  where the port's counters go, or null for none.
      * @return the port set.
-     * @throws PcapFormatException  when the input is not a capture the port can replay.
-     * @throws UncheckedIOException when a file cannot be opened, mapped or created.
+     * @throws NicPortException when the input is not a capture the port can replay, or a file cannot be opened,
+     *                          mapped or created.
      */
     public static PcapNicPortSet open(final NicConfig.Pcap config, final int rateMbps, final CountersManager manager)
     {
@@ -71,20 +72,38 @@ public final class PcapNicPortSet implements NicPortSet
             PcapReplay replay = null;
             if (!config.read().isEmpty())
             {
-                file = PcapFile.open(Path.of(config.read()));
+                try
+                {
+                    file = PcapFile.open(Path.of(config.read()));
+                }
+                catch (final PcapFormatException | UncheckedIOException ex)
+                {
+                    throw new NicPortException("nic.pcap.read=\"" + config.read() + "\": " + ex.getMessage(), ex);
+                }
                 replay = new PcapReplay(file, config.pace(), config.loop(), rateMbps);
             }
             if (!config.write().isEmpty())
             {
-                writer = PcapWriter.open(Path.of(config.write()), true, PcapWriter.DEFAULT_RING_CAPACITY,
-                    byId[PcapCounter.FRAMES_WRITTEN.ordinal()], byId[PcapCounter.WRITE_ERRORS.ordinal()]);
+                try
+                {
+                    writer = PcapWriter.open(Path.of(config.write()), true, PcapWriter.DEFAULT_RING_CAPACITY,
+                        byId[PcapCounter.FRAMES_WRITTEN.ordinal()], byId[PcapCounter.WRITE_ERRORS.ordinal()]);
+                }
+                catch (final UncheckedIOException ex)
+                {
+                    throw new NicPortException("nic.pcap.write=\"" + config.write() + "\": " + ex.getMessage(), ex);
+                }
             }
             final PcapNicPort port = new PcapNicPort(replay, writer,
                 byId[PcapCounter.FRAMES_REPLAYED.ordinal()], byId[PcapCounter.LOOPS.ordinal()],
                 byId[PcapCounter.BAD_RECORDS.ordinal()], byId[PcapCounter.WRITE_DROPS.ordinal()]);
             if (writer != null)
             {
-                writer.start(null);
+                final Path output = writer.path();
+                // Once, from the writer thread: the run goes on and the lost frames are counted.
+                writer.start((throwable) -> System.err.println("pagewire: nic.pcap.write=" + output + ": " +
+                    throwable.getMessage() + "; frames not written from now on count as " +
+                    PcapCounter.WRITE_ERRORS.label()));
             }
             return new PcapNicPortSet(config, file, writer, port, counters);
         }
@@ -120,19 +139,9 @@ public final class PcapNicPortSet implements NicPortSet
     }
 
     /**
-     * @throws IllegalStateException once the writer thread failed (disk full, file removed): frames are being lost,
-     *                               counted as {@link PcapCounter#WRITE_ERRORS}.
+     * @return the first failure of the writer thread (disk full, file removed), or null. The run goes on: frames
+     * that could not be written are counted as {@link PcapCounter#WRITE_ERRORS}.
      */
-    @Override
-    public void poll()
-    {
-        if (writer != null && writer.failure() != null)
-        {
-            throw new IllegalStateException("nic.pcap.write: " + writer.failure().getMessage(), writer.failure());
-        }
-    }
-
-    /** @return the first failure of the writer thread, or null. */
     public Throwable failure()
     {
         return writer == null ? null : writer.failure();

@@ -136,8 +136,8 @@ public final class PcapBuilder
     /**
      * @param length bytes.
      * @param seed   varies the content.
-     * @return an Ethernet-looking frame: broadcast destination, a locally administered source, EtherType 0x88b5
-     * (local experimental), then a pattern.
+     * @return an Ethernet-looking frame: broadcast destination, a locally administered source, EtherType 0x88b6
+     * (IEEE local experimental 2: not pagewire's own test frames, which use 0x88b5), then a pattern.
      */
     public static byte[] frame(final int length, final int seed)
     {
@@ -154,7 +154,7 @@ public final class PcapBuilder
         {
             frame[6] = 0x02;
             frame[12] = (byte)0x88;
-            frame[13] = (byte)0xb5;
+            frame[13] = (byte)0xb6;
         }
         return frame;
     }
