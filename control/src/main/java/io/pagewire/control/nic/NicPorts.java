@@ -4,6 +4,7 @@ import io.pagewire.config.PagewireConfig;
 import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.dataplane.port.NicPortSet;
 import io.pagewire.dataplane.port.ShmNicPortSet;
+import io.pagewire.dataplane.port.memif.MemifNicPortSet;
 import io.pagewire.dataplane.port.pcap.PcapNicPortSet;
 import io.pagewire.dataplane.stats.RuntimeDirectory;
 import org.agrona.concurrent.status.CountersManager;
@@ -35,9 +36,27 @@ public final class NicPorts
         {
             case SHM -> ShmNicPortSet.create(pairs, pair -> pairs == 1 ? directory.nicRingFile() :
                 directory.path().resolve("nic-" + pair + ".ring"), config.nic().ringSize(), config.nic().slotSize());
+            case MEMIF -> openMemif(config, counters);
             case PCAP -> PcapNicPortSet.open(config.nic().pcap(), config.traffic().rateMbps(), counters);
-            case MEMIF, AF_PACKET -> throw new NicPortException(
+            case AF_PACKET -> throw new NicPortException(
                 "nic.type=" + config.nic().type().configName() + ": this build runs nic.type=shm");
         };
+    }
+
+    private static NicPortSet openMemif(final PagewireConfig config, final CountersManager counters)
+    {
+        try
+        {
+            return MemifNicPortSet.open(config.nic(), config.guest().queuePairs(), counters);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new NicPortException(ex.getMessage(), ex);
+        }
+        catch (final RuntimeException ex)
+        {
+            throw new NicPortException("nic.memif.socket=\"" + config.nic().memif().socket() + "\": cannot listen: " +
+                ex.getMessage(), ex);
+        }
     }
 }
