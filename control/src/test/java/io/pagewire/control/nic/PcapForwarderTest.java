@@ -114,12 +114,17 @@ public class PcapForwarderTest
         }
     }
 
-    /** The forwarder replaying {@code in} to the embedded guest, which echoes into {@code out}. */
+    /**
+     * The forwarder replaying {@code in} to the embedded guest, which echoes into {@code out}. The guest's transmit
+     * queue holds 1024 echoes, so a capture of up to 1024 frames is echoed whole even if the dataplane thread is
+     * descheduled for a while (on a loaded machine): the guest drops an echo only when that queue is full.
+     */
     public static PagewireConfig config(final Path in, final Path out, final String pace, final String... more)
         throws Exception
     {
         final List<String> overrides = new ArrayList<>(List.of("nic.type=pcap", "nic.pcap.read=" + in,
-            "nic.pcap.write=" + out, "nic.pcap.pace=" + pace, "guest.type=embedded", "guest.tx=echo"));
+            "nic.pcap.write=" + out, "nic.pcap.pace=" + pace, "guest.type=embedded", "guest.tx=echo",
+            "virtqueue.tx.size=1024"));
         overrides.addAll(List.of(more));
         return PagewireConfig.load(null, overrides);
     }

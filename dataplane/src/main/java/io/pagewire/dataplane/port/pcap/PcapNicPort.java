@@ -25,6 +25,7 @@ public final class PcapNicPort implements NicPort
     private final AtomicCounter loops;
     private final AtomicCounter badRecords;
     private final AtomicCounter writeDrops;
+    private volatile boolean receiveStopped;
     private long cycleNs;
     private long publishedReplayed = -1;
     private long publishedLoops = -1;
@@ -64,7 +65,20 @@ public final class PcapNicPort implements NicPort
         final long nowNs = System.nanoTime();
         cycleNs = nowNs;
         publishCounters();
-        return replay == null ? 0 : replay.available(nowNs);
+        if (replay == null)
+        {
+            return 0;
+        }
+        // A plain load on x86: the flag is set once by control at the end of a run.
+        return receiveStopped ? replay.pending() : replay.available(nowNs);
+    }
+
+    /**
+     * Stops the replay (any thread): frames already available stay available until released, no new one comes.
+     */
+    public void stopReceiving()
+    {
+        receiveStopped = true;
     }
 
     @Override

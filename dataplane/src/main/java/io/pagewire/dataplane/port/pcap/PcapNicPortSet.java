@@ -147,6 +147,13 @@ public final class PcapNicPortSet implements NicPortSet
         return writer == null ? null : writer.failure();
     }
 
+    /** Stops the replay: the guest drains what was already replayed; the recording goes on until close. */
+    @Override
+    public void stopReceiving()
+    {
+        port.stopReceiving();
+    }
+
     @Override
     public String describe()
     {

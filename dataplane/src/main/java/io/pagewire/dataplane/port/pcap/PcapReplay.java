@@ -143,6 +143,12 @@ public final class PcapReplay
         };
     }
 
+    /** @return frames made available and not yet released, without making more available. */
+    public int pending()
+    {
+        return (int)(tail - head);
+    }
+
     /** @return host address of the {@code i}-th available frame, in the file's read-only mapping. */
     public long frameAddress(final int i)
     {
