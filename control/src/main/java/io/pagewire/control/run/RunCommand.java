@@ -2,9 +2,9 @@ package io.pagewire.control.run;
 
 import io.pagewire.config.ConfigException;
 import io.pagewire.config.GuestType;
-import io.pagewire.config.NicType;
 import io.pagewire.config.PagewireConfig;
 import io.pagewire.control.cli.Json;
+import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.dataplane.stats.RuntimeDirectory;
 
 import java.io.IOException;
@@ -107,12 +107,6 @@ public final class RunCommand
             }
             return 2;
         }
-        if (config.nic().type() != NicType.SHM)
-        {
-            err.println("pagewire: config error: nic.type=" + config.nic().type().configName() +
-                ": this build runs nic.type=shm");
-            return 2;
-        }
         return runForwarder(config, durationNs, summaryFile, runBase, quiet, out, err);
     }
 
@@ -131,6 +125,11 @@ public final class RunCommand
         {
             forwarder = config.guest().type() == GuestType.VHOST_USER ?
                 new VhostUserForwarder(config, runBase) : new EmbeddedForwarder(config, runBase);
+        }
+        catch (final NicPortException e)
+        {
+            err.println("pagewire: config error: " + e.getMessage());
+            return 2;
         }
         catch (final RuntimeException e)
         {
