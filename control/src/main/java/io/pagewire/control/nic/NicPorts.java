@@ -1,6 +1,7 @@
 package io.pagewire.control.nic;
 
 import io.pagewire.config.PagewireConfig;
+import io.pagewire.dataplane.port.AfPacketNicPort;
 import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.dataplane.port.NicPortSet;
 import io.pagewire.dataplane.port.ShmNicPortSet;
@@ -34,7 +35,8 @@ public final class NicPorts
         {
             case SHM -> ShmNicPortSet.create(pairs, pair -> pairs == 1 ? directory.nicRingFile() :
                 directory.path().resolve("nic-" + pair + ".ring"), config.nic().ringSize(), config.nic().slotSize());
-            case MEMIF, AF_PACKET, PCAP -> throw new NicPortException(
+            case AF_PACKET -> AfPacketNicPort.open(config.nic(), counters);
+            case MEMIF, PCAP -> throw new NicPortException(
                 "nic.type=" + config.nic().type().configName() + ": this build runs nic.type=shm");
         };
     }

@@ -65,10 +65,10 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
      * @param nic      the NIC config (type af_packet).
      * @param counters where the port's counters go; null for none.
      * @return the port, ready for the dataplane.
-     * @throws IllegalArgumentException when the interface does not exist (message:
-     *                                  {@code nic.af_packet.interface="x": no such interface}).
-     * @throws IllegalStateException    when the socket cannot be set up (no CAP_NET_RAW, kernel refuses the ring
-     *                                  geometry), the message naming the step and errno.
+     * @throws NicPortException when the interface does not exist (message:
+     *                          {@code nic.af_packet.interface="x": no such interface}) or the socket cannot be set up
+     *                          (no CAP_NET_RAW, the kernel refuses the ring geometry: the message names the step and
+     *                          the errno).
      */
     public static AfPacketNicPort open(final NicConfig nic, final CountersManager counters)
     {
@@ -91,13 +91,13 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
             final String key = "nic.af_packet.interface=\"" + config.interfaceName() + "\": ";
             if (ex.getMessage().contains("no such interface"))
             {
-                throw new IllegalArgumentException(key + "no such interface", ex);
+                throw new NicPortException(key + "no such interface", ex);
             }
-            throw new IllegalStateException(key + ex.getMessage(), ex);
+            throw new NicPortException(key + ex.getMessage(), ex);
         }
         catch (final IllegalArgumentException ex)
         {
-            throw new IllegalArgumentException(
+            throw new NicPortException(
                 "nic.af_packet.interface=\"" + config.interfaceName() + "\": " + ex.getMessage(), ex);
         }
         AtomicCounter[] allocated = null;

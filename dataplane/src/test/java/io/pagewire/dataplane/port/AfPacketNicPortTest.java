@@ -129,10 +129,47 @@ class AfPacketNicPortTest
     }
 
     @Test
+    void slowTrafficArrivesBlockAfterBlock() throws InterruptedException
+    {
+        try (VethPair veth = VethPair.create(false);
+            AfPacketNicPort a = AfPacketNicPort.open(config(veth.hostEnd(), 1 << 16, 8), null);
+            AfPacketNicPort b = AfPacketNicPort.open(config(veth.peerEnd(), 4096, 4), null))
+        {
+            int received = 0;
+            for (int sent = 0; sent < 20; sent++)
+            {
+                final long address = a.claim(100);
+                writeFrame(address, 100, sent);
+                a.commit(100);
+                a.flush();
+                final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                boolean arrived = false;
+                while (!arrived && System.nanoTime() - deadline < 0)
+                {
+                    final int available = b.rxAvailable();
+                    for (int i = 0; i < available; i++)
+                    {
+                        if (ours(b.rxFrameAddress(i), b.rxFrameLength(i)))
+                        {
+                            assertEquals(sent, ALL.get(ValueLayout.JAVA_INT_UNALIGNED, b.rxFrameAddress(i) + 14));
+                            arrived = true;
+                            received++;
+                        }
+                    }
+                    b.rxRelease(available);
+                }
+                assertTrue(arrived, "frame " + sent + " arrived (each in its own block, retired by the timer)");
+                Thread.sleep(5);
+            }
+            assertEquals(20, received);
+        }
+    }
+
+    @Test
     void aMissingInterfaceIsAClearError()
     {
         VethPair.assumeAvailable();
-        final IllegalArgumentException ex = assertThrows(IllegalArgumentException.class,
+        final NicPortException ex = assertThrows(NicPortException.class,
             () -> AfPacketNicPort.open(config("nosuch0", 1 << 16, 4), null));
         assertEquals("nic.af_packet.interface=\"nosuch0\": no such interface", ex.getMessage());
     }
