@@ -165,6 +165,68 @@ class AfPacketNicPortTest
         }
     }
 
+    /**
+     * The dataplane's calls on the port (claim, commit, the flush that kicks the kernel with sendto, rxAvailable
+     * walking blocks, release) allocate nothing once warmed up; measured as in OsAllocationTest (a late
+     * deoptimization may allocate once, so up to three windows, each below a byte per frame, the last exactly 0).
+     */
+    @Test
+    void theHotPathAllocatesNothing()
+    {
+        final com.sun.management.ThreadMXBean threads =
+            (com.sun.management.ThreadMXBean)java.lang.management.ManagementFactory.getThreadMXBean();
+        try (VethPair veth = VethPair.create(false);
+            AfPacketNicPort a = AfPacketNicPort.open(config(veth.hostEnd(), 1 << 16, 8), null);
+            AfPacketNicPort b = AfPacketNicPort.open(config(veth.peerEnd(), 1 << 16, 16), null))
+        {
+            final int frames = 50_000;
+            long received = exchange(a, b, frames);
+            assertTrue(received > 0);
+            long allocated = -1;
+            for (int attempt = 0; attempt < 3 && allocated != 0; attempt++)
+            {
+                final long before = threads.getCurrentThreadAllocatedBytes();
+                received = exchange(a, b, frames);
+                allocated = threads.getCurrentThreadAllocatedBytes() - before;
+                assertTrue(allocated < frames, "allocated " + allocated + " bytes over " + frames + " frames");
+            }
+            assertEquals(0, allocated, "bytes allocated over " + frames + " frames in the last window");
+            assertTrue(received > frames / 2, "frames went through the kernel: " + received);
+        }
+    }
+
+    private static long exchange(final AfPacketNicPort a, final AfPacketNicPort b, final int frames)
+    {
+        long received = 0;
+        int sent = 0;
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (sent < frames && System.nanoTime() - deadline < 0)
+        {
+            for (int burst = 0; burst < 32 && sent < frames; burst++)
+            {
+                final long address = a.claim(64);
+                if (address == 0)
+                {
+                    break;
+                }
+                writeFrame(address, 64, sent);
+                a.commit(64);
+                sent++;
+            }
+            a.flush();
+            final int available = b.rxAvailable();
+            for (int i = 0; i < available; i++)
+            {
+                if (b.rxFrameLength(i) == 64)
+                {
+                    received++;
+                }
+            }
+            b.rxRelease(available);
+        }
+        return received;
+    }
+
     @Test
     void aMissingInterfaceIsAClearError()
     {
