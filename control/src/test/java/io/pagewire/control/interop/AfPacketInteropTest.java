@@ -17,6 +17,8 @@ import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -52,16 +54,18 @@ class AfPacketInteropTest
         return (int)(FrameFormat.MIN_FRAME_LENGTH + (sequence * 97) % (1514 - FrameFormat.MIN_FRAME_LENGTH + 1));
     }
 
-    @Test
-    void framesFromTheNamespaceReachTheGuestAndItsEchoesComeBack()
+    @ParameterizedTest(name = "vnet_hdr={0}")
+    @ValueSource(booleans = {false, true})
+    void framesFromTheNamespaceReachTheGuestAndItsEchoesComeBack(final boolean vnetHdr)
     {
-        final int total = 50_000;
+        final int total = vnetHdr ? 5_000 : 20_000;
         try (VethPair veth = VethPair.create(true))
         {
             final AfPacketNicPort peer = NetworkNamespace.call(veth.namespace(),
                 () -> AfPacketNicPort.open(peerConfig(veth.peerEnd()), null));
             try (peer; EmbeddedForwarder forwarder = new EmbeddedForwarder(PagewireConfig.load(null, List.of(
-                "nic.type=af_packet", "nic.af_packet.interface=" + veth.hostEnd(), "guest.tx=echo")), temp))
+                "nic.type=af_packet", "nic.af_packet.interface=" + veth.hostEnd(), "guest.tx=echo",
+                "nic.af_packet.vnet_hdr=" + vnetHdr)), temp))
             {
                 assertTrue(forwarder.startMessage().contains("af_packet " + veth.hostEnd()),
                     forwarder.startMessage());
@@ -122,7 +126,7 @@ class AfPacketInteropTest
                 }
                 final double seconds = (System.nanoTime() - startNs) / 1e9;
                 forwarder.stop();
-                System.out.printf("af_packet interop: %d frames echoed in %.2f s (%.3f Mpps each way, window 128), " +
+                System.out.printf("af_packet interop (vnet_hdr=" + vnetHdr + "): %d frames echoed in %.2f s (%.3f Mpps each way, window 128), " +
                     "dataplane allocated %d bytes in steady state (%.3f per packet)%n", echoed, seconds,
                     echoed / seconds / 1e6, forwarder.dataplaneAllocatedBytes(),
                     forwarder.dataplaneAllocatedBytesPerPacket());

@@ -1,6 +1,7 @@
 package io.pagewire.dataplane.port;
 
 import io.pagewire.config.NicConfig;
+import io.pagewire.dataplane.memory.MemoryCopy;
 import io.pagewire.dataplane.os.OsException;
 import io.pagewire.dataplane.os.PacketSocket;
 import org.agrona.concurrent.status.AtomicCounter;
@@ -36,6 +37,8 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
     private final PacketSocket socket;
     private final TpacketV3RxRing rx;
     private final TpacketTxRing tx;
+    private final VnetRxFrames vnet;
+    private final int txHeadroom;
     private final AtomicCounter[] counters;
     private final long[] kernel = new long[3];
     private final String describe;
@@ -46,17 +49,20 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
     private final long[] published = new long[AfPacketCounter.values().length];
     private boolean closed;
 
-    private AfPacketNicPort(
-        final PacketSocket socket, final TpacketV3RxRing rx, final TpacketTxRing tx, final AtomicCounter[] counters)
+    private AfPacketNicPort(final PacketSocket socket, final TpacketV3RxRing rx, final TpacketTxRing tx,
+        final VnetRxFrames vnet, final AtomicCounter[] counters)
     {
         this.socket = socket;
         this.rx = rx;
         this.tx = tx;
+        this.vnet = vnet;
+        this.txHeadroom = vnet == null ? 0 : VnetRxFrames.VNET_HDR_LENGTH;
         this.counters = counters;
         final PacketSocket.Options o = socket.options();
         this.describe = "af_packet " + o.interfaceName() + " (ifindex " + socket.ifindex() + ", mtu " + socket.mtu() +
             ", TPACKET_V3 rx " + o.rxBlockCount() + " x " + o.rxBlockSize() + " B blocks, tx " + tx.frameCount() +
-            " x " + o.txFrameSize() + " B slots" + (o.promiscuous() ? ", promiscuous" : "") + ")";
+            " x " + o.txFrameSize() + " B slots" + (o.promiscuous() ? ", promiscuous" : "") +
+            (o.vnetHdr() ? ", vnet_hdr" : "") + ")";
     }
 
     /**
@@ -80,7 +86,7 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         final int txBlockCount = (nic.ringSize() + txFramesPerBlock - 1) / txFramesPerBlock;
         final PacketSocket.Options options = new PacketSocket.Options(
             config.interfaceName(), config.blockSize(), config.blockCount(), Math.min(slotSize, config.blockSize()),
-            config.retireTimeoutMs(), txBlockSize, txBlockCount, txFrameSize, config.promiscuous(), false);
+            config.retireTimeoutMs(), txBlockSize, txBlockCount, txFrameSize, config.promiscuous(), config.vnetHdr());
         final PacketSocket socket;
         try
         {
@@ -104,12 +110,15 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         try
         {
             final int maxFrame = nic.slotSize() - NicConfig.SLOT_HEADER_BYTES;
-            final TpacketV3RxRing rx = new TpacketV3RxRing(
-                socket.rxRingAddress(), options.rxBlockSize(), options.rxBlockCount(), 0, maxFrame);
+            final int headroom = config.vnetHdr() ? VnetRxFrames.VNET_HDR_LENGTH : 0;
+            // With vnet_hdr, GSO frames longer than a slot arrive whole and are segmented; VnetRxFrames limits.
+            final TpacketV3RxRing rx = new TpacketV3RxRing(socket.rxRingAddress(), options.rxBlockSize(),
+                options.rxBlockCount(), headroom, config.vnetHdr() ? Integer.MAX_VALUE : maxFrame);
             final TpacketTxRing tx = new TpacketTxRing(socket.txRingAddress(), txBlockSize, txBlockCount, txFrameSize,
-                0, Math.min(maxFrame, socket.mtu() + ETHERNET_HEADER_LENGTH));
+                headroom, Math.min(maxFrame, socket.mtu() + ETHERNET_HEADER_LENGTH));
+            final VnetRxFrames vnet = config.vnetHdr() ? new VnetRxFrames(rx, options.rxBlockSize(), maxFrame) : null;
             allocated = allocate(counters);
-            return new AfPacketNicPort(socket, rx, tx, allocated);
+            return new AfPacketNicPort(socket, rx, tx, vnet, allocated);
         }
         catch (final RuntimeException ex)
         {
@@ -160,28 +169,35 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
     @Override
     public int rxAvailable()
     {
-        return rx.available();
+        return vnet == null ? rx.available() : vnet.available();
     }
 
     /** Address of the {@code i}-th unreleased received frame, in the kernel's block. */
     @Override
     public long rxFrameAddress(final int i)
     {
-        return rx.frameAddress(i);
+        return vnet == null ? rx.frameAddress(i) : vnet.frameAddress(i);
     }
 
     /** Length of the {@code i}-th unreleased received frame, -1 when truncated or too long. */
     @Override
     public int rxFrameLength(final int i)
     {
-        return rx.frameLength(i);
+        return vnet == null ? rx.frameLength(i) : vnet.frameLength(i);
     }
 
     /** Releases received frames; a block goes back to the kernel when all its frames are released. */
     @Override
     public void rxRelease(final int count)
     {
-        rx.release(count);
+        if (vnet == null)
+        {
+            rx.release(count);
+        }
+        else
+        {
+            vnet.release(count);
+        }
     }
 
     /** Claims the next transmit slot, 0 when the kernel has not sent it yet. */
@@ -193,8 +209,14 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         {
             // The slot may be waiting for a kick that failed; make sure the next flush kicks.
             kickAgain = true;
+            return 0;
         }
-        return address;
+        if (txHeadroom != 0)
+        {
+            // vnet_hdr: no offload asked for (flags 0, GSO_NONE); the frame follows the 10-byte header.
+            MemoryCopy.fill(address, txHeadroom, (byte)0);
+        }
+        return address + txHeadroom;
     }
 
     /** Marks the claimed slot for sending; the kernel is kicked at the end of the burst ({@link #flush()}). */
@@ -235,6 +257,12 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         publish(AfPacketCounter.TX_RING_FULL, tx.ringFull());
         publish(AfPacketCounter.TX_KICKS, kicks);
         publish(AfPacketCounter.TX_KICK_ERRORS, kickErrors);
+        if (vnet != null)
+        {
+            publish(AfPacketCounter.RX_CSUM_COMPLETED, vnet.checksumsCompleted());
+            publish(AfPacketCounter.RX_GSO_SEGMENTED, vnet.segmented());
+            publish(AfPacketCounter.RX_VNET_DROPS, vnet.dropped());
+        }
     }
 
     private void publish(final AfPacketCounter counter, final long value)
@@ -312,6 +340,14 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
     public String describe()
     {
         return describe;
+    }
+
+    /**
+     * @return GSO frames segmented in software (vnet_hdr), 0 without vnet_hdr; dataplane thread or after it stopped.
+     */
+    public long rxGsoSegmented()
+    {
+        return vnet == null ? 0 : vnet.segmented();
     }
 
     /** @return the socket (tests, diagnostics). */

@@ -31,9 +31,15 @@ class AfPacketNicPortTest
 
     static NicConfig config(final String interfaceName, final int blockSize, final int blockCount)
     {
-        return new NicConfig(NicType.AF_PACKET, 256, 2048,
+        return config(interfaceName, blockSize, blockCount, 2048, false);
+    }
+
+    static NicConfig config(final String interfaceName, final int blockSize, final int blockCount,
+        final int slotSize, final boolean vnetHdr)
+    {
+        return new NicConfig(NicType.AF_PACKET, 256, slotSize,
             new NicConfig.Memif("/tmp/x", MemifRole.SERVER, 0),
-            new NicConfig.AfPacket(interfaceName, blockSize, blockCount, 1, true, false),
+            new NicConfig.AfPacket(interfaceName, blockSize, blockCount, 1, true, vnetHdr),
             new NicConfig.Pcap("", "", PcapPace.RECORDED, false));
     }
 
@@ -168,7 +174,7 @@ class AfPacketNicPortTest
     /**
      * The dataplane's calls on the port (claim, commit, the flush that kicks the kernel with sendto, rxAvailable
      * walking blocks, release) allocate nothing once warmed up; measured as in OsAllocationTest (a late
-     * deoptimization may allocate once, so up to three windows, each below a byte per frame, the last exactly 0).
+     * deoptimization may allocate once, so up to five windows, each below 4 bytes per frame, the last exactly 0).
      */
     @Test
     void theHotPathAllocatesNothing()
@@ -180,15 +186,20 @@ class AfPacketNicPortTest
             AfPacketNicPort b = AfPacketNicPort.open(config(veth.peerEnd(), 1 << 16, 16), null))
         {
             final int frames = 50_000;
-            long received = exchange(a, b, frames);
+            long received = 0;
+            for (int warmUp = 0; warmUp < 4; warmUp++)
+            {
+                received += exchange(a, b, frames);
+            }
             assertTrue(received > 0);
             long allocated = -1;
-            for (int attempt = 0; attempt < 3 && allocated != 0; attempt++)
+            for (int attempt = 0; attempt < 5 && allocated != 0; attempt++)
             {
                 final long before = threads.getCurrentThreadAllocatedBytes();
                 received = exchange(a, b, frames);
                 allocated = threads.getCurrentThreadAllocatedBytes() - before;
-                assertTrue(allocated < frames, "allocated " + allocated + " bytes over " + frames + " frames");
+                // One allocation per frame would be >= 16 bytes per frame: far above what a late deoptimization costs.
+                assertTrue(allocated < 4L * frames, "allocated " + allocated + " bytes over " + frames + " frames");
             }
             assertEquals(0, allocated, "bytes allocated over " + frames + " frames in the last window");
             assertTrue(received > frames / 2, "frames went through the kernel: " + received);
@@ -225,6 +236,111 @@ class AfPacketNicPortTest
             b.rxRelease(available);
         }
         return received;
+    }
+
+    /**
+     * vnet_hdr with the kernel's offloads on: a TCP GSO frame of 4500 payload bytes (gso_size 1000, checksum
+     * partial) sent with a virtio_net_hdr crosses the veth whole and is received as 5 MTU-sized segments with valid
+     * checksums; a UDP frame with a partial checksum arrives with a complete one.
+     */
+    @Test
+    void vnetHdrGsoFramesAreSegmentedAndChecksumsCompleted()
+    {
+        try (VethPair veth = VethPair.create(false, true))
+        {
+            VethPair.run("ip", "link", "set", veth.hostEnd(), "mtu", "9000");
+            VethPair.run("ip", "link", "set", veth.peerEnd(), "mtu", "9000");
+            try (AfPacketNicPort a = AfPacketNicPort.open(config(veth.hostEnd(), 1 << 16, 8, 8192, true), null);
+                AfPacketNicPort b = AfPacketNicPort.open(config(veth.peerEnd(), 1 << 17, 8, 2048, true), null))
+            {
+                assertTrue(b.describe().contains("vnet_hdr"), b.describe());
+                final int payload = 4500;
+                final int length = 54 + payload;
+                final long address = a.claim(length);
+                assertTrue(address != 0);
+                final long vnet = address - 10;
+                ALL.set(ValueLayout.JAVA_BYTE, vnet, (byte)1);
+                ALL.set(ValueLayout.JAVA_BYTE, vnet + 1, (byte)1);
+                ALL.set(ValueLayout.JAVA_SHORT_UNALIGNED, vnet + 2, (short)54);
+                ALL.set(ValueLayout.JAVA_SHORT_UNALIGNED, vnet + 4, (short)1000);
+                ALL.set(ValueLayout.JAVA_SHORT_UNALIGNED, vnet + 6, (short)34);
+                ALL.set(ValueLayout.JAVA_SHORT_UNALIGNED, vnet + 8, (short)16);
+                final byte[] frame = tcpFrame(payload);
+                MemorySegment.copy(MemorySegment.ofArray(frame), 0, ALL, address, length);
+                a.commit(length);
+                a.flush();
+
+                int segments = 0;
+                int bytes = 0;
+                final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (segments < 5 && System.nanoTime() - deadline < 0)
+                {
+                    final int available = b.rxAvailable();
+                    for (int i = 0; i < available; i++)
+                    {
+                        final int segmentLength = b.rxFrameLength(i);
+                        final long s = b.rxFrameAddress(i);
+                        if (segmentLength < 54 || ALL.get(ValueLayout.JAVA_BYTE, s + 23) != 6)
+                        {
+                            continue;
+                        }
+                        final byte[] seg = new byte[segmentLength];
+                        MemorySegment.copy(ALL, s, MemorySegment.ofArray(seg), 0, segmentLength);
+                        assertTrue(segmentLength <= 1054, "segment " + segments + " is " + segmentLength);
+                        assertEquals(0xFFFF, sum16(seg, 14, 34, 0), "IPv4 header checksum");
+                        final long pseudo = sum16(seg, 26, 34, 0) + 6 + (segmentLength - 34);
+                        assertEquals(0xFFFF, sum16(seg, 34, segmentLength, pseudo), "TCP checksum");
+                        for (int k = 54; k < segmentLength; k++)
+                        {
+                            assertEquals(frame[k + segments * 1000], seg[k]);
+                        }
+                        bytes += segmentLength - 54;
+                        segments++;
+                    }
+                    b.rxRelease(available);
+                }
+                assertEquals(5, segments);
+                assertEquals(payload, bytes);
+                assertEquals(1, b.rxGsoSegmented(), "the frame crossed the veth whole and pagewire cut it");
+            }
+        }
+    }
+
+    private static byte[] tcpFrame(final int payload)
+    {
+        final java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(54 + payload);
+        b.put(new byte[] {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00});
+        b.put((byte)0x45).put((byte)0).putShort((short)(40 + payload)).putShort((short)1).putShort((short)0x4000)
+            .put((byte)64).put((byte)6).putShort((short)0).put(new byte[] {10, 99, 0, 1}).put(new byte[] {10, 99, 0, 2});
+        final byte[] f0 = b.array();
+        final int ipSum = ~sum16(f0, 14, 34, 0) & 0xFFFF;
+        b.putShort(24, (short)ipSum);
+        b.position(34);
+        b.putShort((short)40000).putShort((short)5201).putInt(1).putInt(7).put((byte)0x50)
+            .put((byte)0x18).putShort((short)512).putShort((short)0).putShort((short)0);
+        for (int i = 0; i < payload; i++)
+        {
+            b.put((byte)(i * 7 + 3));
+        }
+        final byte[] f = b.array();
+        final int pseudo = sum16(f, 26, 34, 6 + 20 + payload);
+        f[50] = (byte)(pseudo >> 8);
+        f[51] = (byte)pseudo;
+        return f;
+    }
+
+    private static int sum16(final byte[] b, final int from, final int to, final long initial)
+    {
+        long s = initial;
+        for (int i = from; i < to; i += 2)
+        {
+            s += ((b[i] & 0xFF) << 8) | (i + 1 < to ? b[i + 1] & 0xFF : 0);
+        }
+        while (s >> 16 != 0)
+        {
+            s = (s & 0xFFFF) + (s >> 16);
+        }
+        return (int)s;
     }
 
     @Test
