@@ -51,6 +51,10 @@ public final class TpacketLayout
     public static final int TP_STATUS_OFFSET = 20;
     /** Offset of {@code tp_mac} (u16). */
     public static final int TP_MAC_OFFSET = 24;
+    /** Offset of {@code hv1.tp_vlan_tci} (u32, the tag in the low 16 bits). */
+    public static final int TP_VLAN_TCI_OFFSET = 32;
+    /** Offset of {@code hv1.tp_vlan_tpid} (u16). */
+    public static final int TP_VLAN_TPID_OFFSET = 36;
     /** Bytes of a tpacket3_hdr, aligned to TPACKET_ALIGNMENT (16). */
     public static final int TPACKET3_HDR_LENGTH = 48;
     /** Where a transmit frame's data starts: TPACKET3_HDRLEN (68) - sizeof(struct sockaddr_ll) (20). */
@@ -60,6 +64,10 @@ public final class TpacketLayout
     public static final int TP_STATUS_KERNEL = 0;
     /** Block is the user's (receive). */
     public static final int TP_STATUS_USER = 1;
+    /** Per received packet: the kernel took a VLAN tag off the frame; it is in tp_vlan_tci. */
+    public static final int TP_STATUS_VLAN_VALID = 0x10;
+    /** Per received packet: tp_vlan_tpid is valid (else the TPID is 0x8100). */
+    public static final int TP_STATUS_VLAN_TPID_VALID = 0x40;
     /** Transmit frame is free. */
     public static final int TP_STATUS_AVAILABLE = 0;
     /** Transmit frame is ready to send. */

@@ -12,7 +12,12 @@ import static io.pagewire.dataplane.port.TpacketLayout.TP_MAC_OFFSET;
 import static io.pagewire.dataplane.port.TpacketLayout.TP_NEXT_OFFSET_OFFSET;
 import static io.pagewire.dataplane.port.TpacketLayout.TP_SNAPLEN_OFFSET;
 import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_KERNEL;
+import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_OFFSET;
 import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_USER;
+import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_VLAN_TPID_VALID;
+import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_VLAN_VALID;
+import static io.pagewire.dataplane.port.TpacketLayout.TP_VLAN_TCI_OFFSET;
+import static io.pagewire.dataplane.port.TpacketLayout.TP_VLAN_TPID_OFFSET;
 
 /**
  * The consumer side of a kernel {@code TPACKET_V3} receive ring: {@code blockCount} blocks of {@code blockSize}
@@ -31,6 +36,11 @@ import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_USER;
  * short by the kernel ({@code tp_len > tp_snaplen}) or longer than the NIC slot size is reported with length -1 (the
  * dataplane drops it as a bad NIC frame) and counted ({@link #truncatedFrames()}, {@link #tooLongFrames()}).
  * <p>
+ * VLAN: Linux takes the 802.1Q tag off every received frame before packet sockets see it and reports it in
+ * {@code tp_vlan_tci} ({@code TP_STATUS_VLAN_VALID}); the tag is put back in place so the guest gets the frame as
+ * it was on the wire: the 12 MAC address bytes (and the headroom before them) move 4 bytes down into the gap the
+ * kernel leaves before {@code tp_mac}, and TPID and TCI go after them ({@link #vlanInserted(int)} says which frames).
+ * <p>
  * Memory ordering: the kernel stores {@code TP_STATUS_USER} with a full barrier after writing the block
  * ({@code smp_wmb} then flush in {@code prb_close_block}); our acquire load of the status orders every later read of
  * the block after it. Handing back is a release store, so all our reads of the block happen before the kernel may
@@ -45,6 +55,7 @@ public final class TpacketV3RxRing
     private final int maxFrameLength;
     private final long[] frameAddresses;
     private final int[] frameLengths;
+    private final boolean[] vlanInserted;
 
     private int block;
     private boolean blockOpen;
@@ -84,6 +95,7 @@ public final class TpacketV3RxRing
         final int capacity = blockSize / 32;
         this.frameAddresses = new long[capacity];
         this.frameLengths = new int[capacity];
+        this.vlanInserted = new boolean[capacity];
     }
 
     /**
@@ -116,6 +128,15 @@ public final class TpacketV3RxRing
     public int frameLength(final int i)
     {
         return frameLengths[released + i];
+    }
+
+    /**
+     * @param i index among the unreleased frames, {@code 0 <= i < available()}.
+     * @return whether a VLAN tag was put back into the frame (its headroom moved 4 bytes down with it).
+     */
+    public boolean vlanInserted(final int i)
+    {
+        return vlanInserted[released + i];
     }
 
     /**
@@ -192,20 +213,44 @@ public final class TpacketV3RxRing
             {
                 break;
             }
-            frameAddresses[count] = header + mac;
-            if (length > snaplen)
+            final int packetStatus = UnsafeApi.getInt(header + TP_STATUS_OFFSET);
+            long frame = header + mac;
+            long wireLength = length;
+            long frameLength = snaplen;
+            boolean tagged = false;
+            if ((packetStatus & TP_STATUS_VLAN_VALID) != 0 && mac >= TPACKET3_HDR_LENGTH + headroom + 4 &&
+                snaplen >= 12)
+            {
+                final int tci = UnsafeApi.getInt(header + TP_VLAN_TCI_OFFSET) & 0xFFFF;
+                final int tpid = (packetStatus & TP_STATUS_VLAN_TPID_VALID) != 0 ?
+                    UnsafeApi.getShort(header + TP_VLAN_TPID_OFFSET) & 0xFFFF : 0x8100;
+                // Ascending byte moves to a lower address: safe although source and destination overlap.
+                for (long k = -headroom; k < 12; k++)
+                {
+                    UnsafeApi.putByte(frame + k - 4, UnsafeApi.getByte(frame + k));
+                }
+                frame -= 4;
+                UnsafeApi.putShort(frame + 12, Short.reverseBytes((short)tpid));
+                UnsafeApi.putShort(frame + 14, Short.reverseBytes((short)tci));
+                wireLength += 4;
+                frameLength += 4;
+                tagged = true;
+            }
+            frameAddresses[count] = frame;
+            vlanInserted[count] = tagged;
+            if (wireLength > frameLength)
             {
                 truncatedFrames++;
                 frameLengths[count] = -1;
             }
-            else if (snaplen > maxFrameLength)
+            else if (frameLength > maxFrameLength)
             {
                 tooLongFrames++;
                 frameLengths[count] = -1;
             }
             else
             {
-                frameLengths[count] = (int)snaplen;
+                frameLengths[count] = (int)frameLength;
             }
             count++;
             final long next = Integer.toUnsignedLong(UnsafeApi.getInt(header + TP_NEXT_OFFSET_OFFSET));

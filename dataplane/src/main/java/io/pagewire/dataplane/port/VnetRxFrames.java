@@ -107,7 +107,7 @@ public final class VnetRxFrames
         scratchUsed = 0;
         for (int i = 0; i < raw; i++)
         {
-            process(ring.frameAddress(i), ring.frameLength(i));
+            process(ring.frameAddress(i), ring.frameLength(i), ring.vlanInserted(i) ? 4 : 0);
         }
         if (frames == 0)
         {
@@ -161,7 +161,11 @@ public final class VnetRxFrames
         add(0, -1);
     }
 
-    private void process(final long frame, final int length)
+    /**
+     * @param vlanShift 4 when the ring put a VLAN tag back into the frame: the kernel counted csum_start from the
+     *                  untagged frame.
+     */
+    private void process(final long frame, final int length, final int vlanShift)
     {
         if (length < 0)
         {
@@ -172,7 +176,7 @@ public final class VnetRxFrames
         final int flags = UnsafeApi.getByte(hdr) & 0xFF;
         final int gsoType = UnsafeApi.getByte(hdr + GSO_TYPE_OFFSET) & 0xFF;
         final int gsoSize = UnsafeApi.getShort(hdr + GSO_SIZE_OFFSET) & 0xFFFF;
-        final int csumStart = UnsafeApi.getShort(hdr + CSUM_START_OFFSET) & 0xFFFF;
+        final int csumStart = (UnsafeApi.getShort(hdr + CSUM_START_OFFSET) & 0xFFFF) + vlanShift;
         final int csumOffset = UnsafeApi.getShort(hdr + CSUM_OFFSET_OFFSET) & 0xFFFF;
         if ((flags & ~(F_NEEDS_CSUM | F_DATA_VALID)) != 0)
         {

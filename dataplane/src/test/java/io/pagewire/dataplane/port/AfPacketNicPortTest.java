@@ -343,6 +343,50 @@ class AfPacketNicPortTest
         return (int)s;
     }
 
+    /** Linux takes the 802.1Q tag off before packet sockets see a frame; the port puts it back, byte for byte. */
+    @Test
+    void vlanTaggedFramesArriveTagged()
+    {
+        try (VethPair veth = VethPair.create(false);
+            AfPacketNicPort a = AfPacketNicPort.open(config(veth.hostEnd(), 1 << 16, 8), null);
+            AfPacketNicPort b = AfPacketNicPort.open(config(veth.peerEnd(), 1 << 16, 8), null))
+        {
+            final byte[] frame = new byte[100];
+            for (int k = 0; k < frame.length; k++)
+            {
+                frame[k] = (byte)(k * 11 + 1);
+            }
+            frame[12] = (byte)0x81;
+            frame[13] = 0;
+            frame[14] = 0x20;
+            frame[15] = 0x07;
+            frame[16] = (byte)0x88;
+            frame[17] = (byte)0xB6;
+            final long address = a.claim(frame.length);
+            MemorySegment.copy(MemorySegment.ofArray(frame), 0, ALL, address, frame.length);
+            a.commit(frame.length);
+            a.flush();
+            byte[] got = null;
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (got == null && System.nanoTime() - deadline < 0)
+            {
+                final int available = b.rxAvailable();
+                for (int i = 0; i < available; i++)
+                {
+                    final int length = b.rxFrameLength(i);
+                    if (length == frame.length)
+                    {
+                        got = new byte[length];
+                        MemorySegment.copy(ALL, b.rxFrameAddress(i), MemorySegment.ofArray(got), 0, length);
+                    }
+                }
+                b.rxRelease(available);
+            }
+            assertTrue(got != null, "the tagged frame arrived with its 4 tag bytes");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(frame, got);
+        }
+    }
+
     @Test
     void aMissingInterfaceIsAClearError()
     {

@@ -16,6 +16,7 @@ import static io.pagewire.dataplane.port.TpacketLayout.TP_NEXT_OFFSET_OFFSET;
 import static io.pagewire.dataplane.port.TpacketLayout.TP_SNAPLEN_OFFSET;
 import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_OFFSET;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -171,6 +172,36 @@ class TpacketRingTest
         assertEquals(1, rx.truncatedFrames());
         assertEquals(1, rx.tooLongFrames());
         assertEquals(0, rx.badFrames());
+    }
+
+    @Test
+    void theVlanTagTheKernelTookOffIsPutBack()
+    {
+        final long ring = ring(1);
+        final TpacketV3RxRing rx = new TpacketV3RxRing(ring, BLOCK_SIZE, 1, 0, 1000);
+        kernelFills(ring, 0, 5, 100, 200);
+        final long header = ring + 48;
+        putInt(header + TP_STATUS_OFFSET, TpacketLayout.TP_STATUS_VLAN_VALID);
+        putInt(header + TpacketLayout.TP_VLAN_TCI_OFFSET, 0x2123);
+        assertEquals(2, rx.available());
+        assertEquals(104, rx.frameLength(0));
+        assertEquals(header + KERNEL_MAC - 4, rx.frameAddress(0));
+        assertTrue(rx.vlanInserted(0));
+        final long f = rx.frameAddress(0);
+        for (int k = 0; k < 12; k++)
+        {
+            assertEquals(pattern(5, k), ALL.get(ValueLayout.JAVA_BYTE, f + k), "MAC byte " + k);
+        }
+        assertEquals((byte)0x81, ALL.get(ValueLayout.JAVA_BYTE, f + 12));
+        assertEquals((byte)0x00, ALL.get(ValueLayout.JAVA_BYTE, f + 13));
+        assertEquals((byte)0x21, ALL.get(ValueLayout.JAVA_BYTE, f + 14));
+        assertEquals((byte)0x23, ALL.get(ValueLayout.JAVA_BYTE, f + 15));
+        for (int k = 12; k < 100; k++)
+        {
+            assertEquals(pattern(5, k), ALL.get(ValueLayout.JAVA_BYTE, f + 4 + k), "byte " + k);
+        }
+        assertFalse(rx.vlanInserted(1));
+        assertFrame(rx, 1, 6, 200);
     }
 
     @Test
