@@ -7,6 +7,7 @@ import io.pagewire.dataplane.engine.DataplaneProxy;
 import io.pagewire.dataplane.engine.GuestNotifier;
 import io.pagewire.dataplane.engine.QueuePair;
 import io.pagewire.dataplane.guest.EmbeddedGuest;
+import io.pagewire.dataplane.guest.LatencyRecorder;
 import io.pagewire.dataplane.guest.PeerAgent;
 import io.pagewire.dataplane.guest.TrafficSink;
 import io.pagewire.dataplane.guest.TrafficSource;
@@ -50,6 +51,7 @@ public final class EmbeddedForwarder implements Forwarder
     private final VirtioNetDevice device;
     private final EmbeddedGuest guest;
     private final PeerAgent peer;
+    private final LatencyRecorder latency;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
 
     private AgentRunner dataplaneRunner;
@@ -61,6 +63,8 @@ public final class EmbeddedForwarder implements Forwarder
 
     private long allocatedAtStart;
     private long allocatedAtStop;
+    private long peerAllocatedAtStart;
+    private long peerAllocatedAtStop;
     private long packetsAtStart;
     private long packetsAtStop;
     private boolean steadyStateMarked;
@@ -76,7 +80,20 @@ public final class EmbeddedForwarder implements Forwarder
      */
     public EmbeddedForwarder(final PagewireConfig config, final Path runBase)
     {
+        this(config, runBase, null);
+    }
+
+    /**
+     * Maps the files and builds every part; starts nothing.
+     *
+     * @param config  a validated configuration with {@code guest.type=embedded} and {@code nic.type=shm}.
+     * @param runBase the base of runtime directories (see {@link RuntimeDirectory#defaultBase()}).
+     * @param latency where the embedded guest records each frame's latency (see {@link EmbeddedGuest}), or null.
+     */
+    public EmbeddedForwarder(final PagewireConfig config, final Path runBase, final LatencyRecorder latency)
+    {
         this.config = config;
+        this.latency = latency;
         directory = RuntimeDirectory.create(runBase);
         CountersFile counters = null;
         ShmNicPort port = null;
@@ -99,7 +116,7 @@ public final class EmbeddedForwarder implements Forwarder
         systemCounters = new SystemCounters(countersFile.manager());
         dataplane = new DataplaneAgent("pagewire-dataplane", proxy, systemCounters, config.dataplane().cpu());
         device = new VirtioNetDevice(config, memory, proxy, nic, GuestNotifier.POLLING, countersFile.manager());
-        guest = new EmbeddedGuest(config, memory);
+        guest = new EmbeddedGuest(config, memory, latency);
         final TrafficSource source = new TrafficSource(nic.rxRing(), config.traffic().frameSize(),
             config.traffic().rateMbps());
         peer = new PeerAgent(source, guest, new TrafficSink(nic.txRing()), nic.rxRing());
@@ -150,6 +167,7 @@ public final class EmbeddedForwarder implements Forwarder
         {
             steadyStateMarked = true;
             allocatedAtStart = dataplaneThreadAllocatedBytes();
+            peerAllocatedAtStart = peerThreadAllocatedBytes();
             packetsAtStart = packetsMoved();
         }
     }
@@ -189,6 +207,7 @@ public final class EmbeddedForwarder implements Forwarder
         }
         drained = peer.isDrained();
         allocatedAtStop = dataplaneThreadAllocatedBytes();
+        peerAllocatedAtStop = peerThreadAllocatedBytes();
         packetsAtStop = packetsMoved();
         peerRunner.close();
         if (device.attached() != null)
@@ -203,6 +222,12 @@ public final class EmbeddedForwarder implements Forwarder
     {
         final long id = dataplane.threadId();
         return id < 0 ? 0 : THREADS.getThreadAllocatedBytes(id);
+    }
+
+    private long peerThreadAllocatedBytes()
+    {
+        final Thread thread = peerRunner == null ? null : peerRunner.thread();
+        return thread == null ? 0 : THREADS.getThreadAllocatedBytes(thread.threadId());
     }
 
     /** @return the first error a thread hit, or null. */
@@ -276,6 +301,23 @@ public final class EmbeddedForwarder implements Forwarder
     {
         final long packets = packetsAtStop - packetsAtStart;
         return !steadyStateMarked || packets <= 0 ? Double.NaN : (double)(allocatedAtStop - allocatedAtStart) / packets;
+    }
+
+    /**
+     * @return bytes the peer thread (traffic source, embedded guest, sink) allocated per packet moved through the
+     * dataplane (both directions) in steady state, as {@link #dataplaneAllocatedBytesPerPacket()}; NaN when unmeasured.
+     */
+    public double peerAllocatedBytesPerPacket()
+    {
+        final long packets = packetsAtStop - packetsAtStart;
+        return !steadyStateMarked || packets <= 0 ? Double.NaN :
+            (double)(peerAllocatedAtStop - peerAllocatedAtStart) / packets;
+    }
+
+    /** @return where the embedded guest records latency, or null when it does not. */
+    public LatencyRecorder latencyRecorder()
+    {
+        return latency;
     }
 
     /** @return bytes the dataplane thread allocated in steady state (end of warm-up to stop request). */

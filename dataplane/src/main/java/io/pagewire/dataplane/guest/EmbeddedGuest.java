@@ -69,6 +69,7 @@ public final class EmbeddedGuest
     private int txFreeCount;
 
     private final VerifyStats verify = new VerifyStats();
+    private final LatencyRecorder latency;
     private DriverVirtqueue rx;
     private DriverVirtqueue tx;
     private int headerLength;
@@ -91,6 +92,21 @@ public final class EmbeddedGuest
      */
     public EmbeddedGuest(final PagewireConfig config, final GuestMemory memory)
     {
+        this(config, memory, null);
+    }
+
+    /**
+     * Sizes everything from the config and allocates the guest's RAM, rings and buffers; records the latency of
+     * every intact frame it receives.
+     *
+     * @param config  the run's configuration ({@code rx.*}, {@code virtqueue.*}, {@code guest.*}, the frame size).
+     * @param memory  the region table the device translates through; the guest's RAM is registered in it.
+     * @param latency where to record, for each intact frame, the time from its intended send time to the moment
+     *                the guest consumes it (after copying it out of its buffers); null records nothing.
+     */
+    public EmbeddedGuest(final PagewireConfig config, final GuestMemory memory, final LatencyRecorder latency)
+    {
+        this.latency = latency;
         mode = config.rx().mode();
         rxQueueSize = config.virtqueue().rxSize();
         txQueueSize = config.virtqueue().txSize();
@@ -225,6 +241,10 @@ public final class EmbeddedGuest
         }
         polls++;
         int packets = 0;
+        if (latency != null)
+        {
+            latency.beginBatch();
+        }
         while (packets < budget && rx.usedAvailable() > 0)
         {
             if (!receiveOne())
@@ -232,6 +252,10 @@ public final class EmbeddedGuest
                 break;
             }
             packets++;
+        }
+        if (latency != null)
+        {
+            latency.endBatch();
         }
         if (packets < budget)
         {
@@ -300,6 +324,10 @@ public final class EmbeddedGuest
         frameView.wrap(frameStart, (int)Math.max(frameLength, 1));
         final boolean intact = frameLength == maxFrameLength && FrameFormat.isIntact(frameView, 0, (int)frameLength);
         verify.record(intact, intact ? FrameFormat.sequence(frameView, 0) : -1);
+        if (intact && latency != null)
+        {
+            latency.recordSince(FrameFormat.sendTimeNs(frameView, 0));
+        }
 
         if (txSlot >= 0)
         {
