@@ -2,6 +2,7 @@ package io.pagewire.control.run;
 
 import io.pagewire.config.PagewireConfig;
 import io.pagewire.control.device.VirtioNetDevice;
+import io.pagewire.control.nic.NicPorts;
 import io.pagewire.dataplane.engine.DataplaneAgent;
 import io.pagewire.dataplane.engine.DataplaneProxy;
 import io.pagewire.dataplane.engine.GuestNotifier;
@@ -12,7 +13,9 @@ import io.pagewire.dataplane.guest.PeerAgent;
 import io.pagewire.dataplane.guest.TrafficSink;
 import io.pagewire.dataplane.guest.TrafficSource;
 import io.pagewire.dataplane.memory.GuestMemory;
+import io.pagewire.dataplane.port.NicPortSet;
 import io.pagewire.dataplane.port.ShmNicPort;
+import io.pagewire.dataplane.port.ShmNicPortSet;
 import io.pagewire.dataplane.stats.CountersFile;
 import io.pagewire.dataplane.stats.RuntimeDirectory;
 import io.pagewire.dataplane.stats.SystemCounters;
@@ -25,8 +28,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * The forwarder on its embedded default, assembled: shared-memory NIC, dataplane agent, control device, the
- * embedded guest and its traffic, counters file. Lifecycle: {@link #start()} (negotiation through the control
+ * The forwarder with the embedded guest, assembled: the NIC ({@code nic.type}; on the default, the shared-memory ring
+ * fed by the embedded traffic source and drained by its sink), dataplane agent, control device, the embedded guest,
+ * counters file. Lifecycle: {@link #start()} (negotiation through the control
  * device, then both threads), {@link #stop()} (source stops, everything in flight lands, the device is reset so the
  * dataplane gives the queues back, threads stop, files are removed), then {@link #result()}.
  * <p>
@@ -44,7 +48,7 @@ public final class EmbeddedForwarder implements Forwarder
     private final RuntimeDirectory directory;
     private final CountersFile countersFile;
     private final SystemCounters systemCounters;
-    private final ShmNicPort nic;
+    private final NicPortSet nic;
     private final GuestMemory memory = new GuestMemory();
     private final DataplaneProxy proxy = new DataplaneProxy();
     private final DataplaneAgent dataplane;
@@ -75,7 +79,7 @@ public final class EmbeddedForwarder implements Forwarder
     /**
      * Maps the files and builds every part; starts nothing.
      *
-     * @param config  a validated configuration with {@code guest.type=embedded} and {@code nic.type=shm}.
+     * @param config  a validated configuration with {@code guest.type=embedded}.
      * @param runBase the base of runtime directories (see {@link RuntimeDirectory#defaultBase()}).
      */
     public EmbeddedForwarder(final PagewireConfig config, final Path runBase)
@@ -96,11 +100,11 @@ public final class EmbeddedForwarder implements Forwarder
         this.latency = latency;
         directory = RuntimeDirectory.create(runBase);
         CountersFile counters = null;
-        ShmNicPort port = null;
+        NicPortSet port = null;
         try
         {
             counters = CountersFile.create(directory.countersFile(), MAX_COUNTERS);
-            port = ShmNicPort.create(directory.nicRingFile(), config.nic().ringSize(), config.nic().slotSize());
+            port = NicPorts.open(config, directory, counters.manager());
         }
         catch (final RuntimeException e)
         {
@@ -115,11 +119,19 @@ public final class EmbeddedForwarder implements Forwarder
         nic = port;
         systemCounters = new SystemCounters(countersFile.manager());
         dataplane = new DataplaneAgent("pagewire-dataplane", proxy, systemCounters, config.dataplane().cpu());
-        device = new VirtioNetDevice(config, memory, proxy, nic, GuestNotifier.POLLING, countersFile.manager());
+        device = new VirtioNetDevice(config, memory, proxy, nic.port(0), GuestNotifier.POLLING,
+            countersFile.manager());
         guest = new EmbeddedGuest(config, memory, latency);
-        final TrafficSource source = new TrafficSource(nic.rxRing(), config.traffic().frameSize(),
-            config.traffic().rateMbps());
-        peer = new PeerAgent(source, guest, new TrafficSink(nic.txRing()), nic.rxRing());
+        if (nic instanceof final ShmNicPortSet shm)
+        {
+            final ShmNicPort port0 = shm.port(0);
+            peer = new PeerAgent(new TrafficSource(port0.rxRing(), config.traffic().frameSize(),
+                config.traffic().rateMbps()), guest, new TrafficSink(port0.txRing()), port0.rxRing());
+        }
+        else
+        {
+            peer = new PeerAgent(null, guest, null, null);
+        }
     }
 
     /**
@@ -163,6 +175,7 @@ public final class EmbeddedForwarder implements Forwarder
     public void poll()
     {
         device.pollEvents();
+        nic.poll();
         if (!steadyStateMarked && System.nanoTime() - startNs >= WARM_UP_NS)
         {
             steadyStateMarked = true;
@@ -329,24 +342,27 @@ public final class EmbeddedForwarder implements Forwarder
     @Override
     public long nicRingFullDrops()
     {
-        return peer.source().droppedRingFull();
+        return peer.source() == null ? 0 : peer.source().droppedRingFull();
     }
 
     @Override
     public String startMessage()
     {
+        final String traffic = peer.source() != null ? config.traffic().frameSize() + "-byte frames" :
+            "NIC " + nic.describe();
         return "pagewire: forwarding (embedded guest, rx.mode=" + config.rx().mode().configName() + ", " +
-            config.traffic().frameSize() + "-byte frames, counters in " + directory.path() + "); Ctrl-C stops";
+            traffic + ", counters in " + directory.path() + "); Ctrl-C stops";
     }
 
     @Override
     public RunResult result()
     {
         final EmbeddedGuest guest = peer.guest();
+        final TrafficSource source = peer.source();
         return new RunResult(config, durationSeconds(), drained, dataplaneAllocatedBytesPerPacket(),
-            guest.offeredFeatures(), guest.negotiatedFeatures(), List.of(finalPair), peer.source().offered(),
-            peer.source().droppedRingFull(), guest.verify(), guest.echoDropped(), List.of(peer.sink()),
-            guest.inFlightCapacity());
+            guest.offeredFeatures(), guest.negotiatedFeatures(), List.of(finalPair),
+            source == null ? 0 : source.offered(), source == null ? 0 : source.droppedRingFull(), guest.verify(),
+            guest.echoDropped(), peer.sink() == null ? List.of() : List.of(peer.sink()), guest.inFlightCapacity());
     }
 
     /** Stops if needed, frees memory and removes the runtime files. */
@@ -372,7 +388,7 @@ public final class EmbeddedForwarder implements Forwarder
         finally
         {
             guest.close();
-            nic.closeAndDelete();
+            nic.close();
             systemCounters.close();
             countersFile.closeAndDelete();
             directory.delete();

@@ -9,6 +9,7 @@ import io.pagewire.control.latency.JvmActivity;
 import io.pagewire.control.latency.LatencyMonitor;
 import io.pagewire.control.metrics.MetricsServer;
 import io.pagewire.dataplane.guest.LatencyRecorder;
+import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.dataplane.stats.RuntimeDirectory;
 import org.agrona.concurrent.SystemNanoClock;
 
@@ -127,16 +128,11 @@ public final class RunCommand
             }
             return 2;
         }
-        if (config.nic().type() != NicType.SHM)
+        if (latency && (config.guest().type() != GuestType.EMBEDDED || config.nic().type() != NicType.SHM))
         {
-            err.println("pagewire: config error: nic.type=" + config.nic().type().configName() +
-                ": this build runs nic.type=shm");
-            return 2;
-        }
-        if (latency && config.guest().type() != GuestType.EMBEDDED)
-        {
-            err.println("pagewire: --latency needs guest.type=embedded (a guest in another process cannot report " +
-                "when it consumed a frame)");
+            err.println("pagewire: --latency needs guest.type=embedded and nic.type=shm (the embedded traffic " +
+                "source stamps the intended send times; a guest in another process cannot report when it consumed " +
+                "a frame)");
             return 2;
         }
         return runForwarder(config, durationNs, summaryFile, runBase, quiet,
@@ -182,6 +178,11 @@ public final class RunCommand
         {
             forwarder = config.guest().type() == GuestType.VHOST_USER ?
                 new VhostUserForwarder(config, runBase) : new EmbeddedForwarder(config, runBase, recorder);
+        }
+        catch (final NicPortException e)
+        {
+            err.println("pagewire: config error: " + e.getMessage());
+            return 2;
         }
         catch (final RuntimeException e)
         {
