@@ -1,6 +1,7 @@
 package io.pagewire.control.cli;
 
 import io.pagewire.config.ConfigTool;
+import io.pagewire.control.bench.BenchCommand;
 import io.pagewire.control.run.RunCommand;
 import io.pagewire.control.stats.StatCommand;
 
@@ -27,6 +28,7 @@ public final class PagewireCli
           run      run the forwarder (on its embedded default without a config)
           stat     show the live counters of running forwarders
           config   print the default config file, or check one
+          bench    benchmarks of the running forwarder (bench latency)
 
         pagewire <command> --help shows the options of a command.
         """;
@@ -61,6 +63,7 @@ public final class PagewireCli
             case "run" -> RunCommand.run(rest, out, err);
             case "stat" -> StatCommand.run(rest, out, err);
             case "config" -> ConfigTool.run(rest, out, err);
+            case "bench" -> BenchCommand.run(rest, out, err);
             default ->
             {
                 err.println("pagewire: unknown command '" + args[0] + "'");

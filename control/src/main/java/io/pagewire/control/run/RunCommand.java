@@ -342,7 +342,7 @@ public final class RunCommand
      * @return nanoseconds.
      * @throws IllegalArgumentException naming the text when it is not a positive duration.
      */
-    static long parseDuration(final String text)
+    public static long parseDuration(final String text)
     {
         final String trimmed = text.trim();
         int split = 0;
