@@ -56,7 +56,8 @@ public final class LatencyBench
     private static final String[] COLORS = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
 
     private record Point(String mode, int loadPercent, int rateMbps, double seconds, long offered, long delivered,
-        long nicRingFull, LatencySnapshot latency, Histogram histogram, long gcCount, long gcPauseMs,
+        long nicRingFull, LatencySnapshot latency, Histogram histogram, LatencySnapshot usedRing, long gcCount,
+        long gcPauseMs,
         double dataplaneAlloc, double guestAlloc)
     {
     }
@@ -281,18 +282,22 @@ public final class LatencyBench
         final long durationNs, final Path hlog) throws IOException
     {
         final LatencyRecorder recorder = new LatencyRecorder(SystemNanoClock.INSTANCE);
-        try (EmbeddedForwarder forwarder = new EmbeddedForwarder(config, RuntimeDirectory.defaultBase(), recorder))
+        final LatencyRecorder usedRingRecorder = new LatencyRecorder(SystemNanoClock.INSTANCE);
+        try (EmbeddedForwarder forwarder = new EmbeddedForwarder(config, RuntimeDirectory.defaultBase(), recorder,
+            usedRingRecorder))
         {
             forwarder.start();
             runFor(forwarder, warmupNs, null);
             // What the warm-up recorded (JIT compilation) is dropped; measuring starts now.
             recorder.intervalHistogram(null);
+            usedRingRecorder.intervalHistogram(null);
             final long offeredBefore = forwarder.peer().source().offered();
             final long droppedBefore = forwarder.peer().source().droppedRingFull();
             final long deliveredBefore = delivered(forwarder);
             final JvmActivity jvm = JvmActivity.start();
             final long startNs = System.nanoTime();
-            try (LatencyMonitor monitor = new LatencyMonitor(recorder, hlog))
+            try (LatencyMonitor monitor = new LatencyMonitor(recorder, hlog);
+                LatencyMonitor usedRing = new LatencyMonitor(usedRingRecorder, null))
             {
                 runFor(forwarder, durationNs, monitor);
                 final long offered = forwarder.peer().source().offered() - offeredBefore;
@@ -302,9 +307,10 @@ public final class LatencyBench
                 forwarder.stop();
                 failIfFailed(forwarder);
                 monitor.sample();
+                usedRing.sample();
                 final Histogram histogram = monitor.total().copy();
                 return new Point(mode, load, rate, seconds, offered, deliveredCount, dropped,
-                    LatencySnapshot.of(histogram), histogram, jvm.gcCount(), jvm.gcPauseMs(),
+                    LatencySnapshot.of(histogram), histogram, usedRing.snapshot(), jvm.gcCount(), jvm.gcPauseMs(),
                     forwarder.dataplaneAllocatedBytesPerPacket(), forwarder.peerAllocatedBytesPerPacket());
             }
         }
@@ -314,11 +320,12 @@ public final class LatencyBench
     {
         final LatencySnapshot l = p.latency();
         return String.format(Locale.ROOT,
-            "| %s | %d %% | %,d | %.3f | %.3f | %.2f %% | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d / %d ms | " +
-            "%.3f / %.3f |",
+            "| %s | %d %% | %,d | %.3f | %.3f | %.2f %% | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f | " +
+            "%d / %d ms | %.3f / %.3f |",
             p.mode(), p.loadPercent(), p.rateMbps(), p.offered() / p.seconds() / 1e6, p.delivered() / p.seconds() / 1e6,
             p.offered() == 0 ? 0.0 : 100.0 * p.nicRingFull() / p.offered(), l.p50Ns() / 1e3, l.p90Ns() / 1e3,
-            l.p99Ns() / 1e3, l.p999Ns() / 1e3, l.p9999Ns() / 1e3, l.maxNs() / 1e3, p.gcCount(), p.gcPauseMs(),
+            l.p99Ns() / 1e3, l.p999Ns() / 1e3, l.p9999Ns() / 1e3, l.maxNs() / 1e3, p.usedRing().p50Ns() / 1e3,
+            p.usedRing().p999Ns() / 1e3, p.gcCount(), p.gcPauseMs(),
             p.dataplaneAlloc(), p.guestAlloc());
     }
 
@@ -332,8 +339,9 @@ public final class LatencyBench
             Runtime.getRuntime().availableProcessors(), cpuModel(), Runtime.version(),
             durationNs / 1e9, warmupNs / 1e9));
         table.append("| rx.mode | load | offered Mb/s | offered Mpps | delivered Mpps | nic_ring_full | p50 us | " +
-            "p90 us | p99 us | p99.9 us | p99.99 us | max us | GCs / pause | alloc B/pkt dataplane / guest |\n");
-        table.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+            "p90 us | p99 us | p99.9 us | p99.99 us | max us | to used ring p50 / p99.9 us | GCs / pause | " +
+            "alloc B/pkt dataplane / guest |\n");
+        table.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (final Point point : points)
         {
             table.append(row(point)).append('\n');

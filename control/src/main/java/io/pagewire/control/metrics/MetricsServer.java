@@ -27,14 +27,16 @@ public final class MetricsServer implements AutoCloseable
      * @param port     the TCP port on every interface; 0 for an ephemeral one (see {@link #port()}).
      * @param counters the forwarder's counters.
      * @param latency  the latest latency percentiles, or null when latency is not measured.
+     * @param usedRing the latest used-ring publication latency percentiles, or null.
      * @return the running server.
      * @throws IOException when the port cannot be bound.
      */
     public static MetricsServer start(
-        final int port, final CountersReader counters, final Supplier<LatencySnapshot> latency) throws IOException
+        final int port, final CountersReader counters, final Supplier<LatencySnapshot> latency,
+        final Supplier<LatencySnapshot> usedRing) throws IOException
     {
         final PrometheusRegistry registry = new PrometheusRegistry();
-        registry.register(new PagewireCollector(counters, latency));
+        registry.register(new PagewireCollector(counters, latency, usedRing));
         return new MetricsServer(HTTPServer.builder().port(port).registry(registry).buildAndStart());
     }
 

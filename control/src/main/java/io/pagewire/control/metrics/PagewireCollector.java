@@ -38,7 +38,8 @@ import java.util.function.Supplier;
  *   <li>any other counter (NIC port counters): {@code pagewire_<label>} as a counter, with a {@code queue} label when
  *       its key names one;</li>
  *   <li>latency, when measured: a summary {@code pagewire_latency_seconds} with quantiles 0.5 .. 0.9999 and 1 (max),
- *       over the whole run so far.</li>
+ *       over the whole run so far; {@code pagewire_latency_used_ring_seconds} likewise for the dataplane's
+ *       per-burst sample up to the used-ring publication.</li>
  * </ul>
  * Called on the HTTP server's thread; allocates per scrape, never touches the dataplane.
  */
@@ -46,15 +47,20 @@ public final class PagewireCollector implements MultiCollector
 {
     private final CountersReader counters;
     private final Supplier<LatencySnapshot> latency;
+    private final Supplier<LatencySnapshot> usedRing;
 
     /**
      * @param counters the forwarder's counters.
      * @param latency  the latest latency percentiles, or null when latency is not measured.
+     * @param usedRing the latest used-ring publication latency percentiles, or null.
      */
-    public PagewireCollector(final CountersReader counters, final Supplier<LatencySnapshot> latency)
+    public PagewireCollector(
+        final CountersReader counters, final Supplier<LatencySnapshot> latency,
+        final Supplier<LatencySnapshot> usedRing)
     {
         this.counters = counters;
         this.latency = latency;
+        this.usedRing = usedRing;
     }
 
     private static final class Family
@@ -152,7 +158,19 @@ public final class PagewireCollector implements MultiCollector
         {
             snapshots.add(family.snapshot());
         }
-        final LatencySnapshot snapshot = latency == null ? null : latency.get();
+        addSummary(snapshots, latency, "pagewire_latency_seconds",
+            "Time from a frame's intended send time to its consumption by the embedded guest, whole run");
+        addSummary(snapshots, usedRing, "pagewire_latency_used_ring_seconds",
+            "Time from the intended send time of a receive burst's oldest frame to the used-ring publication, " +
+            "one sample per burst, whole run");
+        return new MetricSnapshots(snapshots);
+    }
+
+    private static void addSummary(
+        final List<MetricSnapshot> snapshots, final Supplier<LatencySnapshot> source, final String name,
+        final String help)
+    {
+        final LatencySnapshot snapshot = source == null ? null : source.get();
         if (snapshot != null)
         {
             final Quantiles.Builder quantiles = Quantiles.builder();
@@ -161,14 +179,12 @@ public final class PagewireCollector implements MultiCollector
             {
                 quantiles.quantile(new Quantile(LatencySnapshot.QUANTILES[i], values[i] / 1e9));
             }
-            snapshots.add(SummarySnapshot.builder().name("pagewire_latency_seconds")
-                .help("Time from a frame's intended send time to its consumption by the embedded guest, whole run")
+            snapshots.add(SummarySnapshot.builder().name(name).help(help)
                 .dataPoint(SummarySnapshot.SummaryDataPointSnapshot.builder()
                     .count(snapshot.count()).sum(snapshot.meanNs() * snapshot.count() / 1e9)
                     .quantiles(quantiles.build()).build())
                 .build());
         }
-        return new MetricSnapshots(snapshots);
     }
 
     private static Family family(

@@ -96,6 +96,22 @@ public final class EmbeddedForwarder implements Forwarder
      */
     public EmbeddedForwarder(final PagewireConfig config, final Path runBase, final LatencyRecorder latency)
     {
+        this(config, runBase, latency, null);
+    }
+
+    /**
+     * Maps the files and builds every part; starts nothing.
+     *
+     * @param config    a validated configuration with {@code guest.type=embedded} and {@code nic.type=shm}.
+     * @param runBase   the base of runtime directories (see {@link RuntimeDirectory#defaultBase()}).
+     * @param latency   where the embedded guest records each frame's latency (see {@link EmbeddedGuest}), or null.
+     * @param published where the dataplane samples, once per receive burst, the latency up to the used-ring
+     *                  publication (see {@link DataplaneAgent#publishLatency}), or null.
+     */
+    public EmbeddedForwarder(
+        final PagewireConfig config, final Path runBase, final LatencyRecorder latency,
+        final LatencyRecorder published)
+    {
         this.config = config;
         this.latency = latency;
         directory = RuntimeDirectory.create(runBase);
@@ -119,6 +135,7 @@ public final class EmbeddedForwarder implements Forwarder
         nic = port;
         systemCounters = new SystemCounters(countersFile.manager());
         dataplane = new DataplaneAgent("pagewire-dataplane", proxy, systemCounters, config.dataplane().cpu());
+        dataplane.publishLatency(published);
         device = new VirtioNetDevice(config, memory, proxy, nic.port(0), GuestNotifier.POLLING,
             countersFile.manager());
         guest = new EmbeddedGuest(config, memory, latency);

@@ -174,10 +174,12 @@ public final class RunCommand
         installSignalHandlers();
         final Forwarder forwarder;
         final LatencyRecorder recorder = profiling.latency() ? new LatencyRecorder(SystemNanoClock.INSTANCE) : null;
+        final LatencyRecorder usedRingRecorder = profiling.latency() ?
+            new LatencyRecorder(SystemNanoClock.INSTANCE) : null;
         try
         {
             forwarder = config.guest().type() == GuestType.VHOST_USER ?
-                new VhostUserForwarder(config, runBase) : new EmbeddedForwarder(config, runBase, recorder);
+                new VhostUserForwarder(config, runBase) : new EmbeddedForwarder(config, runBase, recorder, usedRingRecorder);
         }
         catch (final NicPortException e)
         {
@@ -190,17 +192,19 @@ public final class RunCommand
             return 1;
         }
         LatencyMonitor latency = null;
+        LatencyMonitor usedRing = null;
         MetricsServer metrics = null;
         try (forwarder)
         {
             if (recorder != null)
             {
                 latency = new LatencyMonitor(recorder, profiling.latencyLog());
+                usedRing = new LatencyMonitor(usedRingRecorder, null);
             }
             if (profiling.metricsPort() != 0)
             {
                 metrics = MetricsServer.start(profiling.metricsPort(), forwarder.countersFile().reader(),
-                    latency == null ? null : latency::snapshot);
+                    latency == null ? null : latency::snapshot, usedRing == null ? null : usedRing::snapshot);
                 if (!quiet)
                 {
                     out.println("pagewire: metrics on http://localhost:" + metrics.port() + "/metrics");
@@ -233,6 +237,7 @@ public final class RunCommand
                     if (latency != null)
                     {
                         latency.sample();
+                        usedRing.sample();
                     }
                 }
                 forwarder.poll(durationNs >= 0 ?
@@ -252,8 +257,10 @@ public final class RunCommand
             if (latency != null)
             {
                 latency.sample();
+                usedRing.sample();
             }
-            final RunProfile profile = new RunProfile(latency == null ? null : latency.snapshot(), jvm.gcCount(),
+            final RunProfile profile = new RunProfile(latency == null ? null : latency.snapshot(),
+                usedRing == null ? null : usedRing.snapshot(), jvm.gcCount(),
                 jvm.gcPauseMs(), forwarder instanceof final EmbeddedForwarder embedded ?
                     embedded.peerAllocatedBytesPerPacket() : Double.NaN);
             final RunSummary summary = new RunSummary(result, profile);
@@ -307,6 +314,7 @@ public final class RunCommand
             if (latency != null)
             {
                 latency.close();
+                usedRing.close();
             }
         }
     }

@@ -8,11 +8,15 @@ import io.pagewire.control.latency.LatencySnapshot;
  *
  * @param latency                  percentiles of the per-frame latency, or null when not measured
  *                                 ({@code pagewire run} without {@code --latency}, or a guest in another process).
+ * @param usedRingLatency          the dataplane's per-burst sample of the latency up to the used-ring publication of
+ *                                 the burst's oldest frame, or null when not measured.
  * @param gcCount                  garbage collections during the run.
  * @param gcPauseMs                milliseconds of collection pauses during the run.
  * @param guestAllocBytesPerPacket bytes the peer thread (traffic source, embedded guest, sink) allocated per packet
  *                                 moved in steady state, NaN when unmeasured (or no such thread).
  */
-public record RunProfile(LatencySnapshot latency, long gcCount, long gcPauseMs, double guestAllocBytesPerPacket)
+public record RunProfile(
+    LatencySnapshot latency, LatencySnapshot usedRingLatency, long gcCount, long gcPauseMs,
+    double guestAllocBytesPerPacket)
 {
 }

@@ -152,7 +152,13 @@ public final class RunSummary
         json.put("drained", result.drained());
         if (profile != null)
         {
-            json.put("latency", profile.latency() == null ? null : profile.latency().json());
+            final Map<String, Object> latency = profile.latency() == null ? null : profile.latency().json();
+            if (latency != null)
+            {
+                latency.put("used_ring", profile.usedRingLatency() == null ? null :
+                    profile.usedRingLatency().json());
+            }
+            json.put("latency", latency);
             final Map<String, Object> jvm = new LinkedHashMap<>();
             jvm.put("gc_count", profile.gcCount());
             jvm.put("gc_pause_ms", profile.gcPauseMs());
@@ -180,10 +186,12 @@ public final class RunSummary
         }
         final long offered = result.offeredPackets();
         final String profileText = profile == null ? "" : String.format(Locale.ROOT,
-            "  latency         %s%n  jvm             %d GCs, %d ms paused; guest thread %.2f bytes allocated per " +
+            "  latency         %s%n%s  jvm             %d GCs, %d ms paused; guest thread %.2f bytes allocated per " +
             "packet in steady state%n",
             profile.latency() == null ? "not measured (pagewire run --latency measures it)" :
-                profile.latency().text(),
+                profile.latency().text() + " (consumed by the guest)",
+            profile.usedRingLatency() == null ? "" : "  to used ring    " + profile.usedRingLatency().text() +
+                " (one sample per burst)" + System.lineSeparator(),
             profile.gcCount(), profile.gcPauseMs(), profile.guestAllocBytesPerPacket());
         text = String.format(Locale.ROOT, """
             pagewire run summary (%.2f s, guest.type=%s, rx.mode=%s, %d-byte frames, %d queue pair(s))

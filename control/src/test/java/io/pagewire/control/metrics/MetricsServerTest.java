@@ -67,10 +67,13 @@ class MetricsServerTest
     void scrapedCountersMatchTheCountersFileAndTheRun() throws Exception
     {
         final LatencyRecorder recorder = new LatencyRecorder(SystemNanoClock.INSTANCE);
+        final LatencyRecorder usedRingRecorder = new LatencyRecorder(SystemNanoClock.INSTANCE);
         try (EmbeddedForwarder forwarder = new EmbeddedForwarder(
-            PagewireConfig.load(null, List.of("traffic.rate_mbps=2000")), temp, recorder);
+            PagewireConfig.load(null, List.of("traffic.rate_mbps=2000")), temp, recorder, usedRingRecorder);
             LatencyMonitor latency = new LatencyMonitor(recorder, null);
-            MetricsServer metrics = MetricsServer.start(0, forwarder.countersFile().reader(), latency::snapshot))
+            LatencyMonitor usedRing = new LatencyMonitor(usedRingRecorder, null);
+            MetricsServer metrics = MetricsServer.start(0, forwarder.countersFile().reader(), latency::snapshot,
+                usedRing::snapshot))
         {
             assertTrue(metrics.port() > 0);
             forwarder.start();
@@ -86,6 +89,7 @@ class MetricsServerTest
             assertTrue(sample(live, "pagewire_rx_packets_total{queue=\"0\"}") > 0, "live counters move");
             forwarder.stop();
             latency.sample();
+            usedRing.sample();
 
             final Map<String, Double> samples = scrape(metrics.port());
             final QueuePair pair = forwarder.finalPair();
@@ -108,6 +112,10 @@ class MetricsServerTest
             assertEquals(snapshot.count(), sample(samples, "pagewire_latency_seconds_count"));
             assertEquals(snapshot.maxNs() / 1e9, samples.get("pagewire_latency_seconds{quantile=\"1.0\"}"), 1e-9);
             assertEquals(snapshot.p99Ns() / 1e9, samples.get("pagewire_latency_seconds{quantile=\"0.99\"}"), 1e-9);
+            // One used-ring sample per receive burst: at least one, at most one per frame.
+            final long bursts = sample(samples, "pagewire_latency_used_ring_seconds_count");
+            assertTrue(bursts > 0 && bursts <= pair.rxPackets(), "bursts " + bursts);
+            assertEquals(usedRing.snapshot().count(), bursts);
         }
     }
 }

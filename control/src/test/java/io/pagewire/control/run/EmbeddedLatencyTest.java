@@ -40,6 +40,7 @@ class EmbeddedLatencyTest
 
     private final CachedNanoClock clock = new CachedNanoClock();
     private final LatencyRecorder recorder = new LatencyRecorder(clock);
+    private final LatencyRecorder usedRing = new LatencyRecorder(clock);
     private final GuestMemory memory = new GuestMemory();
     private final DataplaneProxy proxy = new DataplaneProxy();
     private final DataplaneAgent agent = new DataplaneAgent("test-dataplane", proxy, null, -1);
@@ -66,6 +67,7 @@ class EmbeddedLatencyTest
         final PagewireConfig config = PagewireConfig.load(null, List.of(overrides));
         nic = ShmNicPort.create(temp.resolve("nic.ring"), 256, 2048);
         guest = new EmbeddedGuest(config, memory, recorder);
+        agent.publishLatency(usedRing);
         final VirtioNetDevice device = new VirtioNetDevice(config, memory, proxy, nic, GuestNotifier.POLLING, null);
         guest.start(device);
         for (int i = 0; i < 4; i++)
@@ -118,6 +120,13 @@ class EmbeddedLatencyTest
         assertTrue(histogram.valuesAreEquivalent(TRANSIT_NS, histogram.getValueAtPercentile(50)));
         assertTrue(histogram.valuesAreEquivalent(TimeUnit.MILLISECONDS.toNanos(250), histogram.getMaxValue()),
             "max " + histogram.getMaxValue());
+
+        final Histogram bursts = usedRing.intervalHistogram(null);
+        assertTrue(bursts.getTotalCount() >= 51 && bursts.getTotalCount() < histogram.getTotalCount(),
+            "one used-ring sample per receive burst: " + bursts.getTotalCount());
+        assertTrue(bursts.valuesAreEquivalent(TRANSIT_NS, bursts.getMinValue()));
+        assertTrue(bursts.valuesAreEquivalent(TimeUnit.MILLISECONDS.toNanos(250), bursts.getMaxValue()));
+
         long previous = 0;
         for (final double percentile : new double[] {50, 90, 99, 99.9, 99.99, 100})
         {
@@ -140,6 +149,8 @@ class EmbeddedLatencyTest
         }
         interval = recorder.intervalHistogram(interval);
         interval = recorder.intervalHistogram(interval);
+        Histogram usedRingInterval = usedRing.intervalHistogram(null);
+        usedRingInterval = usedRing.intervalHistogram(usedRingInterval);
         long allocated = -1;
         long frames = 0;
         // A late JIT recompilation can allocate a few hundred bytes once; a per-packet allocation shows every round.
@@ -154,6 +165,7 @@ class EmbeddedLatencyTest
                 if (i % 1000 == 999)
                 {
                     interval = recorder.intervalHistogram(interval);
+                    usedRingInterval = usedRing.intervalHistogram(usedRingInterval);
                 }
             }
             allocated = THREADS.getCurrentThreadAllocatedBytes() - before;

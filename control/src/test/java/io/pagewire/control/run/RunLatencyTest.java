@@ -69,6 +69,9 @@ class RunLatencyTest
             assertTrue(value >= previous, key + " " + value + " >= " + previous);
             previous = value;
         }
+        final Map<String, Object> usedRing = map(latency, "used_ring");
+        assertTrue(number(usedRing, "count") > 0 && number(usedRing, "count") <= checked, usedRing.toString());
+        assertTrue(number(usedRing, "p50_ns") <= number(usedRing, "max_ns"));
         final Map<String, Object> jvm = map(json, "jvm");
         assertTrue(number(jvm, "gc_count") >= 0);
         assertTrue(number(jvm, "gc_pause_ms") >= 0);
