@@ -67,11 +67,20 @@ public record LatencySnapshot(
         return json;
     }
 
-    /** @return one line of percentiles in microseconds. */
+    /** @return one line of percentiles in microseconds, counting frames. */
     public String text()
     {
+        return text("frames");
+    }
+
+    /**
+     * @param what what a value is of ("frames", "bursts").
+     * @return one line of percentiles in microseconds.
+     */
+    public String text(final String what)
+    {
         return String.format(Locale.ROOT,
-            "%,d frames; us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  p99.99 %.1f  max %.1f",
-            count, p50Ns / 1e3, p90Ns / 1e3, p99Ns / 1e3, p999Ns / 1e3, p9999Ns / 1e3, maxNs / 1e3);
+            "%,d %s; us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  p99.99 %.1f  max %.1f",
+            count, what, p50Ns / 1e3, p90Ns / 1e3, p99Ns / 1e3, p999Ns / 1e3, p9999Ns / 1e3, maxNs / 1e3);
     }
 }

@@ -190,8 +190,8 @@ public final class RunSummary
             "packet in steady state%n",
             profile.latency() == null ? "not measured (pagewire run --latency measures it)" :
                 profile.latency().text() + " (consumed by the guest)",
-            profile.usedRingLatency() == null ? "" : "  to used ring    " + profile.usedRingLatency().text() +
-                " (one sample per burst)" + System.lineSeparator(),
+            profile.usedRingLatency() == null ? "" : "  to used ring    " +
+                profile.usedRingLatency().text("bursts") + " (oldest frame of each burst)" + System.lineSeparator(),
             profile.gcCount(), profile.gcPauseMs(), profile.guestAllocBytesPerPacket());
         text = String.format(Locale.ROOT, """
             pagewire run summary (%.2f s, guest.type=%s, rx.mode=%s, %d-byte frames, %d queue pair(s))
