@@ -245,6 +245,11 @@ public enum ConfigKey
                 return (int)v.get(TRAFFIC_FRAME_SIZE) > maxFrameSize ?
                     "must be at most nic.slot_size - " + NicConfig.SLOT_HEADER_BYTES + " = " + maxFrameSize : null;
             }),
+        new CrossKeyRule(NIC_RING_SIZE, List.of(NIC_TYPE),
+            "at most 16384 when nic.type=memif",
+            v -> v.get(NIC_TYPE) == NicType.MEMIF && (int)v.get(NIC_RING_SIZE) > NicConfig.MEMIF_MAX_RING_SIZE ?
+                "must be at most " + NicConfig.MEMIF_MAX_RING_SIZE + " when nic.type=memif (memif rings are at most 2^14, " +
+                "DPDK net_memif's limit)" : null),
         new CrossKeyRule(GUEST_QUEUE_PAIRS, List.of(GUEST_TYPE),
             "1 when guest.type=embedded",
             v -> v.get(GUEST_TYPE) == GuestType.EMBEDDED && (int)v.get(GUEST_QUEUE_PAIRS) != 1 ?

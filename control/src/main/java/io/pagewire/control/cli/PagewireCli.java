@@ -28,7 +28,8 @@ public final class PagewireCli
           run      run the forwarder (on its embedded default without a config)
           stat     show the live counters of running forwarders
           config   print the default config file, or check one
-          bench    benchmarks of the running forwarder (bench latency)
+          bench    benchmarks: bench latency (the embedded default's latency profile), bench pvp (side by
+                   side with DPDK against real peers)
 
         pagewire <command> --help shows the options of a command.
         """;

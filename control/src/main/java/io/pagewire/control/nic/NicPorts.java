@@ -4,6 +4,7 @@ import io.pagewire.config.PagewireConfig;
 import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.dataplane.port.NicPortSet;
 import io.pagewire.dataplane.port.ShmNicPortSet;
+import io.pagewire.dataplane.port.memif.MemifNicPortSet;
 import io.pagewire.dataplane.stats.RuntimeDirectory;
 import org.agrona.concurrent.status.CountersManager;
 
@@ -34,8 +35,26 @@ public final class NicPorts
         {
             case SHM -> ShmNicPortSet.create(pairs, pair -> pairs == 1 ? directory.nicRingFile() :
                 directory.path().resolve("nic-" + pair + ".ring"), config.nic().ringSize(), config.nic().slotSize());
-            case MEMIF, AF_PACKET, PCAP -> throw new NicPortException(
+            case MEMIF -> openMemif(config, counters);
+            case AF_PACKET, PCAP -> throw new NicPortException(
                 "nic.type=" + config.nic().type().configName() + ": this build runs nic.type=shm");
         };
+    }
+
+    private static NicPortSet openMemif(final PagewireConfig config, final CountersManager counters)
+    {
+        try
+        {
+            return MemifNicPortSet.open(config.nic(), config.guest().queuePairs(), counters);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new NicPortException(ex.getMessage(), ex);
+        }
+        catch (final RuntimeException ex)
+        {
+            throw new NicPortException("nic.memif.socket=\"" + config.nic().memif().socket() + "\": cannot listen: " +
+                ex.getMessage(), ex);
+        }
     }
 }

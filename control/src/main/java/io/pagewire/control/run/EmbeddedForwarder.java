@@ -379,7 +379,8 @@ public final class EmbeddedForwarder implements Forwarder
         return new RunResult(config, durationSeconds(), drained, dataplaneAllocatedBytesPerPacket(),
             guest.offeredFeatures(), guest.negotiatedFeatures(), List.of(finalPair),
             source == null ? 0 : source.offered(), source == null ? 0 : source.droppedRingFull(), guest.verify(),
-            guest.echoDropped(), peer.sink() == null ? List.of() : List.of(peer.sink()), guest.inFlightCapacity());
+            guest.echoDropped(), peer.sink() == null ? List.of() : List.of(peer.sink()), guest.inFlightCapacity(),
+            RunResult.nicCountersOf(countersFile.reader()));
     }
 
     /** Stops if needed, frees memory and removes the runtime files. */

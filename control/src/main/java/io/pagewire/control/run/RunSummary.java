@@ -148,6 +148,10 @@ public final class RunSummary
             sinkReordered);
         verifyTx.put("unverifiable", foreign);
         json.put("verify_tx", verifyTx);
+        final Map<String, Object> nic = new LinkedHashMap<>();
+        nic.put("type", result.config().nic().type().configName());
+        nic.put("counters", new LinkedHashMap<>(result.nicCounters()));
+        json.put("nic", nic);
         json.put("alloc_bytes_per_packet", result.allocBytesPerPacket());
         json.put("drained", result.drained());
         if (profile != null)

@@ -224,7 +224,8 @@ public final class VhostUserForwarder implements Forwarder
         }
         return new RunResult(config, ((stopNs == 0 ? System.nanoTime() : stopNs) - startNs) / 1e9, drained,
             Double.NaN, backend.offeredFeatures() & ~VhostUserProtocol.F_PROTOCOL_FEATURES,
-            backend.lastNegotiatedFeatures(), pairs, offered, ringFull, null, 0, List.of(sinks), -1);
+            backend.lastNegotiatedFeatures(), pairs, offered, ringFull, null, 0, List.of(sinks), -1,
+            RunResult.nicCountersOf(countersFile.reader()));
     }
 
     @Override

@@ -41,6 +41,11 @@ final class Libc
     static final int AF_UNIX = 1;
     static final int SOCK_STREAM = 1;
     static final int SOCK_CLOEXEC = 0x80000;
+    static final int SOCK_SEQPACKET = 5;
+    static final int SOCK_NONBLOCK = 0x800;
+    static final int MSG_DONTWAIT = 0x40;
+    static final int MSG_TRUNC = 0x20;
+    static final int ECONNREFUSED = 111;
     static final int SOL_SOCKET = 1;
     static final int SCM_RIGHTS = 1;
     static final int MSG_CTRUNC = 0x8;
@@ -60,6 +65,16 @@ final class Libc
     static final long MAP_FAILED = -1L;
 
     static final int MFD_CLOEXEC = 0x1;
+    static final int MFD_ALLOW_SEALING = 0x2;
+    static final int F_ADD_SEALS = 1033;
+    static final int F_GET_SEALS = 1034;
+    static final int F_SEAL_SHRINK = 0x2;
+    static final int MAP_PRIVATE = 0x2;
+    static final int MAP_FIXED = 0x10;
+    static final int MAP_ANONYMOUS = 0x20;
+    static final int MAP_NORESERVE = 0x4000;
+    static final int S_IFMT = 0170000;
+    static final int S_IFREG = 0100000;
     static final int EFD_NONBLOCK = 0x800;
     static final int EFD_CLOEXEC = 0x80000;
     static final int F_GETFL = 3;
@@ -243,6 +258,19 @@ final class Libc
         }
     }
 
+    static long mmapAt(final MemorySegment state, final long address, final long length, final int prot,
+        final int flags, final int fd, final long offset)
+    {
+        try
+        {
+            return (long)MMAP.invokeExact(state, address, length, prot, flags, fd, offset);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
     static int munmap(final MemorySegment state, final long address, final long length)
     {
         try
@@ -296,6 +324,30 @@ final class Libc
         try
         {
             return (int)FCNTL_GET.invokeExact(state, fd, F_GETFL);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    static int fcntl(final MemorySegment state, final int fd, final int command)
+    {
+        try
+        {
+            return (int)FCNTL_GET.invokeExact(state, fd, command);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    static int fcntl(final MemorySegment state, final int fd, final int command, final int argument)
+    {
+        try
+        {
+            return (int)FCNTL_SET.invokeExact(state, fd, command, argument);
         }
         catch (final Throwable t)
         {
