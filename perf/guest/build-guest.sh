@@ -51,18 +51,25 @@ fi
 # --- packages: the cloud kernel (current version behind the meta package) and iperf3 with its libraries ----------
 debs="$out/debs"
 mkdir -p "$debs"
-kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
-if [ -z "$kpkg" ]; then
+resolve_kernel() { apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}'; }
+download() # the kernel, iperf3 and its libraries, unless already in $debs
+{
+  (
+    cd "$debs"
+    for p in "$kpkg" iperf3 libiperf0 libsctp1 libssl3; do
+      ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download -qq "$p" >/dev/null 2>&1 || return 1
+    done
+  )
+}
+kpkg=$(resolve_kernel)
+if [ -z "$kpkg" ] || ! download; then
+  # No or stale package lists (a fresh machine): refresh once and retry.
+  log "refreshing package lists"
   apt-get update -qq
-  kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+  kpkg=$(resolve_kernel)
+  [ -n "$kpkg" ] || { log "cannot resolve linux-image-cloud-amd64 to a kernel package"; exit 1; }
+  download || { log "apt-get download failed for $kpkg iperf3 libiperf0 libsctp1 libssl3"; exit 1; }
 fi
-[ -n "$kpkg" ] || { log "cannot resolve linux-image-cloud-amd64 to a kernel package"; exit 2; }
-(
-  cd "$debs"
-  for p in "$kpkg" iperf3 libiperf0 libsctp1; do
-    ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download -qq "$p" 2>/dev/null || apt-get download "$p"
-  done
-)
 x="$out/extract"
 rm -rf "$x"
 mkdir -p "$x"
@@ -129,6 +136,10 @@ copy_libs()
     done
 }
 copy_libs "$root/usr/bin/iperf3"
+if LD_LIBRARY_PATH="$x/usr/lib/x86_64-linux-gnu" ldd "$root/usr/bin/iperf3" | grep -q 'not found'; then
+  log "iperf3 in the guest lacks libraries:"; LD_LIBRARY_PATH="$x/usr/lib/x86_64-linux-gnu" ldd "$root/usr/bin/iperf3" >&2
+  exit 1
+fi
 echo "127.0.0.1 localhost" > "$root/etc/hosts"
 echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"

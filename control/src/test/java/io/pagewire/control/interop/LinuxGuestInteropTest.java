@@ -158,8 +158,9 @@ class LinuxGuestInteropTest
             final int exit = guest.awaitExit(Duration.ofSeconds(90));
             final Map<String, Long> stats = guest.lastStats();
             final String done = guest.await("PW-DONE", Duration.ofSeconds(1));
-            System.out.printf("LinuxGuestInteropTest mrg_rxbuf=%s: delivered %d, guest %s, powered off at %.2f s%n",
-                mergeable, delivered, stats, LinuxGuest.uptime(done));
+            System.out.printf("LinuxGuestInteropTest mrg_rxbuf=%s: source sent %d (ring full %d), delivered %d, " +
+                "guest %s, powered off at %.2f s%n", mergeable, forwarder.source(0).sent(),
+                forwarder.source(0).droppedRingFull(), delivered, stats, LinuxGuest.uptime(done));
             assertEquals(0, exit, "QEMU exited cleanly after the guest's poweroff");
             assertEquals(delivered, stats.get("rx_packets"), () -> "the guest's virtio_net counted every frame " +
                 "pagewire delivered; pagewire drops " + Arrays.toString(forwarder.server().backend().running(0) == null ?
