@@ -40,7 +40,7 @@ done
 [ -n "$socket" ] || { echo "run-guest: --socket is required" >&2; exit 2; }
 [ -f "$dir/vmlinuz" ] && [ -f "$dir/initramfs.cpio.gz" ] || { echo "run-guest: run build-guest.sh first ($dir)" >&2; exit 2; }
 
-append="console=ttyS0 loglevel=3 panic=-1 pw.ip=$ip"
+append="console=ttyS0 loglevel=3 panic=-1 ipv6.disable=1 pw.ip=$ip"
 for c in "${cmds[@]:-}"; do
   [ -n "$c" ] && append="$append pw.cmd=$c"
 done
