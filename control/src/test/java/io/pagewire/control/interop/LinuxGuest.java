@@ -165,7 +165,8 @@ final class LinuxGuest implements AutoCloseable
         return awaitLine(l -> l.startsWith(prefix), "a " + prefix + " line", timeout);
     }
 
-    private synchronized String awaitLine(final Predicate<String> match, final String what, final Duration timeout)
+    /** Waits for the first {@code PW-} line that matches. */
+    synchronized String awaitLine(final Predicate<String> match, final String what, final Duration timeout)
         throws InterruptedException
     {
         final long deadline = System.nanoTime() + timeout.toNanos();
@@ -187,6 +188,18 @@ final class LinuxGuest implements AutoCloseable
             }
             wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
         }
+    }
+
+    /** @return a copy of the {@code PW-} lines so far, in order. */
+    synchronized List<String> lines()
+    {
+        return List.copyOf(lines);
+    }
+
+    /** @return how many {@code PW-} lines so far start with {@code prefix}. */
+    synchronized int count(final String prefix)
+    {
+        return (int)lines.stream().filter(l -> l.startsWith(prefix)).count();
     }
 
     /** Waits until QEMU exits (the guest powered off) and returns its exit code. */
