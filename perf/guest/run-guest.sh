@@ -4,7 +4,11 @@
 # console goes to stdout; the guest prints PW-* lines (see perf/guest/init) and powers off, which ends QEMU.
 #
 #   perf/guest/run-guest.sh --socket /tmp/pw.sock [--qemu-server] [--mrg on|off] [--ip 10.0.0.2/24] \
-#       [--cmd 'ping,-c,3,10.0.0.1'] [--cmd 'watch,30,2'] [--queue-size 256] [--timeout 120] [-- extra qemu args]
+#       [--cmd 'ping,-c,3,10.0.0.1'] [--cmd 'watch,30,2'] [--queue-size 256] [--queues N] [--timeout 120] \
+#       [-- extra qemu args]
+#
+# --queues N: N queue pairs (pagewire guest.queue_pairs=N) and N vCPUs, since Linux's virtio_net uses as many pairs as
+# there are CPUs.
 #
 # --qemu-server: QEMU listens on the socket (pagewire with guest.mode=client); default: QEMU connects (pagewire's
 # default server mode; start pagewire first). Notes: TCG because /dev/kvm may be absent or nested; the guest memory is
@@ -18,6 +22,7 @@ mrg=on
 ip=10.0.0.2/24
 cmds=()
 qsize=256
+queues=1
 timeout_s=120
 mem=512
 dir=${PW_GUEST_DIR:-$here/target}
@@ -30,6 +35,7 @@ while [ $# -gt 0 ]; do
     --ip) ip=$2; shift 2 ;;
     --cmd) cmds+=("$2"); shift 2 ;;
     --queue-size) qsize=$2; shift 2 ;;
+    --queues) queues=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
@@ -45,14 +51,16 @@ for c in "${cmds[@]:-}"; do
   [ -n "$c" ] && append="$append pw.cmd=$c"
 done
 chardev="socket,id=c0,path=$socket"
+mq=
+[ "$queues" -gt 1 ] && mq=",mq=on"
 [ -n "$server" ] && chardev="$chardev,server=on,wait=off"
 
 exec timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 \
-  -accel tcg -cpu max -m "$mem" -smp 1 \
+  -accel tcg -cpu max -m "$mem" -smp "$queues" \
   -object "memory-backend-memfd,id=mem,size=${mem}M,share=on" -numa node,memdev=mem \
   -nographic -serial stdio -monitor none -no-reboot -nodefaults \
   -kernel "$dir/vmlinuz" -initrd "$dir/initramfs.cpio.gz" -append "$append" \
   -chardev "$chardev" \
-  -netdev vhost-user,id=n0,chardev=c0 \
-  -device "virtio-net-pci,netdev=n0,romfile=,vectors=0,mrg_rxbuf=$mrg,rx_queue_size=$qsize,tx_queue_size=$qsize" \
+  -netdev "vhost-user,id=n0,chardev=c0,queues=$queues" \
+  -device "virtio-net-pci,netdev=n0,romfile=,vectors=0,mrg_rxbuf=$mrg,rx_queue_size=$qsize,tx_queue_size=$qsize$mq" \
   "${extra[@]}"

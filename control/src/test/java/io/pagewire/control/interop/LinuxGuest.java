@@ -16,9 +16,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 /**
- * A real Linux guest (Debian's cloud kernel, its own virtio_net driver) booted under QEMU with its virtio-net-pci device
- * backed by a vhost-user socket. Built by {@code perf/guest/build-guest.sh}, booted by {@code perf/guest/run-guest.sh};
- * the guest's /init prints {@code PW-*} lines on the serial console, which this class collects.
+ * A real Linux guest (Debian's cloud kernel, its own virtio_net driver) booted under QEMU with its virtio-net-pci
+ * device backed by a vhost-user socket. Built by {@code perf/guest/build-guest.sh}, booted by
+ * {@code perf/guest/run-guest.sh}; the guest's /init prints {@code PW-*} lines on the serial console, which this class collects.
  */
 final class LinuxGuest implements AutoCloseable
 {
@@ -47,7 +47,8 @@ final class LinuxGuest implements AutoCloseable
         }
         if (dir == null)
         {
-            throw new IllegalStateException("perf/guest/build-guest.sh not found above " + Path.of("").toAbsolutePath());
+            throw new IllegalStateException("perf/guest/build-guest.sh not found above " +
+                Path.of("").toAbsolutePath());
         }
         return dir;
     }
@@ -117,12 +118,15 @@ final class LinuxGuest implements AutoCloseable
      *
      * @param socket    pagewire's vhost-user socket.
      * @param mergeable the device's {@code mrg_rxbuf} property.
+     * @param queues    queue pairs (and vCPUs).
      * @param commands  workload steps for the guest's /init ({@code pw.cmd=}, commas for spaces).
      */
-    static LinuxGuest boot(final Path socket, final boolean mergeable, final String... commands) throws IOException
+    static LinuxGuest boot(final Path socket, final boolean mergeable, final int queues, final String... commands)
+        throws IOException
     {
-        final List<String> cmd = new ArrayList<>(List.of("bash", repoRoot().resolve("perf/guest/run-guest.sh").toString(),
-            "--socket", socket.toString(), "--mrg", mergeable ? "on" : "off", "--timeout", "170"));
+        final List<String> cmd = new ArrayList<>(List.of("bash",
+            repoRoot().resolve("perf/guest/run-guest.sh").toString(), "--socket", socket.toString(),
+            "--mrg", mergeable ? "on" : "off", "--queues", Integer.toString(queues), "--timeout", "170"));
         for (final String c : commands)
         {
             cmd.add("--cmd");
