@@ -18,7 +18,8 @@ import java.util.function.Predicate;
 /**
  * A real Linux guest (Debian's cloud kernel, its own virtio_net driver) booted under QEMU with its virtio-net-pci
  * device backed by a vhost-user socket. Built by {@code perf/guest/build-guest.sh}, booted by
- * {@code perf/guest/run-guest.sh}; the guest's /init prints {@code PW-*} lines on the serial console, which this class collects.
+ * {@code perf/guest/run-guest.sh}; the guest's /init prints {@code PW-*} lines on the serial console, which this
+ * class collects.
  */
 final class LinuxGuest implements AutoCloseable
 {
