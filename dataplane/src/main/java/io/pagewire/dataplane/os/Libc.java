@@ -57,7 +57,6 @@ final class Libc
     static final int MSG_NOSIGNAL = 0x4000;
     static final int MSG_CMSG_CLOEXEC = 0x40000000;
     static final int SHUT_RDWR = 2;
-    static final int MSG_DONTWAIT = 0x40;
 
     static final short POLLIN = 0x1;
     static final short POLLOUT = 0x4;
