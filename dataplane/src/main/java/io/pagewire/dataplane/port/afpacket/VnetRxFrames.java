@@ -1,4 +1,4 @@
-package io.pagewire.dataplane.port;
+package io.pagewire.dataplane.port.afpacket;
 
 import io.pagewire.dataplane.memory.MemoryCopy;
 import org.agrona.UnsafeApi;
