@@ -218,6 +218,77 @@ class PcapFileTest
         assertTrue(ex.getMessage().contains(path + " does not exist"), ex.getMessage());
     }
 
+    @Test
+    void mutatedFilesAreRefusedOrWalkExactlyInsideTheFile() throws Exception
+    {
+        final PcapBuilder builder = new PcapBuilder(ByteOrder.LITTLE_ENDIAN, true).snaplen(2000);
+        for (int i = 0; i < 40; i++)
+        {
+            builder.record(T0 + i * 1000L, PcapBuilder.frame(1 + (i * 97) % 1600, i));
+        }
+        final byte[] valid = builder.bytes();
+        final java.util.SplittableRandom random = new java.util.SplittableRandom(99);
+        int refused = 0;
+        for (int round = 0; round < 500; round++)
+        {
+            final byte[] bytes = valid.clone();
+            final int mutations = 1 + random.nextInt(4);
+            for (int m = 0; m < mutations; m++)
+            {
+                // Mostly hit the length fields (the dangerous ones), sometimes anything, sometimes cut the file.
+                final int kind = random.nextInt(3);
+                if (kind == 0)
+                {
+                    bytes[24 + random.nextInt(bytes.length - 24)] = (byte)random.nextInt(256);
+                }
+                else if (kind == 1)
+                {
+                    bytes[random.nextInt(24)] = (byte)random.nextInt(256);
+                }
+                else
+                {
+                    final long offset = recordOffset(valid, random.nextInt(40));
+                    bytes[(int)offset + 8 + random.nextInt(4)] = (byte)random.nextInt(256);
+                }
+            }
+            final int length = random.nextInt(8) == 0 ? random.nextInt(bytes.length) : bytes.length;
+            final Path path = write("m" + round + ".pcap", Arrays.copyOf(bytes, length));
+            try (PcapFile file = PcapFile.open(path))
+            {
+                long offset = file.firstRecordOffset();
+                long records = 0;
+                while (offset < file.length())
+                {
+                    final int caplen = file.caplen(offset);
+                    assertTrue(caplen >= 0 && offset + 16 + caplen <= file.length(), "record inside the file");
+                    offset = PcapFile.nextRecordOffset(offset, caplen);
+                    records++;
+                }
+                assertEquals(file.length(), offset, "the last record ends at the end of the file");
+                assertEquals(file.records(), records);
+            }
+            catch (final PcapFormatException ex)
+            {
+                refused++;
+                assertTrue(ex.getMessage().startsWith(path.toString()), ex.getMessage());
+            }
+            Files.delete(path);
+        }
+        assertTrue(refused > 100, "most mutations break the file: " + refused);
+    }
+
+    private static long recordOffset(final byte[] file, final int record)
+    {
+        long offset = 24;
+        for (int i = 0; i < record; i++)
+        {
+            final int caplen = (file[(int)offset + 8] & 0xFF) | (file[(int)offset + 9] & 0xFF) << 8 |
+                (file[(int)offset + 10] & 0xFF) << 16 | (file[(int)offset + 11] & 0xFF) << 24;
+            offset += 16 + caplen;
+        }
+        return offset;
+    }
+
     private Path write(final String name, final byte[] bytes)
     {
         try
