@@ -29,7 +29,8 @@ public final class PagewireCli
           run      run the forwarder (on its embedded default without a config)
           stat     show the live counters of running forwarders
           config   print the default config file, or check one
-          bench    benchmarks against real peers (bench pvp: side by side with DPDK)
+          bench    benchmarks: bench latency (the embedded default's latency profile), bench pvp (side by
+                   side with DPDK against real peers)
           pcap-gen write a synthetic capture to replay with nic.type=pcap
 
         pagewire <command> --help shows the options of a command.

@@ -1,6 +1,7 @@
 package io.pagewire.control.nic;
 
 import io.pagewire.config.PagewireConfig;
+import io.pagewire.dataplane.port.AfPacketNicPort;
 import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.dataplane.port.NicPortSet;
 import io.pagewire.dataplane.port.ShmNicPortSet;
@@ -38,8 +39,7 @@ public final class NicPorts
                 directory.path().resolve("nic-" + pair + ".ring"), config.nic().ringSize(), config.nic().slotSize());
             case MEMIF -> openMemif(config, counters);
             case PCAP -> PcapNicPortSet.open(config.nic().pcap(), config.traffic().rateMbps(), counters);
-            case AF_PACKET -> throw new NicPortException(
-                "nic.type=" + config.nic().type().configName() + ": this build runs nic.type=shm");
+            case AF_PACKET -> AfPacketNicPort.open(config.nic(), counters);
         };
     }
 
