@@ -99,8 +99,8 @@ public enum ConfigKey
 
     /** PACKET_VNET_HDR. */
     NIC_AF_PACKET_VNET_HDR("nic.af_packet.vnet_hdr", false,
-        "Exchange frames with the kernel with a virtio-net header (PACKET_VNET_HDR): GSO and checksum-offloaded " +
-        "frames up to 64 KiB pass whole."),
+        "Exchange frames with the kernel with a virtio-net header (PACKET_VNET_HDR): partial checksums are " +
+        "completed and TCP GSO frames segmented in software before they reach the guest."),
 
     /** pcap file to replay. */
     NIC_PCAP_READ("nic.pcap.read", "", StringRule.pathOrEmpty(),
@@ -245,6 +245,11 @@ public enum ConfigKey
                 return (int)v.get(TRAFFIC_FRAME_SIZE) > maxFrameSize ?
                     "must be at most nic.slot_size - " + NicConfig.SLOT_HEADER_BYTES + " = " + maxFrameSize : null;
             }),
+        new CrossKeyRule(NIC_RING_SIZE, List.of(NIC_TYPE),
+            "at most 16384 when nic.type=memif",
+            v -> v.get(NIC_TYPE) == NicType.MEMIF && (int)v.get(NIC_RING_SIZE) > NicConfig.MEMIF_MAX_RING_SIZE ?
+                "must be at most " + NicConfig.MEMIF_MAX_RING_SIZE + " when nic.type=memif (memif rings are at most 2^14, " +
+                "DPDK net_memif's limit)" : null),
         new CrossKeyRule(GUEST_QUEUE_PAIRS, List.of(GUEST_TYPE),
             "1 when guest.type=embedded",
             v -> v.get(GUEST_TYPE) == GuestType.EMBEDDED && (int)v.get(GUEST_QUEUE_PAIRS) != 1 ?

@@ -18,6 +18,9 @@ public record NicConfig(NicType type, int ringSize, int slotSize, Memif memif, A
     /** Bytes of the header at the start of each NIC ring slot, before the frame. */
     public static final int SLOT_HEADER_BYTES = 8;
 
+    /** Largest {@code nic.ring.size} when {@code nic.type=memif}: 2^14 (DPDK's {@code ETH_MEMIF_MAX_LOG2_RING_SIZE}). */
+    public static final int MEMIF_MAX_RING_SIZE = 1 << 14;
+
     /**
      * Checks only for null; values are validated with the whole config by {@link PagewireConfig}.
      */

@@ -69,6 +69,7 @@ class ConfigRulesTest
         // nic ports
         "nic.type=dpdk => nic.type=dpdk: must be one of shm|memif|af_packet|pcap",
         "nic.type=af_packet => nic.af_packet.interface=\"\": must name an interface when nic.type=af_packet",
+        "nic.type=memif nic.ring.size=32768 => nic.ring.size=32768: must be at most 16384 when nic.type=memif (memif rings are at most 2^14, DPDK net_memif's limit)",
         "nic.af_packet.interface=abcdefghijklmnop => nic.af_packet.interface=\"abcdefghijklmnop\": must be empty or an interface name of 1..15 bytes without '/', ':' or whitespace",
         "nic.af_packet.interface=eth/0 => nic.af_packet.interface=\"eth/0\": must be empty or an interface name of 1..15 bytes without '/', ':' or whitespace",
         "nic.af_packet.interface=eth0:1 => nic.af_packet.interface=\"eth0:1\": must be empty or an interface name of 1..15 bytes without '/', ':' or whitespace",

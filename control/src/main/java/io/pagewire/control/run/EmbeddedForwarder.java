@@ -2,16 +2,20 @@ package io.pagewire.control.run;
 
 import io.pagewire.config.PagewireConfig;
 import io.pagewire.control.device.VirtioNetDevice;
+import io.pagewire.control.nic.NicPorts;
 import io.pagewire.dataplane.engine.DataplaneAgent;
 import io.pagewire.dataplane.engine.DataplaneProxy;
 import io.pagewire.dataplane.engine.GuestNotifier;
 import io.pagewire.dataplane.engine.QueuePair;
 import io.pagewire.dataplane.guest.EmbeddedGuest;
+import io.pagewire.dataplane.guest.LatencyRecorder;
 import io.pagewire.dataplane.guest.PeerAgent;
 import io.pagewire.dataplane.guest.TrafficSink;
 import io.pagewire.dataplane.guest.TrafficSource;
 import io.pagewire.dataplane.memory.GuestMemory;
+import io.pagewire.dataplane.port.NicPortSet;
 import io.pagewire.dataplane.port.ShmNicPort;
+import io.pagewire.dataplane.port.ShmNicPortSet;
 import io.pagewire.dataplane.stats.CountersFile;
 import io.pagewire.dataplane.stats.RuntimeDirectory;
 import io.pagewire.dataplane.stats.SystemCounters;
@@ -24,8 +28,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * The forwarder on its embedded default, assembled: shared-memory NIC, dataplane agent, control device, the
- * embedded guest and its traffic, counters file. Lifecycle: {@link #start()} (negotiation through the control
+ * The forwarder with the embedded guest, assembled: the NIC ({@code nic.type}; on the default, the shared-memory ring
+ * fed by the embedded traffic source and drained by its sink), dataplane agent, control device, the embedded guest,
+ * counters file. Lifecycle: {@link #start()} (negotiation through the control
  * device, then both threads), {@link #stop()} (source stops, everything in flight lands, the device is reset so the
  * dataplane gives the queues back, threads stop, files are removed), then {@link #result()}.
  * <p>
@@ -43,13 +48,14 @@ public final class EmbeddedForwarder implements Forwarder
     private final RuntimeDirectory directory;
     private final CountersFile countersFile;
     private final SystemCounters systemCounters;
-    private final ShmNicPort nic;
+    private final NicPortSet nic;
     private final GuestMemory memory = new GuestMemory();
     private final DataplaneProxy proxy = new DataplaneProxy();
     private final DataplaneAgent dataplane;
     private final VirtioNetDevice device;
     private final EmbeddedGuest guest;
     private final PeerAgent peer;
+    private final LatencyRecorder latency;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
 
     private AgentRunner dataplaneRunner;
@@ -61,6 +67,8 @@ public final class EmbeddedForwarder implements Forwarder
 
     private long allocatedAtStart;
     private long allocatedAtStop;
+    private long peerAllocatedAtStart;
+    private long peerAllocatedAtStop;
     private long packetsAtStart;
     private long packetsAtStop;
     private boolean steadyStateMarked;
@@ -71,19 +79,48 @@ public final class EmbeddedForwarder implements Forwarder
     /**
      * Maps the files and builds every part; starts nothing.
      *
-     * @param config  a validated configuration with {@code guest.type=embedded} and {@code nic.type=shm}.
+     * @param config  a validated configuration with {@code guest.type=embedded}.
      * @param runBase the base of runtime directories (see {@link RuntimeDirectory#defaultBase()}).
      */
     public EmbeddedForwarder(final PagewireConfig config, final Path runBase)
     {
+        this(config, runBase, null);
+    }
+
+    /**
+     * Maps the files and builds every part; starts nothing.
+     *
+     * @param config  a validated configuration with {@code guest.type=embedded} and {@code nic.type=shm}.
+     * @param runBase the base of runtime directories (see {@link RuntimeDirectory#defaultBase()}).
+     * @param latency where the embedded guest records each frame's latency (see {@link EmbeddedGuest}), or null.
+     */
+    public EmbeddedForwarder(final PagewireConfig config, final Path runBase, final LatencyRecorder latency)
+    {
+        this(config, runBase, latency, null);
+    }
+
+    /**
+     * Maps the files and builds every part; starts nothing.
+     *
+     * @param config    a validated configuration with {@code guest.type=embedded} and {@code nic.type=shm}.
+     * @param runBase   the base of runtime directories (see {@link RuntimeDirectory#defaultBase()}).
+     * @param latency   where the embedded guest records each frame's latency (see {@link EmbeddedGuest}), or null.
+     * @param published where the dataplane samples, once per receive burst, the latency up to the used-ring
+     *                  publication (see {@link DataplaneAgent#publishLatency}), or null.
+     */
+    public EmbeddedForwarder(
+        final PagewireConfig config, final Path runBase, final LatencyRecorder latency,
+        final LatencyRecorder published)
+    {
         this.config = config;
+        this.latency = latency;
         directory = RuntimeDirectory.create(runBase);
         CountersFile counters = null;
-        ShmNicPort port = null;
+        NicPortSet port = null;
         try
         {
             counters = CountersFile.create(directory.countersFile(), MAX_COUNTERS);
-            port = ShmNicPort.create(directory.nicRingFile(), config.nic().ringSize(), config.nic().slotSize());
+            port = NicPorts.open(config, directory, counters.manager());
         }
         catch (final RuntimeException e)
         {
@@ -98,11 +135,20 @@ public final class EmbeddedForwarder implements Forwarder
         nic = port;
         systemCounters = new SystemCounters(countersFile.manager());
         dataplane = new DataplaneAgent("pagewire-dataplane", proxy, systemCounters, config.dataplane().cpu());
-        device = new VirtioNetDevice(config, memory, proxy, nic, GuestNotifier.POLLING, countersFile.manager());
-        guest = new EmbeddedGuest(config, memory);
-        final TrafficSource source = new TrafficSource(nic.rxRing(), config.traffic().frameSize(),
-            config.traffic().rateMbps());
-        peer = new PeerAgent(source, guest, new TrafficSink(nic.txRing()), nic.rxRing());
+        dataplane.publishLatency(published);
+        device = new VirtioNetDevice(config, memory, proxy, nic.port(0), GuestNotifier.POLLING,
+            countersFile.manager());
+        guest = new EmbeddedGuest(config, memory, latency);
+        if (nic instanceof final ShmNicPortSet shm)
+        {
+            final ShmNicPort port0 = shm.port(0);
+            peer = new PeerAgent(new TrafficSource(port0.rxRing(), config.traffic().frameSize(),
+                config.traffic().rateMbps()), guest, new TrafficSink(port0.txRing()), port0.rxRing());
+        }
+        else
+        {
+            peer = new PeerAgent(null, guest, null, null);
+        }
     }
 
     /**
@@ -146,10 +192,12 @@ public final class EmbeddedForwarder implements Forwarder
     public void poll()
     {
         device.pollEvents();
+        nic.poll();
         if (!steadyStateMarked && System.nanoTime() - startNs >= WARM_UP_NS)
         {
             steadyStateMarked = true;
             allocatedAtStart = dataplaneThreadAllocatedBytes();
+            peerAllocatedAtStart = peerThreadAllocatedBytes();
             packetsAtStart = packetsMoved();
         }
     }
@@ -179,6 +227,7 @@ public final class EmbeddedForwarder implements Forwarder
         }
         stopNs = System.nanoTime();
         peer.stop();
+        nic.stopReceiving();
         // Drain only while the device still serves the queues (a guest reset leaves frames in the NIC ring).
         final long deadline = System.nanoTime() + DRAIN_TIMEOUT_NS;
         while (device.attached() != null && !peer.isDrained() && System.nanoTime() - deadline < 0 &&
@@ -189,6 +238,7 @@ public final class EmbeddedForwarder implements Forwarder
         }
         drained = peer.isDrained();
         allocatedAtStop = dataplaneThreadAllocatedBytes();
+        peerAllocatedAtStop = peerThreadAllocatedBytes();
         packetsAtStop = packetsMoved();
         peerRunner.close();
         if (device.attached() != null)
@@ -203,6 +253,12 @@ public final class EmbeddedForwarder implements Forwarder
     {
         final long id = dataplane.threadId();
         return id < 0 ? 0 : THREADS.getThreadAllocatedBytes(id);
+    }
+
+    private long peerThreadAllocatedBytes()
+    {
+        final Thread thread = peerRunner == null ? null : peerRunner.thread();
+        return thread == null ? 0 : THREADS.getThreadAllocatedBytes(thread.threadId());
     }
 
     /** @return the first error a thread hit, or null. */
@@ -278,6 +334,23 @@ public final class EmbeddedForwarder implements Forwarder
         return !steadyStateMarked || packets <= 0 ? Double.NaN : (double)(allocatedAtStop - allocatedAtStart) / packets;
     }
 
+    /**
+     * @return bytes the peer thread (traffic source, embedded guest, sink) allocated per packet moved through the
+     * dataplane (both directions) in steady state, as {@link #dataplaneAllocatedBytesPerPacket()}; NaN when unmeasured.
+     */
+    public double peerAllocatedBytesPerPacket()
+    {
+        final long packets = packetsAtStop - packetsAtStart;
+        return !steadyStateMarked || packets <= 0 ? Double.NaN :
+            (double)(peerAllocatedAtStop - peerAllocatedAtStart) / packets;
+    }
+
+    /** @return where the embedded guest records latency, or null when it does not. */
+    public LatencyRecorder latencyRecorder()
+    {
+        return latency;
+    }
+
     /** @return bytes the dataplane thread allocated in steady state (end of warm-up to stop request). */
     public long dataplaneAllocatedBytes()
     {
@@ -287,24 +360,28 @@ public final class EmbeddedForwarder implements Forwarder
     @Override
     public long nicRingFullDrops()
     {
-        return peer.source().droppedRingFull();
+        return peer.source() == null ? 0 : peer.source().droppedRingFull();
     }
 
     @Override
     public String startMessage()
     {
+        final String traffic = peer.source() != null ? config.traffic().frameSize() + "-byte frames" :
+            "NIC " + nic.describe();
         return "pagewire: forwarding (embedded guest, rx.mode=" + config.rx().mode().configName() + ", " +
-            config.traffic().frameSize() + "-byte frames, counters in " + directory.path() + "); Ctrl-C stops";
+            traffic + ", counters in " + directory.path() + "); Ctrl-C stops";
     }
 
     @Override
     public RunResult result()
     {
         final EmbeddedGuest guest = peer.guest();
+        final TrafficSource source = peer.source();
         return new RunResult(config, durationSeconds(), drained, dataplaneAllocatedBytesPerPacket(),
-            guest.offeredFeatures(), guest.negotiatedFeatures(), List.of(finalPair), peer.source().offered(),
-            peer.source().droppedRingFull(), guest.verify(), guest.echoDropped(), List.of(peer.sink()),
-            guest.inFlightCapacity());
+            guest.offeredFeatures(), guest.negotiatedFeatures(), List.of(finalPair),
+            source == null ? 0 : source.offered(), source == null ? 0 : source.droppedRingFull(), guest.verify(),
+            guest.echoDropped(), peer.sink() == null ? List.of() : List.of(peer.sink()), guest.inFlightCapacity(),
+            RunResult.nicCountersOf(countersFile.reader()));
     }
 
     /** Stops if needed, frees memory and removes the runtime files. */
@@ -330,7 +407,7 @@ public final class EmbeddedForwarder implements Forwarder
         finally
         {
             guest.close();
-            nic.closeAndDelete();
+            nic.close();
             systemCounters.close();
             countersFile.closeAndDelete();
             directory.delete();

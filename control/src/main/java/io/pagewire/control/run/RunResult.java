@@ -5,7 +5,13 @@ import io.pagewire.dataplane.engine.QueuePair;
 import io.pagewire.dataplane.guest.TrafficSink;
 import io.pagewire.dataplane.guest.VerifyStats;
 
+import io.pagewire.dataplane.port.NicPortSet;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.status.CountersReader;
+
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What a finished run produced, whichever guest it served: the input of {@link RunSummary}.
@@ -23,6 +29,7 @@ import java.util.List;
  * @param guestTxQueueFull    frames the embedded guest could not echo (its TX queue was full).
  * @param sinks               the NIC-side sinks of guest → NIC traffic.
  * @param inFlightCapacity    frames of the configured size the guest's receive ring holds, or -1 when unknown.
+ * @param nicCounters         the NIC port's own counters by label (empty for the shm ring).
  */
 public record RunResult(
     PagewireConfig config,
@@ -37,6 +44,23 @@ public record RunResult(
     VerifyStats rxVerify,
     long guestTxQueueFull,
     List<TrafficSink> sinks,
-    int inFlightCapacity)
+    int inFlightCapacity,
+    Map<String, Long> nicCounters)
 {
+    /**
+     * @return the NIC port's own counters (type ids {@link NicPortSet#FIRST_COUNTER_TYPE_ID} ..
+     * {@link NicPortSet#LAST_COUNTER_TYPE_ID}) by label, in registration order.
+     */
+    static Map<String, Long> nicCountersOf(final CountersReader reader)
+    {
+        final Map<String, Long> counters = new LinkedHashMap<>();
+        reader.forEach((final int counterId, final int typeId, final DirectBuffer key, final String label) ->
+        {
+            if (typeId >= NicPortSet.FIRST_COUNTER_TYPE_ID && typeId <= NicPortSet.LAST_COUNTER_TYPE_ID)
+            {
+                counters.merge(label, reader.getCounterValue(counterId), Long::sum);
+            }
+        });
+        return counters;
+    }
 }

@@ -18,7 +18,8 @@ import java.util.Map;
  * Rates count frame bytes without the virtio-net header or Ethernet wire overhead. {@code verify.lost} counts frames
  * the device delivered into the guest's ring that the guest never saw; frames dropped on purpose (by policy, by a
  * full NIC ring) are in {@code drops}, not in {@code lost}. With a guest in another process (vhost-user) what it
- * received cannot be verified here: {@code verify.checked} is 0 and {@code verify.lost} null.
+ * received cannot be verified here: {@code verify.checked} is 0 and {@code verify.lost} null. Through a real NIC port
+ * frames that are not pagewire test frames are counted in {@code unverifiable}, not checked.
  */
 public final class RunSummary
 {
@@ -29,6 +30,16 @@ public final class RunSummary
      * @param result a finished run.
      */
     public RunSummary(final RunResult result)
+    {
+        this(result, null);
+    }
+
+    /**
+     * @param result  a finished run.
+     * @param profile what the run measured about itself ({@code latency} and {@code jvm} sections), or null to leave
+     *                both sections out.
+     */
+    public RunSummary(final RunResult result, final RunProfile profile)
     {
         final double seconds = Math.max(result.durationSeconds(), 1e-9);
         long rxPackets = 0;
@@ -114,8 +125,9 @@ public final class RunSummary
 
         final VerifyStats rxVerify = result.rxVerify();
         final Map<String, Object> verify = rxVerify == null ? verify(0, 0, null, 0, 0) :
-            verify(rxVerify.checked(), rxVerify.corrupt(), rxPackets - rxVerify.checked(), rxVerify.duplicated(),
-                rxVerify.reordered());
+            verify(rxVerify.checked(), rxVerify.corrupt(), rxPackets - rxVerify.checked() - rxVerify.foreign(),
+                rxVerify.duplicated(), rxVerify.reordered());
+        verify.put("unverifiable", rxVerify == null ? null : rxVerify.foreign());
         json.put("verify", verify);
         long sinkChecked = 0;
         long sinkCorrupt = 0;
@@ -136,8 +148,30 @@ public final class RunSummary
             sinkReordered);
         verifyTx.put("unverifiable", foreign);
         json.put("verify_tx", verifyTx);
+        final Map<String, Object> nic = new LinkedHashMap<>();
+        nic.put("type", result.config().nic().type().configName());
+        nic.put("counters", new LinkedHashMap<>(result.nicCounters()));
+        json.put("nic", nic);
         json.put("alloc_bytes_per_packet", result.allocBytesPerPacket());
         json.put("drained", result.drained());
+        if (profile != null)
+        {
+            final Map<String, Object> latency = profile.latency() == null ? null : profile.latency().json();
+            if (latency != null)
+            {
+                latency.put("used_ring", profile.usedRingLatency() == null ? null :
+                    profile.usedRingLatency().json());
+            }
+            json.put("latency", latency);
+            final Map<String, Object> jvm = new LinkedHashMap<>();
+            jvm.put("gc_count", profile.gcCount());
+            jvm.put("gc_pause_ms", profile.gcPauseMs());
+            final Map<String, Object> alloc = new LinkedHashMap<>();
+            alloc.put("dataplane", result.allocBytesPerPacket());
+            alloc.put("guest", profile.guestAllocBytesPerPacket());
+            jvm.put("alloc_bytes_per_packet", alloc);
+            json.put("jvm", jvm);
+        }
         if (queueError != null)
         {
             json.put("queue_error", queueError);
@@ -155,6 +189,14 @@ public final class RunSummary
             }
         }
         final long offered = result.offeredPackets();
+        final String profileText = profile == null ? "" : String.format(Locale.ROOT,
+            "  latency         %s%n%s  jvm             %d GCs, %d ms paused; guest thread %.2f bytes allocated per " +
+            "packet in steady state%n",
+            profile.latency() == null ? "not measured (pagewire run --latency measures it)" :
+                profile.latency().text() + " (consumed by the guest)",
+            profile.usedRingLatency() == null ? "" : "  to used ring    " +
+                profile.usedRingLatency().text("bursts") + " (oldest frame of each burst)" + System.lineSeparator(),
+            profile.gcCount(), profile.gcPauseMs(), profile.guestAllocBytesPerPacket());
         text = String.format(Locale.ROOT, """
             pagewire run summary (%.2f s, guest.type=%s, rx.mode=%s, %d-byte frames, %d queue pair(s))
               negotiated      %s
@@ -175,13 +217,14 @@ public final class RunSummary
             result.inFlightCapacity() < 0 ? "?" : Integer.toString(result.inFlightCapacity()),
             txPackets, (double)tx.get("mpps"), (double)tx.get("gbps"),
             rxVerify == null ? "not verifiable here (the guest is another process)" :
-                String.format(Locale.ROOT, "%,d checked, %d corrupt, %d lost, %d duplicated, %d reordered",
-                    rxVerify.checked(), rxVerify.corrupt(), rxPackets - rxVerify.checked(), rxVerify.duplicated(),
-                    rxVerify.reordered()),
+                String.format(Locale.ROOT,
+                    "%,d checked, %d corrupt, %d lost, %d duplicated, %d reordered, %,d not pagewire frames",
+                    rxVerify.checked(), rxVerify.corrupt(), (long)verify.get("lost"), rxVerify.duplicated(),
+                    rxVerify.reordered(), rxVerify.foreign()),
             sinkChecked, sinkCorrupt, sinkDuplicated, sinkReordered, foreign,
             result.allocBytesPerPacket(),
             result.drained() ? "" : "\n  WARNING         not everything in flight landed before shutdown",
-            queueError == null ? "" : "\n  QUEUE ERROR     " + queueError);
+            queueError == null ? "" : "\n  QUEUE ERROR     " + queueError) + profileText;
     }
 
     private static Map<String, Object> verify(

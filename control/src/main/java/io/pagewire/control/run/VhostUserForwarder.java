@@ -4,6 +4,7 @@ import io.pagewire.config.PagewireConfig;
 import io.pagewire.config.RxPolicyKind;
 import io.pagewire.config.VhostUserMode;
 import io.pagewire.control.device.VirtioNetDevice;
+import io.pagewire.control.nic.NicPorts;
 import io.pagewire.control.vhostuser.VhostUserBackend;
 import io.pagewire.control.vhostuser.VhostUserProtocol;
 import io.pagewire.control.vhostuser.VhostUserServer;
@@ -14,7 +15,9 @@ import io.pagewire.dataplane.engine.RxPolicy;
 import io.pagewire.dataplane.guest.TrafficSink;
 import io.pagewire.dataplane.guest.TrafficSource;
 import io.pagewire.dataplane.guest.WireAgent;
+import io.pagewire.dataplane.port.NicPortSet;
 import io.pagewire.dataplane.port.ShmNicPort;
+import io.pagewire.dataplane.port.ShmNicPortSet;
 import io.pagewire.dataplane.stats.CountersFile;
 import io.pagewire.dataplane.stats.QueueCounters;
 import io.pagewire.dataplane.stats.RuntimeDirectory;
@@ -30,8 +33,8 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The forwarder serving a virtio-net driver in another process over vhost-user ({@code guest.type=vhost-user}):
- * one shared-memory NIC port per queue pair (fed and drained by the wire thread: a traffic source and a sink per
- * port), {@code dataplane.agents} dataplane threads with the queue pairs split round-robin, and the vhost-user socket
+ * one NIC port per queue pair ({@code nic.type}; with the shared-memory ring, fed and drained by the wire thread: a
+ * traffic source and a sink per port), {@code dataplane.agents} dataplane threads with the queue pairs split round-robin, and the vhost-user socket
  * served from the control thread. Frontends may come and go; the NIC side keeps running and counts what it could
  * not deliver.
  */
@@ -43,7 +46,7 @@ public final class VhostUserForwarder implements Forwarder
     private final RuntimeDirectory directory;
     private final CountersFile countersFile;
     private final List<SystemCounters> systemCounters = new ArrayList<>();
-    private final ShmNicPort[] nics;
+    private final NicPortSet nics;
     private final TrafficSource[] sources;
     private final TrafficSink[] sinks;
     private final DataplaneProxy[] proxies;
@@ -73,15 +76,14 @@ public final class VhostUserForwarder implements Forwarder
             countersFile = CountersFile.create(directory.countersFile(),
                 1024 + pairs * QueueCounters.COUNTERS_PER_QUEUE_PAIR);
             opened.add(countersFile::closeAndDelete);
-            nics = new ShmNicPort[pairs];
-            sources = new TrafficSource[pairs];
-            sinks = new TrafficSink[pairs];
-            for (int i = 0; i < pairs; i++)
+            nics = NicPorts.open(config, directory, countersFile.manager());
+            opened.add(nics);
+            final int fed = nics instanceof ShmNicPortSet ? pairs : 0;
+            sources = new TrafficSource[fed];
+            sinks = new TrafficSink[fed];
+            for (int i = 0; i < fed; i++)
             {
-                nics[i] = ShmNicPort.create(directory.path().resolve("nic-" + i + ".ring"), config.nic().ringSize(),
-                    config.nic().slotSize());
-                final ShmNicPort nic = nics[i];
-                opened.add(nic::closeAndDelete);
+                final ShmNicPort nic = ((ShmNicPortSet)nics).port(i);
                 sources[i] = new TrafficSource(nic.rxRing(), config.traffic().frameSize(), config.traffic().rateMbps());
                 sinks[i] = new TrafficSink(nic.txRing());
             }
@@ -106,7 +108,7 @@ public final class VhostUserForwarder implements Forwarder
             {
                 offered |= FeatureBit.MQ.mask();
             }
-            backend = new VhostUserBackend(pairs, offered, proxies, pair -> nics[pair], policy,
+            backend = new VhostUserBackend(pairs, offered, proxies, nics::port, policy,
                 config.dataplane().burst(), countersFile.manager());
             server = new VhostUserServer(Path.of(config.guest().socket()),
                 config.guest().mode() == VhostUserMode.CLIENT, backend);
@@ -154,12 +156,14 @@ public final class VhostUserForwarder implements Forwarder
     @Override
     public void poll()
     {
+        nics.poll();
         server.poll(0);
     }
 
     @Override
     public void poll(final int timeoutMs)
     {
+        nics.poll();
         server.poll(timeoutMs);
     }
 
@@ -173,10 +177,12 @@ public final class VhostUserForwarder implements Forwarder
         stopped = true;
         stopNs = System.nanoTime();
         wire.stop();
+        nics.stopReceiving();
         // Let the guest take what is already in the NIC rings, if it is there to take it.
         final long deadline = System.nanoTime() + DRAIN_TIMEOUT_NS;
         while (!nicRingsEmpty() && server.isConnected() && System.nanoTime() - deadline < 0)
         {
+            nics.poll();
             server.poll(1);
         }
         drained = nicRingsEmpty();
@@ -187,16 +193,10 @@ public final class VhostUserForwarder implements Forwarder
         }
     }
 
+    /** Frames still in a real NIC port were never accepted: only the shared-memory ring's count as in flight. */
     private boolean nicRingsEmpty()
     {
-        for (final ShmNicPort nic : nics)
-        {
-            if (nic.rxRing().freeSlots() != nic.rxRing().slotCount())
-            {
-                return false;
-            }
-        }
-        return true;
+        return !(nics instanceof final ShmNicPortSet shm) || shm.rxEmpty();
     }
 
     @Override
@@ -225,7 +225,8 @@ public final class VhostUserForwarder implements Forwarder
         }
         return new RunResult(config, ((stopNs == 0 ? System.nanoTime() : stopNs) - startNs) / 1e9, drained,
             Double.NaN, backend.offeredFeatures() & ~VhostUserProtocol.F_PROTOCOL_FEATURES,
-            backend.lastNegotiatedFeatures(), pairs, offered, ringFull, null, 0, List.of(sinks), -1);
+            backend.lastNegotiatedFeatures(), pairs, offered, ringFull, null, 0, List.of(sinks), -1,
+            RunResult.nicCountersOf(countersFile.reader()));
     }
 
     @Override
@@ -255,7 +256,8 @@ public final class VhostUserForwarder implements Forwarder
     public String startMessage()
     {
         return "pagewire: vhost-user " + config.guest().mode().configName() + " on " + config.guest().socket() +
-            " (" + config.guest().queuePairs() + " queue pair(s), counters in " + directory.path() + "); Ctrl-C stops";
+            " (" + config.guest().queuePairs() + " queue pair(s), NIC " + nics.describe() + ", counters in " +
+            directory.path() + "); Ctrl-C stops";
     }
 
     /**
@@ -291,10 +293,10 @@ public final class VhostUserForwarder implements Forwarder
         return server;
     }
 
-    /** @return the NIC port of a queue pair (tests). */
-    public ShmNicPort nic(final int pair)
+    /** @return the NIC ports. */
+    public NicPortSet nics()
     {
-        return nics[pair];
+        return nics;
     }
 
     /** @return the traffic sink of a queue pair (tests). */
@@ -324,10 +326,7 @@ public final class VhostUserForwarder implements Forwarder
         finally
         {
             server.close();
-            for (final ShmNicPort nic : nics)
-            {
-                nic.closeAndDelete();
-            }
+            nics.close();
             systemCounters.forEach(SystemCounters::close);
             countersFile.closeAndDelete();
             directory.delete();

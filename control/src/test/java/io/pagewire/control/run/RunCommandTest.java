@@ -68,8 +68,8 @@ class RunCommandTest
         assertEquals(0, run(args.toArray(String[]::new)), err());
 
         final Map<String, Object> json = (Map<String, Object>)MiniJson.parse(Files.readString(summary));
-        for (final String key : List.of("features", "config", "duration_s", "rx", "tx", "verify",
-            "alloc_bytes_per_packet"))
+        for (final String key : List.of("features", "config", "duration_s", "rx", "tx", "verify", "verify_tx", "nic",
+            "alloc_bytes_per_packet", "drained"))
         {
             assertTrue(json.containsKey(key), "summary has " + key);
         }
@@ -89,6 +89,9 @@ class RunCommandTest
         {
             assertEquals(0, number(verify, key), "verify." + key);
         }
+        assertEquals(0, number(verify, "unverifiable"), "only pagewire frames come from the shm NIC");
+        assertEquals("shm", map(json, "nic").get("type"));
+        assertEquals(Map.of(), map(json, "nic").get("counters"), "the shm ring has no counters of its own");
         assertEquals(0, number(map(json, "verify_tx"), "corrupt"));
         assertEquals(0, number(map(json, "verify_tx"), "lost"));
         assertTrue(number(tx, "packets") > 0, "frames flowed back from the guest");

@@ -2,6 +2,7 @@ package io.pagewire.dataplane.guest;
 
 import io.pagewire.config.BufferSizing;
 import io.pagewire.config.GuestTx;
+import io.pagewire.config.NicType;
 import io.pagewire.config.PagewireConfig;
 import io.pagewire.config.RxMode;
 import io.pagewire.dataplane.memory.GuestMemory;
@@ -49,7 +50,13 @@ public final class EmbeddedGuest
     private final int budget;
     private final long wakeupLatencyNs;
     private final int refillBatch;
+    /** The traffic source's frame size ({@code traffic.frame_size}). */
     private final int maxFrameLength;
+    /**
+     * Whether every received frame must be a test frame of {@link #maxFrameLength} bytes (the shm NIC, fed only by
+     * the embedded traffic source); with a real NIC port other traffic is counted as foreign, not as corrupt.
+     */
+    private final boolean strictVerify;
 
     private final UnsafeBuffer frameView = new UnsafeBuffer(0, 0);
     private final UnsafeBuffer headerView = new UnsafeBuffer(0, 0);
@@ -69,6 +76,7 @@ public final class EmbeddedGuest
     private int txFreeCount;
 
     private final VerifyStats verify = new VerifyStats();
+    private final LatencyRecorder latency;
     private DriverVirtqueue rx;
     private DriverVirtqueue tx;
     private int headerLength;
@@ -91,6 +99,21 @@ public final class EmbeddedGuest
      */
     public EmbeddedGuest(final PagewireConfig config, final GuestMemory memory)
     {
+        this(config, memory, null);
+    }
+
+    /**
+     * Sizes everything from the config and allocates the guest's RAM, rings and buffers; records the latency of
+     * every intact frame it receives.
+     *
+     * @param config  the run's configuration ({@code rx.*}, {@code virtqueue.*}, {@code guest.*}, the frame size).
+     * @param memory  the region table the device translates through; the guest's RAM is registered in it.
+     * @param latency where to record, for each intact frame, the time from its intended send time to the moment
+     *                the guest consumes it (after copying it out of its buffers); null records nothing.
+     */
+    public EmbeddedGuest(final PagewireConfig config, final GuestMemory memory, final LatencyRecorder latency)
+    {
+        this.latency = latency;
         mode = config.rx().mode();
         rxQueueSize = config.virtqueue().rxSize();
         txQueueSize = config.virtqueue().txSize();
@@ -102,12 +125,15 @@ public final class EmbeddedGuest
         wakeupLatencyNs = config.guest().wakeupLatencyNs();
         refillBatch = Math.min(config.guest().refillBatch(), Math.max(1, rxQueueSize / descriptorsPerChain));
         maxFrameLength = config.traffic().frameSize();
+        strictVerify = config.nic().type() == NicType.SHM;
 
         rxSlots = rxQueueSize / descriptorsPerChain;
         final long rxSlotBytes = mode == RxMode.BIG ?
             VirtioNetHeader.MRG_RXBUF_LENGTH + (long)(descriptorsPerChain - 1) * bufferSize :
             ewma ? PAGE : bufferSize;
-        final long txSlotBytes = VirtioNetHeader.MRG_RXBUF_LENGTH + (long)maxFrameLength;
+        // Echoes of a real NIC's frames can be as long as any frame.
+        final long txSlotBytes = VirtioNetHeader.MRG_RXBUF_LENGTH +
+            (long)(strictVerify ? maxFrameLength : VirtioNetHeader.MAX_FRAME_LENGTH);
         final long ramSize = align(rxSlots * align(rxSlotBytes, 64) + txQueueSize * align(txSlotBytes, 64) +
             ringBytes(rxQueueSize) + ringBytes(txQueueSize) + VirtioNetHeader.MRG_RXBUF_LENGTH +
             VirtioNetHeader.MAX_FRAME_LENGTH + (1 << 20), PAGE);
@@ -225,6 +251,10 @@ public final class EmbeddedGuest
         }
         polls++;
         int packets = 0;
+        if (latency != null)
+        {
+            latency.beginBatch();
+        }
         while (packets < budget && rx.usedAvailable() > 0)
         {
             if (!receiveOne())
@@ -232,6 +262,10 @@ public final class EmbeddedGuest
                 break;
             }
             packets++;
+        }
+        if (latency != null)
+        {
+            latency.endBatch();
         }
         if (packets < budget)
         {
@@ -298,8 +332,20 @@ public final class EmbeddedGuest
         releaseRx(numBuffers);
 
         frameView.wrap(frameStart, (int)Math.max(frameLength, 1));
-        final boolean intact = frameLength == maxFrameLength && FrameFormat.isIntact(frameView, 0, (int)frameLength);
-        verify.record(intact, intact ? FrameFormat.sequence(frameView, 0) : -1);
+        if (strictVerify || FrameFormat.isOurs(frameView, 0, (int)frameLength))
+        {
+            final boolean intact = (!strictVerify || frameLength == maxFrameLength) &&
+                FrameFormat.isIntact(frameView, 0, (int)frameLength);
+            verify.record(intact, intact ? FrameFormat.sequence(frameView, 0) : -1);
+            if (intact && latency != null)
+            {
+                latency.recordSince(FrameFormat.sendTimeNs(frameView, 0));
+            }
+        }
+        else
+        {
+            verify.recordForeign();
+        }
 
         if (txSlot >= 0)
         {

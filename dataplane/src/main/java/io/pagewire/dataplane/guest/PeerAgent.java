@@ -6,6 +6,7 @@ import org.agrona.concurrent.Agent;
 /**
  * The embedded default's second busy thread: the traffic source, the guest driver model and the traffic sink in
  * one duty cycle, so that the default run uses exactly two busy threads (dataplane + peer) on a two-core machine.
+ * With a real NIC port (memif, AF_PACKET, pcap) there is no source or sink: the peer is the guest alone.
  * <p>
  * After {@link #stop()} the source stops; the peer keeps reaping until everything in flight has landed and then
  * reports {@link #isDrained()}, so the end-of-run accounting (lost = accepted by the guest ring but never seen)
@@ -25,10 +26,11 @@ public final class PeerAgent implements Agent
     private int quietCycles;
 
     /**
-     * @param source the traffic source (NIC receive ring producer).
+     * @param source the traffic source (NIC receive ring producer), or null with a real NIC port.
      * @param guest  the guest model, already started.
-     * @param sink   the traffic sink (NIC transmit ring consumer).
-     * @param nicRx  the NIC receive ring, to see when the dataplane has taken everything.
+     * @param sink   the traffic sink (NIC transmit ring consumer), or null with a real NIC port.
+     * @param nicRx  the NIC receive ring, to see when the dataplane has taken everything, or null with a real NIC
+     *               port (frames still in a real port were never accepted, so draining does not wait for them).
      */
     public PeerAgent(final TrafficSource source, final EmbeddedGuest guest, final TrafficSink sink,
         final ShmFrameRing nicRx)
@@ -43,17 +45,24 @@ public final class PeerAgent implements Agent
     public int doWork()
     {
         final long nowNs = System.nanoTime();
-        if (stopRequested)
+        int work = 0;
+        if (source != null)
         {
-            source.stop();
+            if (stopRequested)
+            {
+                source.stop();
+            }
+            work += source.produce(nowNs);
         }
-        int work = source.produce(nowNs);
         work += guest.poll(nowNs);
-        work += sink.consume();
+        if (sink != null)
+        {
+            work += sink.consume();
+        }
         if (stopRequested && !drained)
         {
-            final boolean quiet = work == 0 && nicRx.freeSlots() == nicRx.slotCount() && guest.isQuiescent() &&
-                sink.isEmpty();
+            final boolean quiet = work == 0 && (nicRx == null || nicRx.freeSlots() == nicRx.slotCount()) &&
+                guest.isQuiescent() && (sink == null || sink.isEmpty());
             quietCycles = quiet ? quietCycles + 1 : 0;
             if (quietCycles >= QUIET_CYCLES)
             {
@@ -81,6 +90,7 @@ public final class PeerAgent implements Agent
         return "pagewire-peer";
     }
 
+    /** @return the traffic source, or null with a real NIC port. */
     public TrafficSource source()
     {
         return source;
@@ -91,6 +101,7 @@ public final class PeerAgent implements Agent
         return guest;
     }
 
+    /** @return the traffic sink, or null with a real NIC port. */
     public TrafficSink sink()
     {
         return sink;

@@ -13,6 +13,19 @@ public final class VerifyStats
     private long reordered;
     private long gaps;
     private long lastSequence = -1;
+    private long foreign;
+
+    /** Records one received frame that is not a test frame (another sender's traffic): not verifiable. */
+    void recordForeign()
+    {
+        foreign++;
+    }
+
+    /** @return frames received that were not test frames (real traffic through a real NIC port). */
+    public long foreign()
+    {
+        return foreign;
+    }
 
     /** Records one received frame. */
     void record(final boolean intact, final long sequence)

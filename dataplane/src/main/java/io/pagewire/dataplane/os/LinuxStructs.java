@@ -92,6 +92,7 @@ final class LinuxStructs
 
     static final long STAT_SIZE = 144;
     static final long STAT_ST_SIZE = 48;
+    static final long STAT_ST_MODE = 24;
 
     private LinuxStructs()
     {

@@ -88,6 +88,34 @@ public final class Mapping implements AutoCloseable
     }
 
     /**
+     * Cuts the mapping loose from its file without giving up the address range: the same addresses are mapped again,
+     * atomically ({@code MAP_FIXED}), to private anonymous zero pages. A thread that still reads through an address it
+     * took earlier reads zeros, and its writes land in private pages nobody else sees, instead of faulting on an
+     * unmapped page. The file's pages are released (the peer that shared them may go), the range stays reserved
+     * until {@link #close()}. Used when a memif peer disconnects while a dataplane thread may still be mid-burst.
+     *
+     * @throws IllegalStateException when closed.
+     * @throws OsException when mmap fails (the original mapping then stays as it was).
+     */
+    public void detach()
+    {
+        if (closed.get())
+        {
+            throw new IllegalStateException("detach of a closed mapping: " + this);
+        }
+        try (Arena arena = Arena.ofConfined())
+        {
+            final MemorySegment state = Libc.callState(arena);
+            final long result = Libc.mmapAt(state, address, length, Libc.PROT_READ | Libc.PROT_WRITE,
+                Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_FIXED | Libc.MAP_NORESERVE, -1, 0);
+            if (result != address)
+            {
+                throw new OsException("mmap(MAP_FIXED anonymous over " + this + ")", Libc.errno(state));
+            }
+        }
+    }
+
+    /**
      * Unmaps; later calls do nothing.
      *
      * @throws OsException when munmap fails (it does not for a mapping made here).

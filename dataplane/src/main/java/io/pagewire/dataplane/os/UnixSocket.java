@@ -30,8 +30,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
- * An AF_UNIX SOCK_STREAM socket carrying messages with file descriptors (SCM_RIGHTS): the vhost-user transport
- * (QEMU docs/interop/vhost-user.rst) and memif's control channel.
+ * An AF_UNIX socket carrying messages with file descriptors (SCM_RIGHTS): SOCK_STREAM, blocking, for the vhost-user
+ * transport (QEMU docs/interop/vhost-user.rst); SOCK_SEQPACKET, non-blocking ({@link #listenSeqPacket},
+ * {@link #connectSeqPacket}, {@link #tryAccept}, {@link #receiveMessage}), for memif's control channel, polled by a
+ * control thread that must never block.
  * <p>
  * Rules of fd passing on a stream socket, which this class follows:
  * <ul>
@@ -55,6 +57,8 @@ public final class UnixSocket implements AutoCloseable
 {
     /** The most fds one message carries; the control buffers are sized for this many. */
     public static final int MAX_FDS = 32;
+    /** What {@link #receiveMessage} returns when no message is waiting. */
+    public static final int WOULD_BLOCK = -1;
 
     /** listen(2) backlog. */
     private static final int BACKLOG = 8;
@@ -68,6 +72,8 @@ public final class UnixSocket implements AutoCloseable
     private final Path boundPath;
     private final Object boundFileKey;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final boolean seqPacket;
+    private boolean lastMessageTruncated;
 
     private final MemorySegment sendMsg;
     private final MemorySegment sendIov;
@@ -85,6 +91,13 @@ public final class UnixSocket implements AutoCloseable
 
     private UnixSocket(final int fd, final String name, final Path boundPath, final Object boundFileKey)
     {
+        this(fd, name, boundPath, boundFileKey, false);
+    }
+
+    private UnixSocket(
+        final int fd, final String name, final Path boundPath, final Object boundFileKey, final boolean seqPacket)
+    {
+        this.seqPacket = seqPacket;
         this.fd = fd;
         this.name = name;
         this.boundPath = boundPath;
@@ -134,6 +147,26 @@ public final class UnixSocket implements AutoCloseable
      */
     public static UnixSocket listen(final Path path)
     {
+        return listen(path, false);
+    }
+
+    /**
+     * Binds a listening, non-blocking {@code SOCK_SEQPACKET} socket at a path (memif's control channel: message
+     * boundaries are kept, one memif message per packet). Same stale-socket rule as {@link #listen(Path)}; accept
+     * with {@link #tryAccept()}, whose sockets are non-blocking too.
+     *
+     * @param path where to listen; at most 107 bytes.
+     * @return the listening socket; {@link #close()} removes the path again.
+     * @throws IllegalArgumentException when the path does not fit sun_path.
+     * @throws OsException              naming the call and the path when socket, unlink, bind or listen fails.
+     */
+    public static UnixSocket listenSeqPacket(final Path path)
+    {
+        return listen(path, true);
+    }
+
+    private static UnixSocket listen(final Path path, final boolean seqPacket)
+    {
         final byte[] pathBytes = pathBytes(path);
         try (Arena arena = Arena.ofConfined())
         {
@@ -143,7 +176,7 @@ public final class UnixSocket implements AutoCloseable
             {
                 throw new OsException("unlink(stale socket " + path + ")", Libc.errno(state));
             }
-            final int fd = newSocket(state);
+            final int fd = newSocket(state, seqPacket);
             boolean bound = false;
             try
             {
@@ -159,7 +192,7 @@ public final class UnixSocket implements AutoCloseable
                 {
                     throw new OsException("listen(" + path + ")", Libc.errno(state));
                 }
-                return new UnixSocket(fd, path.toString(), path, fileKey(path));
+                return new UnixSocket(fd, path.toString(), path, fileKey(path), seqPacket);
             }
             catch (final RuntimeException e)
             {
@@ -184,12 +217,32 @@ public final class UnixSocket implements AutoCloseable
      */
     public static UnixSocket connect(final Path path)
     {
+        return connect(path, false);
+    }
+
+    /**
+     * Connects a non-blocking {@code SOCK_SEQPACKET} socket to a listening one. For a Unix socket connect completes
+     * or fails at once: it never waits for the peer to accept.
+     *
+     * @param path the socket's path.
+     * @return the connected socket.
+     * @throws IllegalArgumentException when the path does not fit sun_path.
+     * @throws OsException              naming the path: ENOENT (no such socket), ECONNREFUSED (nobody listens),
+     *                                  EAGAIN (the listener's backlog is full).
+     */
+    public static UnixSocket connectSeqPacket(final Path path)
+    {
+        return connect(path, true);
+    }
+
+    private static UnixSocket connect(final Path path, final boolean seqPacket)
+    {
         final byte[] pathBytes = pathBytes(path);
         try (Arena arena = Arena.ofConfined())
         {
             final MemorySegment state = Libc.callState(arena);
             final MemorySegment address = sockaddr(arena, pathBytes);
-            final int fd = newSocket(state);
+            final int fd = newSocket(state, seqPacket);
             try
             {
                 boolean interrupted = false;
@@ -209,7 +262,7 @@ public final class UnixSocket implements AutoCloseable
                         throw new OsException("connect(" + path + ")", errno);
                     }
                 }
-                return new UnixSocket(fd, path.toString(), null, null);
+                return new UnixSocket(fd, path.toString(), null, null, seqPacket);
             }
             catch (final RuntimeException e)
             {
@@ -248,6 +301,83 @@ public final class UnixSocket implements AutoCloseable
                     errno == Libc.EINVAL ? "the socket was shut down" : null);
             }
         }
+    }
+
+    /**
+     * Accepts one pending connection without waiting (a socket from {@link #listenSeqPacket}).
+     *
+     * @return the connected socket (non-blocking {@code SOCK_SEQPACKET}), or null when none is pending.
+     * @throws IllegalStateException when this is not a listening socket, or is closed.
+     * @throws OsException           when accept fails otherwise.
+     */
+    public UnixSocket tryAccept()
+    {
+        checkOpen();
+        if (boundPath == null)
+        {
+            throw new IllegalStateException(name + ": accept on a socket that is not listening");
+        }
+        while (true)
+        {
+            final int accepted = Libc.accept4(receiveState, fd, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
+            if (accepted >= 0)
+            {
+                return new UnixSocket(accepted, name + " (accepted)", null, null, seqPacket);
+            }
+            final int errno = Libc.errno(receiveState);
+            if (errno == Libc.EAGAIN)
+            {
+                return null;
+            }
+            if (errno != Libc.EINTR && errno != Libc.ECONNABORTED)
+            {
+                throw new OsException("accept(" + name + ")", errno);
+            }
+        }
+    }
+
+    /**
+     * Receives one message without waiting, from a {@code SOCK_SEQPACKET} socket: a whole packet, or its first
+     * {@code length} bytes when it was longer ({@link #lastMessageTruncated()} then says so and the rest is gone).
+     * Allocation-free unless it throws.
+     *
+     * @param address where to put the bytes.
+     * @param length  room there, >= 1.
+     * @param fdsOut  where to put received fds (see {@link #receive}); {@link #lastFdCount()} says how many came.
+     * @return bytes received; 0 on EOF (the peer closed); {@link #WOULD_BLOCK} when no message is waiting.
+     * @throws OsException when recvmsg fails (ECONNRESET, ...) or control data was truncated (fds closed).
+     */
+    public int receiveMessage(final long address, final int length, final int[] fdsOut)
+    {
+        checkOpen();
+        checkReceiveArguments(length, fdsOut);
+        lastFdCount = 0;
+        lastMessageTruncated = false;
+        final int received = receiveChunk(address, length, fdsOut, 0, Libc.MSG_DONTWAIT);
+        if (received == WOULD_BLOCK)
+        {
+            return WOULD_BLOCK;
+        }
+        lastFdCount = chunkFdCount;
+        lastMessageTruncated = (receiveMsg.get(JAVA_INT, MSG_FLAGS) & Libc.MSG_TRUNC) != 0;
+        return received;
+    }
+
+    /**
+     * @return whether the last {@link #receiveMessage} got a packet longer than the room given (the rest was
+     *         discarded by the kernel).
+     */
+    public boolean lastMessageTruncated()
+    {
+        return lastMessageTruncated;
+    }
+
+    /**
+     * @return whether this is a {@code SOCK_SEQPACKET} socket (from {@link #listenSeqPacket}/{@link #connectSeqPacket}).
+     */
+    public boolean isSeqPacket()
+    {
+        return seqPacket;
     }
 
     /**
@@ -409,7 +539,7 @@ public final class UnixSocket implements AutoCloseable
         checkOpen();
         checkReceiveArguments(length, fdsOut);
         lastFdCount = 0;
-        final int received = receiveChunk(address, length, fdsOut, 0);
+        final int received = receiveChunk(address, length, fdsOut, 0, 0);
         lastFdCount = chunkFdCount;
         return received;
     }
@@ -444,7 +574,7 @@ public final class UnixSocket implements AutoCloseable
         {
             while (done < length)
             {
-                final int received = receiveChunk(address + done, length - done, fdsOut, fdCount);
+                final int received = receiveChunk(address + done, length - done, fdsOut, fdCount, 0);
                 fdCount += chunkFdCount;
                 if (received == 0)
                 {
@@ -470,7 +600,8 @@ public final class UnixSocket implements AutoCloseable
     /**
      * One recvmsg into [address, address + length), fds into fdsOut from fdOffset; sets chunkFdCount.
      */
-    private int receiveChunk(final long address, final int length, final int[] fdsOut, final int fdOffset)
+    private int receiveChunk(
+        final long address, final int length, final int[] fdsOut, final int fdOffset, final int extraFlags)
     {
         chunkFdCount = 0;
         final int room = Math.min(MAX_FDS, fdsOut.length - fdOffset);
@@ -485,12 +616,16 @@ public final class UnixSocket implements AutoCloseable
             // recvmsg overwrites both with what it delivered, so they are set before every attempt.
             receiveMsg.set(JAVA_LONG, MSG_CONTROLLEN, controlLength);
             receiveMsg.set(JAVA_INT, MSG_FLAGS, 0);
-            received = Libc.recvmsg(receiveState, fd, receiveMsg, Libc.MSG_CMSG_CLOEXEC);
+            received = Libc.recvmsg(receiveState, fd, receiveMsg, Libc.MSG_CMSG_CLOEXEC | extraFlags);
             if (received >= 0)
             {
                 break;
             }
             final int errno = Libc.errno(receiveState);
+            if (errno == Libc.EAGAIN && (extraFlags & Libc.MSG_DONTWAIT) != 0)
+            {
+                return WOULD_BLOCK;
+            }
             if (errno != Libc.EINTR)
             {
                 throw new OsException("recvmsg(" + name + ")", errno);
@@ -646,12 +781,14 @@ public final class UnixSocket implements AutoCloseable
         }
     }
 
-    private static int newSocket(final MemorySegment state)
+    private static int newSocket(final MemorySegment state, final boolean seqPacket)
     {
-        final int fd = Libc.socket(state, Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
+        final int type = seqPacket ? Libc.SOCK_SEQPACKET | Libc.SOCK_NONBLOCK : Libc.SOCK_STREAM;
+        final int fd = Libc.socket(state, Libc.AF_UNIX, type | Libc.SOCK_CLOEXEC, 0);
         if (fd < 0)
         {
-            throw new OsException("socket(AF_UNIX, SOCK_STREAM)", Libc.errno(state));
+            throw new OsException(
+                "socket(AF_UNIX, " + (seqPacket ? "SOCK_SEQPACKET" : "SOCK_STREAM") + ")", Libc.errno(state));
         }
         return fd;
     }

@@ -25,7 +25,8 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * DPDK's {@code dpdk-testpmd} (22.11) run in interactive mode as an interop peer for tests.
+ * DPDK's {@code dpdk-testpmd} (22.11) run in interactive mode: the interop peer of the tests and the traffic
+ * generator and reference forwarder of {@code pagewire bench}.
  *
  * <p>The process runs under {@code stdbuf -o0 -e0}: testpmd prints its prompt with {@code write(2)} but
  * command output with stdio, which is fully buffered on a pipe; without unbuffering, the output of a
@@ -113,7 +114,7 @@ public final class TestPmd implements AutoCloseable {
     private TestPmd(String filePrefix, List<String> commandLine) throws IOException {
         this.filePrefix = filePrefix;
         this.commandLine = List.copyOf(commandLine);
-        Path logDir = Path.of(System.getProperty("basedir", ".")).resolve("target").resolve("testpmd-logs");
+        Path logDir = logDirectory();
         Files.createDirectories(logDir);
         this.logPath = logDir.resolve(filePrefix + ".log");
         this.logFile = Files.newBufferedWriter(logPath, StandardCharsets.UTF_8);
@@ -128,6 +129,20 @@ public final class TestPmd implements AutoCloseable {
         RUNNING.add(this);
         this.stdin = process.getOutputStream();
         this.reader = Thread.ofPlatform().daemon().name("testpmd-log-" + filePrefix).start(this::readOutput);
+    }
+
+    /**
+     * Where logs go: {@code pagewire.testpmd.logs} if set, else the module's {@code target/testpmd-logs} under
+     * Maven ({@code basedir}), else {@code <tmpdir>/pagewire-testpmd-logs}.
+     */
+    static Path logDirectory() {
+        String explicit = System.getProperty("pagewire.testpmd.logs");
+        if (explicit != null) {
+            return Path.of(explicit);
+        }
+        String basedir = System.getProperty("basedir");
+        return basedir != null ? Path.of(basedir, "target", "testpmd-logs")
+                : Path.of(System.getProperty("java.io.tmpdir"), "pagewire-testpmd-logs");
     }
 
     // ------------------------------------------------------------------------------------------ availability
@@ -234,10 +249,20 @@ public final class TestPmd implements AutoCloseable {
      *     gone when this returns
      */
     public static TestPmd start(List<String> vdevs, List<String> testpmdArgs, Duration startupTimeout) {
+        return start(EAL_ARGS, vdevs, testpmdArgs, startupTimeout);
+    }
+
+    /**
+     * As {@link #start(List, List, Duration)} with EAL options of the caller's instead of {@link #EAL_ARGS}
+     * (e.g. {@code -l 0-1 --main-lcore 1} to put the forwarding lcore on CPU 0); {@code --file-prefix} is
+     * still added here.
+     */
+    public static TestPmd start(List<String> ealArgs, List<String> vdevs, List<String> testpmdArgs,
+            Duration startupTimeout) {
         String prefix = "pagewire-test-" + ProcessHandle.current().pid() + "-" + INSTANCES.incrementAndGet();
         List<String> cmd = new ArrayList<>();
         cmd.addAll(List.of(STDBUF.toString(), "-o0", "-e0", BINARY.toString()));
-        cmd.addAll(EAL_ARGS);
+        cmd.addAll(ealArgs);
         cmd.add("--file-prefix=" + prefix);
         for (String vdev : vdevs) {
             cmd.add("--vdev");

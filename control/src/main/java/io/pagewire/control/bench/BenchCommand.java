@@ -1,0 +1,151 @@
+package io.pagewire.control.bench;
+
+import io.pagewire.control.cli.Json;
+import io.pagewire.control.interop.TestPmd;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * {@code pagewire bench}: {@code latency} (the embedded default's latency profile, see {@link LatencyBench}) and
+ * benchmarks against real peers: {@code pvp}, see {@link PvpBench}.
+ */
+public final class BenchCommand
+{
+    static final String USAGE = """
+        usage: pagewire bench pvp [options]       (pagewire bench pvp --help lists them)
+               pagewire bench latency [options]   (pagewire bench latency --help lists them)
+        """;
+
+    private BenchCommand()
+    {
+    }
+
+    /**
+     * @return the process exit code: 0 done, 1 a repetition failed, 2 bad arguments or no DPDK.
+     */
+    public static int run(final String[] args, final PrintStream out, final PrintStream err)
+    {
+        if (args.length > 0 && args[0].equals("latency"))
+        {
+            return LatencyBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out, err);
+        }
+        if (args.length == 0 || !args[0].equals("pvp"))
+        {
+            (args.length == 0 ? err : out).print(USAGE);
+            return args.length == 0 || !(args[0].equals("--help") || args[0].equals("-h")) ? 2 : 0;
+        }
+        if (args.length > 1 && (args[1].equals("--help") || args[1].equals("-h")))
+        {
+            out.print(BenchOptions.USAGE);
+            return 0;
+        }
+        final BenchOptions options;
+        try
+        {
+            options = BenchOptions.parse(java.util.Arrays.copyOfRange(args, 1, args.length));
+        }
+        catch (final IllegalArgumentException e)
+        {
+            err.println("pagewire bench pvp: " + e.getMessage());
+            return 2;
+        }
+        final Optional<String> unavailable = TestPmd.unavailableReason();
+        if (unavailable.isPresent())
+        {
+            err.println("pagewire bench pvp: " + unavailable.get());
+            return 2;
+        }
+        try
+        {
+            final PvpBench bench = new PvpBench(options, out);
+            final List<PvpBench.Run> runs = bench.runAll();
+            final List<Map<String, Object>> summary = bench.summary();
+            out.println();
+            out.print(table(summary, options.forwarders()));
+            if (options.json() != null)
+            {
+                final Map<String, Object> json = new LinkedHashMap<>();
+                json.put("machine", machine());
+                json.put("runs", runsJson(runs));
+                json.put("summary", summary);
+                Files.writeString(options.json(), Json.write(json) + "\n");
+            }
+            return runs.stream().anyMatch(r -> r.error() != null) ? 1 : 0;
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            err.println("pagewire bench pvp: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private static Map<String, Object> machine()
+    {
+        final Map<String, Object> machine = new LinkedHashMap<>();
+        machine.put("cpus", Runtime.getRuntime().availableProcessors());
+        machine.put("dpdk", TestPmd.version());
+        machine.put("java", Runtime.version().toString());
+        machine.put("date", java.time.Instant.now().toString());
+        return machine;
+    }
+
+    private static List<Object> runsJson(final List<PvpBench.Run> runs)
+    {
+        final List<Object> list = new ArrayList<>();
+        for (final PvpBench.Run run : runs)
+        {
+            final Map<String, Object> r = new LinkedHashMap<>();
+            r.put("forwarder", run.forwarder());
+            r.put("size", run.point().size());
+            r.put("mrg", run.point().mrg() ? "on" : "off");
+            r.put("qsize", run.point().qsize());
+            r.put("rep", run.rep());
+            r.put("mpps", Double.isNaN(run.mpps()) ? null : run.mpps());
+            r.put("per_second_mpps", run.perSecondMpps());
+            r.put("foreign_cpu_cores", Double.isNaN(run.foreignCores()) ? null : run.foreignCores());
+            r.put("rtt_before_ns", Double.isNaN(run.roundTripBeforeNs()) ? null : run.roundTripBeforeNs());
+            r.put("rtt_after_ns", Double.isNaN(run.roundTripAfterNs()) ? null : run.roundTripAfterNs());
+            r.put("regime", run.regime());
+            r.put("noisy", run.noisy());
+            r.put("error", run.error());
+            list.add(r);
+        }
+        return list;
+    }
+
+    static String table(final List<Map<String, Object>> summary, final List<String> forwarders)
+    {
+        final StringBuilder text = new StringBuilder();
+        text.append(String.format(Locale.ROOT, "%5s %4s %5s %-7s", "size", "mrg", "qsize", "regime"));
+        for (final String forwarder : forwarders)
+        {
+            text.append(String.format(Locale.ROOT, " %26s", forwarder + " Mpps min/med/max (n)"));
+        }
+        text.append(forwarders.size() == 2 ? "  ratio pagewire/dpdk\n" : "\n");
+        for (final Map<String, Object> row : summary)
+        {
+            text.append(String.format(Locale.ROOT, "%5d %4s %5d %-7s", (int)row.get("size"), row.get("mrg"),
+                (int)row.get("qsize"), row.get("regime")));
+            for (final String forwarder : forwarders)
+            {
+                @SuppressWarnings("unchecked")
+                final Map<String, Object> stats = (Map<String, Object>)row.get(forwarder);
+                text.append(stats.get("median") == null ? String.format(Locale.ROOT, " %26s", "-") :
+                    String.format(Locale.ROOT, " %7.2f/%6.2f/%6.2f (%d)", (double)stats.get("min"),
+                        (double)stats.get("median"), (double)stats.get("max"), (int)stats.get("n")));
+            }
+            final Object ratio = row.get("ratio");
+            text.append(forwarders.size() == 2 ?
+                (ratio == null ? "  -" : String.format(Locale.ROOT, "  %.2f", (double)ratio)) : "").append('\n');
+        }
+        return text.toString();
+    }
+}

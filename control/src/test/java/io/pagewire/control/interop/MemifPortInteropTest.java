@@ -1,0 +1,237 @@
+package io.pagewire.control.interop;
+
+import io.pagewire.config.PagewireConfig;
+import io.pagewire.dataplane.memory.MemoryCopy;
+import io.pagewire.dataplane.port.NicPort;
+import io.pagewire.dataplane.port.memif.MemifNicPortSet;
+import org.agrona.BufferUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.status.CountersManager;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The memif port against DPDK testpmd's {@code net_memif}, at the port level (this test thread is both the control
+ * thread and the dataplane): pagewire transmits numbered frames, testpmd in {@code io} mode sends each back on the
+ * same port, pagewire receives them; every frame must come back, in order, byte for byte. Both roles, and a peer that
+ * is killed and started again while pagewire keeps running.
+ */
+@Tag("interop")
+class MemifPortInteropTest
+{
+    private static final int FRAME_LENGTH = 98;
+
+    private final List<String> log = new ArrayList<>();
+    private final ByteBuffer frameBytes = BufferUtil.allocateDirectAligned(2048, 64);
+    private final UnsafeBuffer frame = new UnsafeBuffer(frameBytes);
+    private MemifNicPortSet set;
+    private TestPmd pmd;
+    private Path socket;
+
+    @BeforeEach
+    void requireTestPmd() throws Exception
+    {
+        final var reason = TestPmd.unavailableReason();
+        reason.ifPresent(r -> System.out.println("SKIPPED MemifPortInteropTest: " + r));
+        Assumptions.assumeTrue(reason.isEmpty(), () -> reason.orElse(""));
+        // sun_path is short: a @TempDir path under /tmp/junit... can be too long, so use /tmp directly.
+        socket = Files.createTempDirectory(Path.of("/tmp"), "pw-memif").resolve("m.sock");
+    }
+
+    @AfterEach
+    void tearDown() throws Exception
+    {
+        if (pmd != null)
+        {
+            pmd.close();
+        }
+        if (set != null)
+        {
+            set.close();
+        }
+        Files.deleteIfExists(socket);
+        Files.deleteIfExists(socket.getParent());
+    }
+
+    private MemifNicPortSet open(final String role)
+    {
+        final PagewireConfig config = PagewireConfig.load(null, List.of(
+            "nic.type=memif", "nic.memif.role=" + role, "nic.memif.socket=" + socket, "nic.ring.size=1024"));
+        final CountersManager counters = new CountersManager(
+            new UnsafeBuffer(ByteBuffer.allocateDirect(64 * 1024)), new UnsafeBuffer(ByteBuffer.allocateDirect(8192)));
+        return MemifNicPortSet.open(config.nic(), 1, counters, (line) ->
+        {
+            log.add(line);
+            System.out.println("pagewire: " + line);
+        });
+    }
+
+    private TestPmd startPeer(final String role)
+    {
+        final TestPmd peer = TestPmd.start(
+            List.of("net_memif0,role=" + role + ",socket=" + socket + ",socket-abstract=no,id=0"), List.of(), Duration.ofSeconds(30));
+        peer.command("set fwd io");
+        peer.command("start");
+        return peer;
+    }
+
+    @Test
+    void serverRoleEchoesThroughTestPmdClient()
+    {
+        set = open("server");
+        pmd = startPeer("client");
+        awaitConnected(1);
+        echo(set.port(0), 20_000, 0);
+    }
+
+    @Test
+    void clientRoleEchoesThroughTestPmdServer()
+    {
+        pmd = startPeer("server");
+        set = open("client");
+        awaitConnected(1);
+        echo(set.port(0), 20_000, 0);
+    }
+
+    @Test
+    void serverRoleSurvivesThePeerRestarting()
+    {
+        set = open("server");
+        pmd = startPeer("client");
+        awaitConnected(1);
+        echo(set.port(0), 5_000, 0);
+        pmd.kill();
+        pmd = null;
+        await(() -> !set.isConnected(), "the disconnect to be noticed");
+        dropsWhileDown(set.port(0));
+        pmd = startPeer("client");
+        awaitConnected(2);
+        echo(set.port(0), 5_000, 1);
+        assertEquals(1, set.disconnects());
+    }
+
+    @Test
+    void clientRoleReconnectsWhenTheServerComesBack() throws Exception
+    {
+        pmd = startPeer("server");
+        set = open("client");
+        awaitConnected(1);
+        echo(set.port(0), 5_000, 0);
+        pmd.kill();
+        pmd = null;
+        await(() -> !set.isConnected(), "the disconnect to be noticed");
+        dropsWhileDown(set.port(0));
+        // A killed DPDK server leaves its socket file behind, and a new one will not bind over it.
+        Files.deleteIfExists(socket);
+        pmd = startPeer("server");
+        awaitConnected(2);
+        echo(set.port(0), 5_000, 1);
+    }
+
+    private void dropsWhileDown(final NicPort port)
+    {
+        assertEquals(0, port.rxAvailable());
+        final long address = port.claim(FRAME_LENGTH);
+        assertNotEquals(0, address, "while down, claim hands out a scratch buffer so the guest's queue flows");
+        port.commit(FRAME_LENGTH);
+    }
+
+    private void awaitConnected(final long connects)
+    {
+        await(() -> set.isConnected() && set.connects() == connects, "memif connect #" + connects);
+    }
+
+    private void await(final BooleanSupplier condition, final String what)
+    {
+        final long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!condition.getAsBoolean())
+        {
+            set.poll();
+            // Keep the dataplane side adopting, as a forwarder's duty cycle would.
+            set.port(0).rxAvailable();
+            if (System.nanoTime() > deadline)
+            {
+                fail("timed out waiting for " + what + "; log: " + log +
+                    (pmd != null ? "\ntestpmd: " + pmd.logTail(30) : ""));
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    /** Sends {@code count} numbered frames and receives them back, checking order and bytes. */
+    private void echo(final NicPort port, final int count, final int run)
+    {
+        int sent = 0;
+        int received = 0;
+        final long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (received < count)
+        {
+            set.poll();
+            while (sent < count && sent - received < 256)
+            {
+                final long address = port.claim(FRAME_LENGTH);
+                if (address == 0)
+                {
+                    break;
+                }
+                fill(sent, run);
+                MemoryCopy.copy(frame.addressOffset(), address, FRAME_LENGTH);
+                port.commit(FRAME_LENGTH);
+                sent++;
+            }
+            final int available = port.rxAvailable();
+            for (int i = 0; i < available; i++)
+            {
+                assertEquals(FRAME_LENGTH, port.rxFrameLength(i), "frame " + received);
+                final UnsafeBuffer got = new UnsafeBuffer(port.rxFrameAddress(i), FRAME_LENGTH);
+                assertEquals(received, got.getInt(14), "sequence number");
+                assertEquals(run, got.getInt(18), "run");
+                for (int b = 22; b < FRAME_LENGTH; b++)
+                {
+                    assertEquals((byte)(b + received), got.getByte(b), "byte " + b + " of frame " + received);
+                }
+                received++;
+            }
+            port.rxRelease(available);
+            if (System.nanoTime() > deadline)
+            {
+                fail("echo: sent " + sent + ", received " + received + " of " + count + "; log: " + log +
+                    "\ntestpmd: " + pmd.logTail(30));
+            }
+        }
+        assertEquals(count, sent);
+    }
+
+    private void fill(final int sequence, final int run)
+    {
+        for (int b = 0; b < 6; b++)
+        {
+            frame.putByte(b, (byte)0xFF);
+        }
+        frame.putByte(6, (byte)0x02);
+        for (int b = 7; b < 12; b++)
+        {
+            frame.putByte(b, (byte)b);
+        }
+        frame.putShort(12, (short)0xB588);
+        frame.putInt(14, sequence);
+        frame.putInt(18, run);
+        for (int b = 22; b < FRAME_LENGTH; b++)
+        {
+            frame.putByte(b, (byte)(b + sequence));
+        }
+    }
+}

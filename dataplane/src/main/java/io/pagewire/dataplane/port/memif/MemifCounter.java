@@ -1,0 +1,77 @@
+package io.pagewire.dataplane.port.memif;
+
+import io.pagewire.dataplane.stats.CounterKey;
+import org.agrona.concurrent.status.AtomicCounter;
+import org.agrona.concurrent.status.CountersManager;
+
+/**
+ * Counters of the memif NIC port, type ids 300..319 in the counters file (stable: never renumber). Connection events
+ * are counted by the control thread (key queue {@link CounterKey#NO_QUEUE}); per-frame events by the dataplane thread
+ * of each queue pair (key queue = pair index). Each counter has one writer.
+ */
+public enum MemifCounter
+{
+    /** Connections that reached CONNECTED. Control thread. */
+    CONNECTS(300, "nic.memif.connects", false),
+    /** Connections that ended (peer went, peer sent DISCONNECT, or pagewire dropped a hostile peer). */
+    DISCONNECTS(301, "nic.memif.disconnects", false),
+    /** Control messages refused: wrong size, unknown or unexpected type, bad version, out-of-range values. */
+    BAD_MESSAGES(302, "nic.memif.bad_messages", false),
+    /** Descriptors or ring indices that pointed outside the peer's regions or ring (per queue pair). */
+    BAD_DESCRIPTORS(303, "nic.memif.bad_descriptors", true),
+    /**
+     * Frames the guest transmitted while the peer was not connected, or while its transmit ring was broken and the
+     * disconnect pending, dropped (per queue pair).
+     */
+    TX_DROPS_DOWN(304, "nic.memif.tx_drops_down", true),
+    /** Received frames spanning chained descriptors (MEMIF_DESC_FLAG_NEXT), dropped (per queue pair). */
+    RX_DROPS_CHAINED(305, "nic.memif.rx_drops_chained", true),
+    /** Frames longer than the peer's buffer (server role: the client's descriptor length), dropped. */
+    TX_DROPS_BUFFER_TOO_SMALL(306, "nic.memif.tx_drops_buffer_too_small", true),
+    /** Connections refused: a second client while one is connected, or the wrong interface id. Control thread. */
+    REJECTED(307, "nic.memif.rejected", false),
+    /** Client role: connect attempts that failed (no listener yet); retried with backoff. Control thread. */
+    CONNECT_FAILURES(308, "nic.memif.connect_failures", false);
+
+    private final int id;
+    private final String label;
+    private final boolean perQueue;
+
+    MemifCounter(final int id, final String label, final boolean perQueue)
+    {
+        this.id = id;
+        this.label = label;
+        this.perQueue = perQueue;
+    }
+
+    /** @return the counter type id (300..319). */
+    public int id()
+    {
+        return id;
+    }
+
+    /** @return the label written in the counters file. */
+    public String label()
+    {
+        return label;
+    }
+
+    /** @return whether there is one per queue pair (written by that pair's dataplane thread). */
+    public boolean perQueue()
+    {
+        return perQueue;
+    }
+
+    /**
+     * Allocates this counter.
+     *
+     * @param manager where.
+     * @param queue   the queue pair, or {@link CounterKey#NO_QUEUE}.
+     * @return the counter.
+     */
+    public AtomicCounter allocate(final CountersManager manager, final int queue)
+    {
+        final String fullLabel = queue == CounterKey.NO_QUEUE ? label : label + " q" + queue;
+        return manager.newCounter(fullLabel, id, (key) -> CounterKey.write(key, queue, 0));
+    }
+}
