@@ -14,12 +14,14 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * {@code pagewire bench}: benchmarks against real peers. {@code pvp}: see {@link PvpBench}.
+ * {@code pagewire bench}: {@code latency} (the embedded default's latency profile, see {@link LatencyBench}) and
+ * benchmarks against real peers: {@code pvp}, see {@link PvpBench}.
  */
 public final class BenchCommand
 {
     static final String USAGE = """
-        usage: pagewire bench pvp [options]     (pagewire bench pvp --help lists them)
+        usage: pagewire bench pvp [options]       (pagewire bench pvp --help lists them)
+               pagewire bench latency [options]   (pagewire bench latency --help lists them)
         """;
 
     private BenchCommand()
@@ -31,6 +33,10 @@ public final class BenchCommand
      */
     public static int run(final String[] args, final PrintStream out, final PrintStream err)
     {
+        if (args.length > 0 && args[0].equals("latency"))
+        {
+            return LatencyBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out, err);
+        }
         if (args.length == 0 || !args[0].equals("pvp"))
         {
             (args.length == 0 ? err : out).print(USAGE);

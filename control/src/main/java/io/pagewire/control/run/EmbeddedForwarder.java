@@ -8,6 +8,7 @@ import io.pagewire.dataplane.engine.DataplaneProxy;
 import io.pagewire.dataplane.engine.GuestNotifier;
 import io.pagewire.dataplane.engine.QueuePair;
 import io.pagewire.dataplane.guest.EmbeddedGuest;
+import io.pagewire.dataplane.guest.LatencyRecorder;
 import io.pagewire.dataplane.guest.PeerAgent;
 import io.pagewire.dataplane.guest.TrafficSink;
 import io.pagewire.dataplane.guest.TrafficSource;
@@ -54,6 +55,7 @@ public final class EmbeddedForwarder implements Forwarder
     private final VirtioNetDevice device;
     private final EmbeddedGuest guest;
     private final PeerAgent peer;
+    private final LatencyRecorder latency;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
 
     private AgentRunner dataplaneRunner;
@@ -65,6 +67,8 @@ public final class EmbeddedForwarder implements Forwarder
 
     private long allocatedAtStart;
     private long allocatedAtStop;
+    private long peerAllocatedAtStart;
+    private long peerAllocatedAtStop;
     private long packetsAtStart;
     private long packetsAtStop;
     private boolean steadyStateMarked;
@@ -80,7 +84,36 @@ public final class EmbeddedForwarder implements Forwarder
      */
     public EmbeddedForwarder(final PagewireConfig config, final Path runBase)
     {
+        this(config, runBase, null);
+    }
+
+    /**
+     * Maps the files and builds every part; starts nothing.
+     *
+     * @param config  a validated configuration with {@code guest.type=embedded} and {@code nic.type=shm}.
+     * @param runBase the base of runtime directories (see {@link RuntimeDirectory#defaultBase()}).
+     * @param latency where the embedded guest records each frame's latency (see {@link EmbeddedGuest}), or null.
+     */
+    public EmbeddedForwarder(final PagewireConfig config, final Path runBase, final LatencyRecorder latency)
+    {
+        this(config, runBase, latency, null);
+    }
+
+    /**
+     * Maps the files and builds every part; starts nothing.
+     *
+     * @param config    a validated configuration with {@code guest.type=embedded} and {@code nic.type=shm}.
+     * @param runBase   the base of runtime directories (see {@link RuntimeDirectory#defaultBase()}).
+     * @param latency   where the embedded guest records each frame's latency (see {@link EmbeddedGuest}), or null.
+     * @param published where the dataplane samples, once per receive burst, the latency up to the used-ring
+     *                  publication (see {@link DataplaneAgent#publishLatency}), or null.
+     */
+    public EmbeddedForwarder(
+        final PagewireConfig config, final Path runBase, final LatencyRecorder latency,
+        final LatencyRecorder published)
+    {
         this.config = config;
+        this.latency = latency;
         directory = RuntimeDirectory.create(runBase);
         CountersFile counters = null;
         NicPortSet port = null;
@@ -102,9 +135,10 @@ public final class EmbeddedForwarder implements Forwarder
         nic = port;
         systemCounters = new SystemCounters(countersFile.manager());
         dataplane = new DataplaneAgent("pagewire-dataplane", proxy, systemCounters, config.dataplane().cpu());
+        dataplane.publishLatency(published);
         device = new VirtioNetDevice(config, memory, proxy, nic.port(0), GuestNotifier.POLLING,
             countersFile.manager());
-        guest = new EmbeddedGuest(config, memory);
+        guest = new EmbeddedGuest(config, memory, latency);
         if (nic instanceof final ShmNicPortSet shm)
         {
             final ShmNicPort port0 = shm.port(0);
@@ -163,6 +197,7 @@ public final class EmbeddedForwarder implements Forwarder
         {
             steadyStateMarked = true;
             allocatedAtStart = dataplaneThreadAllocatedBytes();
+            peerAllocatedAtStart = peerThreadAllocatedBytes();
             packetsAtStart = packetsMoved();
         }
     }
@@ -192,6 +227,7 @@ public final class EmbeddedForwarder implements Forwarder
         }
         stopNs = System.nanoTime();
         peer.stop();
+        nic.stopReceiving();
         // Drain only while the device still serves the queues (a guest reset leaves frames in the NIC ring).
         final long deadline = System.nanoTime() + DRAIN_TIMEOUT_NS;
         while (device.attached() != null && !peer.isDrained() && System.nanoTime() - deadline < 0 &&
@@ -202,6 +238,7 @@ public final class EmbeddedForwarder implements Forwarder
         }
         drained = peer.isDrained();
         allocatedAtStop = dataplaneThreadAllocatedBytes();
+        peerAllocatedAtStop = peerThreadAllocatedBytes();
         packetsAtStop = packetsMoved();
         peerRunner.close();
         if (device.attached() != null)
@@ -216,6 +253,12 @@ public final class EmbeddedForwarder implements Forwarder
     {
         final long id = dataplane.threadId();
         return id < 0 ? 0 : THREADS.getThreadAllocatedBytes(id);
+    }
+
+    private long peerThreadAllocatedBytes()
+    {
+        final Thread thread = peerRunner == null ? null : peerRunner.thread();
+        return thread == null ? 0 : THREADS.getThreadAllocatedBytes(thread.threadId());
     }
 
     /** @return the first error a thread hit, or null. */
@@ -289,6 +332,23 @@ public final class EmbeddedForwarder implements Forwarder
     {
         final long packets = packetsAtStop - packetsAtStart;
         return !steadyStateMarked || packets <= 0 ? Double.NaN : (double)(allocatedAtStop - allocatedAtStart) / packets;
+    }
+
+    /**
+     * @return bytes the peer thread (traffic source, embedded guest, sink) allocated per packet moved through the
+     * dataplane (both directions) in steady state, as {@link #dataplaneAllocatedBytesPerPacket()}; NaN when unmeasured.
+     */
+    public double peerAllocatedBytesPerPacket()
+    {
+        final long packets = packetsAtStop - packetsAtStart;
+        return !steadyStateMarked || packets <= 0 ? Double.NaN :
+            (double)(peerAllocatedAtStop - peerAllocatedAtStart) / packets;
+    }
+
+    /** @return where the embedded guest records latency, or null when it does not. */
+    public LatencyRecorder latencyRecorder()
+    {
+        return latency;
     }
 
     /** @return bytes the dataplane thread allocated in steady state (end of warm-up to stop request). */

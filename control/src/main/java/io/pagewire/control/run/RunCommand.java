@@ -2,10 +2,16 @@ package io.pagewire.control.run;
 
 import io.pagewire.config.ConfigException;
 import io.pagewire.config.GuestType;
+import io.pagewire.config.NicType;
 import io.pagewire.config.PagewireConfig;
 import io.pagewire.control.cli.Json;
+import io.pagewire.control.latency.JvmActivity;
+import io.pagewire.control.latency.LatencyMonitor;
+import io.pagewire.control.metrics.MetricsServer;
+import io.pagewire.dataplane.guest.LatencyRecorder;
 import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.dataplane.stats.RuntimeDirectory;
+import org.agrona.concurrent.SystemNanoClock;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -24,7 +30,7 @@ public final class RunCommand
 {
     static final String USAGE = """
         usage: pagewire run [--config FILE] [--set key=value]... [--duration TIME] [--summary FILE.json]
-                            [--dir DIR] [--quiet]
+                            [--dir DIR] [--quiet] [--latency] [--latency-log FILE.hlog] [--metrics-port PORT]
 
         Runs the forwarder. With no config, on its embedded default: a shared-memory NIC fed by an in-process traffic
         source, and an embedded virtio-net guest (posting page-sized mergeable buffers) that verifies every frame and
@@ -36,6 +42,11 @@ public final class RunCommand
           --summary FILE     also write the end-of-run summary as JSON (format in the README)
           --dir DIR          where runtime files (counters for pagewire stat) live; default /dev/shm/pagewire
           --quiet            no per-second status lines
+          --latency          measure each frame's latency, from its intended send time to its consumption by the
+                             embedded guest (HdrHistogram); percentiles in the summary (guest.type=embedded)
+          --latency-log FILE also write the latency as an HdrHistogram interval log, one histogram a second
+                             (implies --latency)
+          --metrics-port N   serve Prometheus metrics (counters, latency) on http://*:N/metrics; 0 = off (default)
         """;
 
     private static volatile boolean interrupted;
@@ -55,6 +66,9 @@ public final class RunCommand
         Path summaryFile = null;
         Path runBase = RuntimeDirectory.defaultBase();
         boolean quiet = false;
+        boolean latency = false;
+        Path latencyLog = null;
+        int metricsPort = 0;
         try
         {
             for (int i = 0; i < args.length; i++)
@@ -73,6 +87,13 @@ public final class RunCommand
                     case "--summary" -> summaryFile = Path.of(value(args, ++i, arg));
                     case "--dir" -> runBase = Path.of(value(args, ++i, arg));
                     case "--quiet" -> quiet = true;
+                    case "--latency" -> latency = true;
+                    case "--latency-log" ->
+                    {
+                        latencyLog = Path.of(value(args, ++i, arg));
+                        latency = true;
+                    }
+                    case "--metrics-port" -> metricsPort = parsePort(value(args, ++i, arg));
                     default ->
                     {
                         if (arg.startsWith("--set="))
@@ -107,7 +128,37 @@ public final class RunCommand
             }
             return 2;
         }
-        return runForwarder(config, durationNs, summaryFile, runBase, quiet, out, err);
+        if (latency && (config.guest().type() != GuestType.EMBEDDED || config.nic().type() != NicType.SHM))
+        {
+            err.println("pagewire: --latency needs guest.type=embedded and nic.type=shm (the embedded traffic " +
+                "source stamps the intended send times; a guest in another process cannot report when it consumed " +
+                "a frame)");
+            return 2;
+        }
+        return runForwarder(config, durationNs, summaryFile, runBase, quiet,
+            new Profiling(latency, latencyLog, metricsPort), out, err);
+    }
+
+    /** What to measure and export beyond the traffic counters. */
+    private record Profiling(boolean latency, Path latencyLog, int metricsPort)
+    {
+    }
+
+    static int parsePort(final String text)
+    {
+        try
+        {
+            final int port = Integer.parseInt(text.trim());
+            if (port >= 0 && port <= 65535)
+            {
+                return port;
+            }
+        }
+        catch (final NumberFormatException e)
+        {
+            // Reported below.
+        }
+        throw new IllegalArgumentException("--metrics-port " + text + ": must be a TCP port in 0..65535 (0 = off)");
     }
 
     private static int runForwarder(
@@ -116,15 +167,19 @@ public final class RunCommand
         final Path summaryFile,
         final Path runBase,
         final boolean quiet,
+        final Profiling profiling,
         final PrintStream out,
         final PrintStream err)
     {
         installSignalHandlers();
         final Forwarder forwarder;
+        final LatencyRecorder recorder = profiling.latency() ? new LatencyRecorder(SystemNanoClock.INSTANCE) : null;
+        final LatencyRecorder usedRingRecorder = profiling.latency() ?
+            new LatencyRecorder(SystemNanoClock.INSTANCE) : null;
         try
         {
             forwarder = config.guest().type() == GuestType.VHOST_USER ?
-                new VhostUserForwarder(config, runBase) : new EmbeddedForwarder(config, runBase);
+                new VhostUserForwarder(config, runBase) : new EmbeddedForwarder(config, runBase, recorder, usedRingRecorder);
         }
         catch (final NicPortException e)
         {
@@ -136,8 +191,26 @@ public final class RunCommand
             err.println("pagewire: cannot set up the forwarder: " + e.getMessage());
             return 1;
         }
+        LatencyMonitor latency = null;
+        LatencyMonitor usedRing = null;
+        MetricsServer metrics = null;
         try (forwarder)
         {
+            if (recorder != null)
+            {
+                latency = new LatencyMonitor(recorder, profiling.latencyLog());
+                usedRing = new LatencyMonitor(usedRingRecorder, null);
+            }
+            if (profiling.metricsPort() != 0)
+            {
+                metrics = MetricsServer.start(profiling.metricsPort(), forwarder.countersFile().reader(),
+                    latency == null ? null : latency::snapshot, usedRing == null ? null : usedRing::snapshot);
+                if (!quiet)
+                {
+                    out.println("pagewire: metrics on http://localhost:" + metrics.port() + "/metrics");
+                }
+            }
+            final JvmActivity jvm = JvmActivity.start();
             forwarder.start();
             if (!quiet)
             {
@@ -161,6 +234,11 @@ public final class RunCommand
                         out.println(status.next(nowNs, (nowNs - startNs) / 1e9, forwarder.nicRingFullDrops()));
                     }
                     nextStatusNs += TimeUnit.SECONDS.toNanos(1);
+                    if (latency != null)
+                    {
+                        latency.sample();
+                        usedRing.sample();
+                    }
                 }
                 forwarder.poll(durationNs >= 0 ?
                     (int)Math.min(10, Math.max(1, (durationNs - (nowNs - startNs)) / 1_000_000)) : 10);
@@ -176,7 +254,16 @@ public final class RunCommand
                 return 1;
             }
             final RunResult result = forwarder.result();
-            final RunSummary summary = new RunSummary(result);
+            if (latency != null)
+            {
+                latency.sample();
+                usedRing.sample();
+            }
+            final RunProfile profile = new RunProfile(latency == null ? null : latency.snapshot(),
+                usedRing == null ? null : usedRing.snapshot(), jvm.gcCount(),
+                jvm.gcPauseMs(), forwarder instanceof final EmbeddedForwarder embedded ?
+                    embedded.peerAllocatedBytesPerPacket() : Double.NaN);
+            final RunSummary summary = new RunSummary(result, profile);
             out.print(summary.text());
             if (summaryFile != null)
             {
@@ -216,8 +303,20 @@ public final class RunCommand
         }
         catch (final IOException e)
         {
-            err.println("pagewire: cannot write the summary: " + e.getMessage());
+            err.println("pagewire: cannot write the summary, the latency log or serve metrics: " + e.getMessage());
             return 1;
+        }
+        finally
+        {
+            if (metrics != null)
+            {
+                metrics.close();
+            }
+            if (latency != null)
+            {
+                latency.close();
+                usedRing.close();
+            }
         }
     }
 
@@ -252,7 +351,7 @@ public final class RunCommand
      * @return nanoseconds.
      * @throws IllegalArgumentException naming the text when it is not a positive duration.
      */
-    static long parseDuration(final String text)
+    public static long parseDuration(final String text)
     {
         final String trimmed = text.trim();
         int split = 0;

@@ -31,6 +31,16 @@ public final class RunSummary
      */
     public RunSummary(final RunResult result)
     {
+        this(result, null);
+    }
+
+    /**
+     * @param result  a finished run.
+     * @param profile what the run measured about itself ({@code latency} and {@code jvm} sections), or null to leave
+     *                both sections out.
+     */
+    public RunSummary(final RunResult result, final RunProfile profile)
+    {
         final double seconds = Math.max(result.durationSeconds(), 1e-9);
         long rxPackets = 0;
         long rxBytes = 0;
@@ -144,6 +154,24 @@ public final class RunSummary
         json.put("nic", nic);
         json.put("alloc_bytes_per_packet", result.allocBytesPerPacket());
         json.put("drained", result.drained());
+        if (profile != null)
+        {
+            final Map<String, Object> latency = profile.latency() == null ? null : profile.latency().json();
+            if (latency != null)
+            {
+                latency.put("used_ring", profile.usedRingLatency() == null ? null :
+                    profile.usedRingLatency().json());
+            }
+            json.put("latency", latency);
+            final Map<String, Object> jvm = new LinkedHashMap<>();
+            jvm.put("gc_count", profile.gcCount());
+            jvm.put("gc_pause_ms", profile.gcPauseMs());
+            final Map<String, Object> alloc = new LinkedHashMap<>();
+            alloc.put("dataplane", result.allocBytesPerPacket());
+            alloc.put("guest", profile.guestAllocBytesPerPacket());
+            jvm.put("alloc_bytes_per_packet", alloc);
+            json.put("jvm", jvm);
+        }
         if (queueError != null)
         {
             json.put("queue_error", queueError);
@@ -161,6 +189,14 @@ public final class RunSummary
             }
         }
         final long offered = result.offeredPackets();
+        final String profileText = profile == null ? "" : String.format(Locale.ROOT,
+            "  latency         %s%n%s  jvm             %d GCs, %d ms paused; guest thread %.2f bytes allocated per " +
+            "packet in steady state%n",
+            profile.latency() == null ? "not measured (pagewire run --latency measures it)" :
+                profile.latency().text() + " (consumed by the guest)",
+            profile.usedRingLatency() == null ? "" : "  to used ring    " +
+                profile.usedRingLatency().text("bursts") + " (oldest frame of each burst)" + System.lineSeparator(),
+            profile.gcCount(), profile.gcPauseMs(), profile.guestAllocBytesPerPacket());
         text = String.format(Locale.ROOT, """
             pagewire run summary (%.2f s, guest.type=%s, rx.mode=%s, %d-byte frames, %d queue pair(s))
               negotiated      %s
@@ -188,7 +224,7 @@ public final class RunSummary
             sinkChecked, sinkCorrupt, sinkDuplicated, sinkReordered, foreign,
             result.allocBytesPerPacket(),
             result.drained() ? "" : "\n  WARNING         not everything in flight landed before shutdown",
-            queueError == null ? "" : "\n  QUEUE ERROR     " + queueError);
+            queueError == null ? "" : "\n  QUEUE ERROR     " + queueError) + profileText;
     }
 
     private static Map<String, Object> verify(

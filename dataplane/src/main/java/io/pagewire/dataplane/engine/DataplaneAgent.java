@@ -2,6 +2,7 @@ package io.pagewire.dataplane.engine;
 
 import com.lmax.disruptor.EventPoller;
 import com.lmax.disruptor.RingBuffer;
+import io.pagewire.dataplane.guest.LatencyRecorder;
 import io.pagewire.dataplane.os.Affinity;
 import io.pagewire.dataplane.stats.DutyCycleStallTracker;
 import io.pagewire.dataplane.stats.SystemCounters;
@@ -42,6 +43,7 @@ public final class DataplaneAgent implements Agent
     private final SystemCounters counters;
     private final DutyCycleStallTracker stallTracker;
     private final int cpu;
+    private LatencyRecorder publishLatency;
 
     /**
      * @param name  the agent's role name (the thread is named after it).
@@ -140,6 +142,17 @@ public final class DataplaneAgent implements Agent
         return false;
     }
 
+    /**
+     * Makes every queue pair attached from now on sample its receive bursts' latency up to used-ring publication
+     * (see {@link QueuePair}); set it before the agent starts. The agent's thread is the recorder's single writer.
+     *
+     * @param recorder where to record, or null for nothing.
+     */
+    public void publishLatency(final LatencyRecorder recorder)
+    {
+        publishLatency = recorder;
+    }
+
     void onAttach(final QueuePair pair)
     {
         if (pairCount == MAX_QUEUE_PAIRS || find(pair.index()) >= 0)
@@ -148,6 +161,7 @@ public final class DataplaneAgent implements Agent
             return;
         }
         pair.enable();
+        pair.publishLatency(publishLatency);
         pairs[pairCount++] = pair;
         publish(DataplaneEvent.Type.ATTACHED, pair, false, null);
     }

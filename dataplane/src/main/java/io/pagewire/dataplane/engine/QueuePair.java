@@ -1,8 +1,11 @@
 package io.pagewire.dataplane.engine;
 
+import io.pagewire.dataplane.guest.FrameFormat;
+import io.pagewire.dataplane.guest.LatencyRecorder;
 import io.pagewire.dataplane.port.NicPort;
 import io.pagewire.dataplane.rx.RxWriter;
 import io.pagewire.dataplane.stats.QueueCounters;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.status.AtomicCounter;
 import io.pagewire.dataplane.tx.TxReader;
 import io.pagewire.dataplane.virtio.DeviceVirtqueue;
@@ -51,6 +54,8 @@ public final class QueuePair
     private long rxPackets;
     private long rxBytes;
     private boolean rxBrokenReported;
+    private LatencyRecorder publishLatency;
+    private final UnsafeBuffer stampView = new UnsafeBuffer(0, 0);
     private boolean txBrokenReported;
 
     private final QueueCounters counters;
@@ -144,6 +149,8 @@ public final class QueuePair
         int taken = 0;
         long bytes = 0;
         int delivered = 0;
+        final long oldestSendNs = publishLatency == null || frames == 0 ? Long.MIN_VALUE : oldestSendTimeNs(nic);
+        boolean oldestDelivered = false;
         while (taken < frames)
         {
             final int length = nic.rxFrameLength(taken);
@@ -156,6 +163,7 @@ public final class QueuePair
             final int result = writer.deliverToGuest(nic.rxFrameAddress(taken), length);
             if (result > 0)
             {
+                oldestDelivered |= taken == 0;
                 delivered++;
                 bytes += length;
                 final int bucket = Math.min(result, MAX_EXACT_BUFFERS + 1);
@@ -187,8 +195,38 @@ public final class QueuePair
             {
                 notifier.notifyUsed(2 * index);
             }
+            if (oldestDelivered && oldestSendNs != Long.MIN_VALUE)
+            {
+                publishLatency.beginBatch();
+                publishLatency.recordSince(oldestSendNs);
+                publishLatency.endBatch();
+            }
         }
         return taken;
+    }
+
+    /** @return the intended send time stamped in the burst's first frame, or Long.MIN_VALUE if it has none. */
+    private long oldestSendTimeNs(final NicPort nic)
+    {
+        final int length = nic.rxFrameLength(0);
+        if (length < FrameFormat.MIN_FRAME_LENGTH)
+        {
+            return Long.MIN_VALUE;
+        }
+        stampView.wrap(nic.rxFrameAddress(0), length);
+        return FrameFormat.isOurs(stampView, 0, length) ? FrameFormat.sendTimeNs(stampView, 0) : Long.MIN_VALUE;
+    }
+
+    /**
+     * Samples, once per receive burst, the time from the intended send time of the burst's first (oldest) frame to
+     * the used-ring publication that makes it visible to the guest; only on the dataplane thread, before the pair
+     * runs (the agent sets it when the pair attaches).
+     *
+     * @param recorder where to record, or null for nothing.
+     */
+    void publishLatency(final LatencyRecorder recorder)
+    {
+        publishLatency = recorder;
     }
 
     /**
@@ -199,6 +237,7 @@ public final class QueuePair
     int collectFromGuest()
     {
         final int consumed = reader.collectFromGuest(nic, burst);
+        nic.flush();
         if (consumed > 0 && txQueue.publishUsed())
         {
             notifier.notifyUsed(2 * index + 1);

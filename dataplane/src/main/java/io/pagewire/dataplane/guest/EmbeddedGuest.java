@@ -76,6 +76,7 @@ public final class EmbeddedGuest
     private int txFreeCount;
 
     private final VerifyStats verify = new VerifyStats();
+    private final LatencyRecorder latency;
     private DriverVirtqueue rx;
     private DriverVirtqueue tx;
     private int headerLength;
@@ -98,6 +99,21 @@ public final class EmbeddedGuest
      */
     public EmbeddedGuest(final PagewireConfig config, final GuestMemory memory)
     {
+        this(config, memory, null);
+    }
+
+    /**
+     * Sizes everything from the config and allocates the guest's RAM, rings and buffers; records the latency of
+     * every intact frame it receives.
+     *
+     * @param config  the run's configuration ({@code rx.*}, {@code virtqueue.*}, {@code guest.*}, the frame size).
+     * @param memory  the region table the device translates through; the guest's RAM is registered in it.
+     * @param latency where to record, for each intact frame, the time from its intended send time to the moment
+     *                the guest consumes it (after copying it out of its buffers); null records nothing.
+     */
+    public EmbeddedGuest(final PagewireConfig config, final GuestMemory memory, final LatencyRecorder latency)
+    {
+        this.latency = latency;
         mode = config.rx().mode();
         rxQueueSize = config.virtqueue().rxSize();
         txQueueSize = config.virtqueue().txSize();
@@ -235,6 +251,10 @@ public final class EmbeddedGuest
         }
         polls++;
         int packets = 0;
+        if (latency != null)
+        {
+            latency.beginBatch();
+        }
         while (packets < budget && rx.usedAvailable() > 0)
         {
             if (!receiveOne())
@@ -242,6 +262,10 @@ public final class EmbeddedGuest
                 break;
             }
             packets++;
+        }
+        if (latency != null)
+        {
+            latency.endBatch();
         }
         if (packets < budget)
         {
@@ -313,6 +337,10 @@ public final class EmbeddedGuest
             final boolean intact = (!strictVerify || frameLength == maxFrameLength) &&
                 FrameFormat.isIntact(frameView, 0, (int)frameLength);
             verify.record(intact, intact ? FrameFormat.sequence(frameView, 0) : -1);
+            if (intact && latency != null)
+            {
+                latency.recordSince(FrameFormat.sendTimeNs(frameView, 0));
+            }
         }
         else
         {

@@ -1,0 +1,127 @@
+package io.pagewire.control.run;
+
+import io.pagewire.control.cli.MiniJson;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.HistogramLogReader;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** {@code pagewire run --latency}: the summary's {@code latency} and {@code jvm} sections and the {@code .hlog}. */
+class RunLatencyTest
+{
+    @TempDir
+    Path temp;
+
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+    private int run(final String... args)
+    {
+        return RunCommand.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> map(final Map<String, Object> parent, final String key)
+    {
+        final Object value = parent.get(key);
+        assertInstanceOf(Map.class, value, key);
+        return (Map<String, Object>)value;
+    }
+
+    private static long number(final Map<String, Object> parent, final String key)
+    {
+        final Object value = parent.get(key);
+        assertInstanceOf(Long.class, value, key);
+        return (Long)value;
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void latencySectionCountsEveryVerifiedFrameAndTheLogHoldsTheSameValues() throws Exception
+    {
+        final Path summary = temp.resolve("summary.json");
+        final Path hlog = temp.resolve("latency.hlog");
+        assertEquals(0, run("--duration", "2500ms", "--summary", summary.toString(), "--dir",
+            temp.resolve("run").toString(), "--quiet", "--latency-log", hlog.toString(),
+            "--set", "traffic.rate_mbps=1000"), err.toString(StandardCharsets.UTF_8));
+
+        final Map<String, Object> json = (Map<String, Object>)MiniJson.parse(Files.readString(summary));
+        final Map<String, Object> latency = map(json, "latency");
+        final long checked = number(map(json, "verify"), "checked");
+        assertTrue(checked > 1000, "traffic flowed: " + checked);
+        assertEquals(checked, number(latency, "count"), "one value per verified frame");
+        long previous = number(latency, "min_ns");
+        assertTrue(previous > 0, "a frame takes time");
+        for (final String key : List.of("p50_ns", "p90_ns", "p99_ns", "p99_9_ns", "p99_99_ns", "max_ns"))
+        {
+            final long value = number(latency, key);
+            assertTrue(value >= previous, key + " " + value + " >= " + previous);
+            previous = value;
+        }
+        final Map<String, Object> usedRing = map(latency, "used_ring");
+        assertTrue(number(usedRing, "count") > 0 && number(usedRing, "count") <= checked, usedRing.toString());
+        assertTrue(number(usedRing, "p50_ns") <= number(usedRing, "max_ns"));
+        final Map<String, Object> jvm = map(json, "jvm");
+        assertTrue(number(jvm, "gc_count") >= 0);
+        assertTrue(number(jvm, "gc_pause_ms") >= 0);
+        // Steady state allocates nothing per packet on either busy thread with latency on (a one-off JIT
+        // deoptimization can show as a few hundred bytes over the whole run: well below 0.05 bytes per packet).
+        final Map<String, Object> alloc = map(jvm, "alloc_bytes_per_packet");
+        for (final String thread : List.of("dataplane", "guest"))
+        {
+            assertInstanceOf(Number.class, alloc.get(thread), thread);
+            assertTrue(((Number)alloc.get(thread)).doubleValue() < 0.05, thread + " " + alloc.get(thread));
+        }
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("latency         " +
+            String.format(java.util.Locale.ROOT, "%,d frames", checked)), out.toString(StandardCharsets.UTF_8));
+
+        final Histogram total = new Histogram(3);
+        int intervals = 0;
+        try (HistogramLogReader reader = new HistogramLogReader(hlog.toFile()))
+        {
+            Histogram interval;
+            while ((interval = (Histogram)reader.nextIntervalHistogram()) != null)
+            {
+                total.add(interval);
+                intervals++;
+            }
+        }
+        assertTrue(intervals >= 2, "one histogram a second: " + intervals);
+        assertEquals(checked, total.getTotalCount(), "the log holds every value");
+        assertEquals(number(latency, "max_ns"), total.highestEquivalentValue(total.getMaxValue()));
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void withoutLatencyTheSectionIsNullAndJvmIsStillThere() throws Exception
+    {
+        final Path summary = temp.resolve("summary.json");
+        assertEquals(0, run("--duration", "1s", "--summary", summary.toString(), "--dir",
+            temp.resolve("run").toString(), "--quiet"), err.toString(StandardCharsets.UTF_8));
+        final Map<String, Object> json = (Map<String, Object>)MiniJson.parse(Files.readString(summary));
+        assertTrue(json.containsKey("latency"));
+        assertNull(json.get("latency"));
+        assertTrue(number(map(json, "jvm"), "gc_count") >= 0);
+    }
+
+    @Test
+    void latencyNeedsTheEmbeddedGuestAndPortsAreChecked()
+    {
+        assertEquals(2, run("--latency", "--set", "guest.type=vhost-user"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("--latency needs guest.type=embedded"));
+        err.reset();
+        assertEquals(2, run("--metrics-port", "70000"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("--metrics-port 70000: must be a TCP port"));
+    }
+}
