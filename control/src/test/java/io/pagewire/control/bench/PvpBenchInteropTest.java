@@ -66,22 +66,4 @@ class PvpBenchInteropTest
         assertTrue(summary.containsKey("ratio"));
         assertTrue(out.toString().contains("ratio pagewire/dpdk"), out.toString());
     }
-
-    @Test
-    @SuppressWarnings("unchecked")
-    void pagewireForwarderRunsOverMemifAndVhostUser() throws Exception
-    {
-        final Path json = dir.resolve("pvp-pagewire.json");
-        final ByteArrayOutputStream out = new ByteArrayOutputStream();
-        final ByteArrayOutputStream err = new ByteArrayOutputStream();
-        final int code = BenchCommand.run(new String[]{"pvp", "--forwarders", "pagewire", "--sizes", "64", "--mrg",
-                "on", "--qsizes", "256", "--reps", "1", "--seconds", "2", "--warmup", "1", "--json", json.toString()},
-            new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        assertEquals(0, code, out + "\n" + err);
-        final Map<String, Object> result = (Map<String, Object>)MiniJson.parse(Files.readString(json));
-        final Map<String, Object> run = (Map<String, Object>)((List<Object>)result.get("runs")).getFirst();
-        assertEquals("pagewire", run.get("forwarder"));
-        assertNull(run.get("error"), run.toString());
-        assertTrue(((Number)run.get("mpps")).doubleValue() > 0, "frames crossed pagewire's memif port: " + run);
-    }
 }
