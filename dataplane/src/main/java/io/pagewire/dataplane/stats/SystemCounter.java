@@ -15,9 +15,12 @@ public enum SystemCounter
     BUSY_CYCLES(2, "busy cycles"),
     /** Duty cycles that found nothing to do. */
     IDLE_CYCLES(3, "idle cycles"),
-    /** Longest time between two duty cycles, in ns (see {@link DutyCycleStallTracker}). */
+    /**
+     * Longest clock window (the dataplane reads the clock once per 64 duty cycles) in ns: an upper bound of the longest
+     * duty cycle (see {@link DutyCycleStallTracker}, {@code DataplaneAgent.CLOCK_SAMPLE_CYCLES}).
+     */
     MAX_CYCLE_TIME_NS(4, "max duty cycle time ns"),
-    /** Duty cycles longer than the stall threshold (see {@link DutyCycleStallTracker}). */
+    /** Clock windows longer than the stall threshold: stalls of the dataplane (see {@link DutyCycleStallTracker}). */
     CYCLE_TIME_THRESHOLD_EXCEEDED(5, "duty cycles over threshold"),
     /** Commands from control the dataplane applied. */
     COMMANDS_APPLIED(6, "commands applied"),
