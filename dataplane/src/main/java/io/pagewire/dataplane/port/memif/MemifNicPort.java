@@ -66,8 +66,7 @@ import static io.pagewire.dataplane.port.memif.MemifLayout.descAddress;
  * were written before the peer's release store. This port's index is written with a release store
  * ({@code putShortRelease}) after its descriptor and buffer writes (tx) or its last reads of the buffers (rx release),
  * pairing with the peer's acquire loads (DPDK {@code rte_atomic_load_explicit(..., acquire)}). Receive indices are
- * published once per burst ({@link #rxRelease}); transmit indices once per frame ({@link #commit}, as
- * {@link io.pagewire.dataplane.tx.TxSink} has no end-of-burst call), which on x86 is a plain store.
+ * published once per burst ({@link #rxRelease}), transmit indices once per burst too ({@link #flush}).
  */
 public final class MemifNicPort implements NicPort
 {
@@ -141,6 +140,8 @@ public final class MemifNicPort implements NicPort
     private int txWatchOffset;
     private int txPublishOffset;
     private int txCursor;
+    /** {@link #txCursor} as last published by {@link #flush()}. */
+    private int txPublished;
     private int txLimit;
     private boolean txBroken;
     private long txBuffers;
@@ -270,6 +271,7 @@ public final class MemifNicPort implements NicPort
         rxInChain = false;
         rxBroken = false;
         txCursor = 0;
+        txPublished = 0;
         txBroken = false;
         if (up)
         {
@@ -588,13 +590,26 @@ public final class MemifNicPort implements NicPort
                 UnsafeApi.putInt(null, desc + DESC_LENGTH_OFFSET, frameLength);
                 UnsafeApi.putShort(null, desc + DESC_FLAGS_OFFSET, (short)0);
                 txCursor = (txCursor + 1) & 0xFFFF;
-                // Release: the frame bytes and the descriptor are visible to the peer's acquire load of this index.
-                UnsafeApi.putShortRelease(null, txRing + txPublishOffset, (short)txCursor);
             }
             case CLAIMED_DROP_DOWN -> txDropsDown.incrementRelease();
             case CLAIMED_DROP_TOO_SMALL -> txDropsBufferTooSmall.incrementRelease();
             case CLAIMED_DROP_BAD -> txDropsDown.incrementRelease();
             default -> throw new IllegalStateException("commit(" + frameLength + ") without a claim");
+        }
+    }
+
+    /**
+     * Ends a transmit burst: moves this side's index over every frame committed since the last flush, with one release
+     * store (the frame bytes and descriptors are visible to the peer's acquire load of it). Once per burst rather than
+     * per frame, so the cache line the peer polls changes hands once per burst.
+     */
+    @Override
+    public void flush()
+    {
+        if (up && txCursor != txPublished)
+        {
+            txPublished = txCursor;
+            UnsafeApi.putShortRelease(null, txRing + txPublishOffset, (short)txCursor);
         }
     }
 

@@ -146,6 +146,7 @@ class MemifAllocationTest
                     sent++;
                 }
             }
+            port.flush();
             port.rxRelease(available);
             received += available;
         }

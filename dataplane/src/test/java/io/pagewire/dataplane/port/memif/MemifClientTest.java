@@ -221,6 +221,8 @@ class MemifClientTest
             port.commit(80);
         }
         assertEquals(0, port.claim(80), "ring full: the frame waits");
+        assertEquals(0, region.getShortVolatile(s2m + RING_HEAD_OFFSET) & 0xFFFF, "published once per burst");
+        port.flush();
         assertEquals(RING, region.getShortVolatile(s2m + RING_HEAD_OFFSET) & 0xFFFF);
         for (int i = 0; i < RING; i++)
         {
@@ -231,6 +233,7 @@ class MemifClientTest
         region.putShortVolatile(s2m + RING_TAIL_OFFSET, (short)3);
         assertNotEquals(0, port.claim(80));
         port.commit(80);
+        port.flush();
         assertEquals(RING + 1, region.getShortVolatile(s2m + RING_HEAD_OFFSET) & 0xFFFF);
     }
 

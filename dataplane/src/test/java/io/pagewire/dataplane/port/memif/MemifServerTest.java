@@ -188,6 +188,8 @@ class MemifServerTest
             assertEquals((byte)(0x40 + i), peer.regionBuffer().getByte((int)peer.bufferOffset(1, i)),
                 "written into the buffer the client offered");
             port.commit(100);
+            assertEquals(i, m2s.getShortVolatile(RING_TAIL_OFFSET), "not published before the burst ends");
+            port.flush();
             assertEquals(i + 1, m2s.getShortVolatile(RING_TAIL_OFFSET));
             final int desc = RING_HEADER_LENGTH + i * DESC_LENGTH;
             assertEquals(100, m2s.getInt(desc + DESC_LENGTH_OFFSET));
@@ -207,6 +209,7 @@ class MemifServerTest
         m2s.putShortVolatile(RING_HEAD_OFFSET, (short)1);
         assertNotEquals(0, port.claim(100), "dropped into scratch");
         port.commit(100);
+        port.flush();
         assertEquals(0, m2s.getShortVolatile(RING_TAIL_OFFSET), "nothing published");
         assertEquals(1, counter(MemifCounter.TX_DROPS_BUFFER_TOO_SMALL));
         set.poll();
@@ -279,6 +282,7 @@ class MemifServerTest
         assertTrue(address != 0 && (address < peer.region.address() ||
             address >= peer.region.address() + peer.region.length()), "scratch, not the bogus offset");
         set.port(0).commit(100);
+        set.port(0).flush();
         assertEquals(0, m2s.getShortVolatile(RING_TAIL_OFFSET));
         assertDropped(peer, "Bad descriptor");
     }
