@@ -184,6 +184,7 @@ class MemifPortInteropTest
         final long address = port.claim(FRAME_LENGTH);
         assertNotEquals(0, address, "while down, claim hands out a scratch buffer so the guest's queue flows");
         port.commit(FRAME_LENGTH);
+        port.flush();
     }
 
     private void awaitConnected(final long connects)
@@ -229,6 +230,7 @@ class MemifPortInteropTest
                 port.commit(FRAME_LENGTH);
                 sent++;
             }
+            port.flush();
             final int available = port.rxAvailable();
             for (int i = 0; i < available; i++)
             {
