@@ -99,8 +99,8 @@ public enum ConfigKey
 
     /** PACKET_VNET_HDR. */
     NIC_AF_PACKET_VNET_HDR("nic.af_packet.vnet_hdr", false,
-        "Exchange frames with the kernel with a virtio-net header (PACKET_VNET_HDR): GSO and checksum-offloaded " +
-        "frames up to 64 KiB pass whole."),
+        "Exchange frames with the kernel with a virtio-net header (PACKET_VNET_HDR): partial checksums are " +
+        "completed and TCP GSO frames segmented in software before they reach the guest."),
 
     /** pcap file to replay. */
     NIC_PCAP_READ("nic.pcap.read", "", StringRule.pathOrEmpty(),

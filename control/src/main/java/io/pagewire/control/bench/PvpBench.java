@@ -152,7 +152,7 @@ final class PvpBench
     {
         return TestPmd.start(
             List.of("-l", "0-1", "--main-lcore", "0", "--no-huge", "-m", "1024", "--no-pci"),
-            List.of("net_memif0,role=client,socket=" + memifSocket + ",id=0",
+            List.of("net_memif0,role=client,socket=" + memifSocket + ",socket-abstract=no,id=0",
                 "net_virtio_user0,path=" + vhostSocket + ",queues=1,queue_size=" + point.qsize() + ",mrg_rxbuf=" +
                     (point.mrg() ? 1 : 0) + ",in_order=1"),
             List.of("--forward-mode=io", "--nb-cores=1", "--txpkts=" + point.size(),
@@ -311,7 +311,7 @@ final class PvpBench
         {
             final TestPmd testpmd = TestPmd.start(
                 List.of("-l", "0-1", "--main-lcore", "1", "--no-huge", "-m", "1024", "--no-pci"),
-                List.of("net_memif0,role=server,socket=" + memifSocket + ",id=0",
+                List.of("net_memif0,role=server,socket=" + memifSocket + ",socket-abstract=no,id=0",
                     "net_vhost0,iface=" + vhostSocket + ",queues=1"),
                 List.of("--forward-mode=io", "--nb-cores=1", "--rxd=" + point.qsize(), "--txd=" + point.qsize()),
                 START_TIMEOUT);

@@ -2,6 +2,7 @@ package io.pagewire.control.cli;
 
 import io.pagewire.config.ConfigTool;
 import io.pagewire.control.bench.BenchCommand;
+import io.pagewire.control.nic.PcapGenCommand;
 import io.pagewire.control.run.RunCommand;
 import io.pagewire.control.stats.StatCommand;
 
@@ -30,6 +31,7 @@ public final class PagewireCli
           config   print the default config file, or check one
           bench    benchmarks: bench latency (the embedded default's latency profile), bench pvp (side by
                    side with DPDK against real peers)
+          pcap-gen write a synthetic capture to replay with nic.type=pcap
 
         pagewire <command> --help shows the options of a command.
         """;
@@ -65,6 +67,7 @@ public final class PagewireCli
             case "stat" -> StatCommand.run(rest, out, err);
             case "config" -> ConfigTool.run(rest, out, err);
             case "bench" -> BenchCommand.run(rest, out, err);
+            case "pcap-gen" -> PcapGenCommand.run(rest, out, err);
             default ->
             {
                 err.println("pagewire: unknown command '" + args[0] + "'");

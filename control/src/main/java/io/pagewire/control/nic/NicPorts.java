@@ -1,10 +1,12 @@
 package io.pagewire.control.nic;
 
 import io.pagewire.config.PagewireConfig;
+import io.pagewire.dataplane.port.AfPacketNicPort;
 import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.dataplane.port.NicPortSet;
 import io.pagewire.dataplane.port.ShmNicPortSet;
 import io.pagewire.dataplane.port.memif.MemifNicPortSet;
+import io.pagewire.dataplane.port.pcap.PcapNicPortSet;
 import io.pagewire.dataplane.stats.RuntimeDirectory;
 import org.agrona.concurrent.status.CountersManager;
 
@@ -36,8 +38,8 @@ public final class NicPorts
             case SHM -> ShmNicPortSet.create(pairs, pair -> pairs == 1 ? directory.nicRingFile() :
                 directory.path().resolve("nic-" + pair + ".ring"), config.nic().ringSize(), config.nic().slotSize());
             case MEMIF -> openMemif(config, counters);
-            case AF_PACKET, PCAP -> throw new NicPortException(
-                "nic.type=" + config.nic().type().configName() + ": this build runs nic.type=shm");
+            case PCAP -> PcapNicPortSet.open(config.nic().pcap(), config.traffic().rateMbps(), counters);
+            case AF_PACKET -> AfPacketNicPort.open(config.nic(), counters);
         };
     }
 

@@ -227,6 +227,7 @@ public final class EmbeddedForwarder implements Forwarder
         }
         stopNs = System.nanoTime();
         peer.stop();
+        nic.stopReceiving();
         // Drain only while the device still serves the queues (a guest reset leaves frames in the NIC ring).
         final long deadline = System.nanoTime() + DRAIN_TIMEOUT_NS;
         while (device.attached() != null && !peer.isDrained() && System.nanoTime() - deadline < 0 &&

@@ -177,6 +177,7 @@ public final class VhostUserForwarder implements Forwarder
         stopped = true;
         stopNs = System.nanoTime();
         wire.stop();
+        nics.stopReceiving();
         // Let the guest take what is already in the NIC rings, if it is there to take it.
         final long deadline = System.nanoTime() + DRAIN_TIMEOUT_NS;
         while (!nicRingsEmpty() && server.isConnected() && System.nanoTime() - deadline < 0)

@@ -237,6 +237,7 @@ public final class QueuePair
     int collectFromGuest()
     {
         final int consumed = reader.collectFromGuest(nic, burst);
+        nic.flush();
         if (consumed > 0 && txQueue.publishUsed())
         {
             notifier.notifyUsed(2 * index + 1);

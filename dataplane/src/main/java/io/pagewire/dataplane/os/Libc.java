@@ -37,6 +37,11 @@ final class Libc
     static final int ENOTCONN = 107;
     static final int EALREADY = 114;
     static final int ENOENT = 2;
+    static final int EPERM = 1;
+    static final int ENODEV = 19;
+    static final int ENXIO = 6;
+    static final int ENOBUFS = 105;
+    static final int ENETDOWN = 100;
 
     static final int AF_UNIX = 1;
     static final int SOCK_STREAM = 1;
@@ -104,6 +109,11 @@ final class Libc
     private static final MethodHandle SHUTDOWN;
     private static final MethodHandle UNLINK;
     private static final MethodHandle SYSCONF;
+    private static final MethodHandle SETSOCKOPT;
+    private static final MethodHandle GETSOCKOPT;
+    private static final MethodHandle IF_NAMETOINDEX;
+    private static final MethodHandle SENDTO;
+    private static final MethodHandle IOCTL;
 
     static final long PAGE_SIZE;
 
@@ -140,6 +150,15 @@ final class Libc
         SHUTDOWN = downcall("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
         UNLINK = downcall("unlink", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         SYSCONF = downcall("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
+        SETSOCKOPT = downcall("setsockopt", FunctionDescriptor.of(
+            JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+        GETSOCKOPT = downcall("getsockopt", FunctionDescriptor.of(
+            JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+        IF_NAMETOINDEX = downcall("if_nametoindex", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        SENDTO = downcall("sendto", FunctionDescriptor.of(
+            JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+        IOCTL = downcall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
+            Linker.Option.firstVariadicArg(2));
         try (Arena arena = Arena.ofConfined())
         {
             PAGE_SIZE = sysconf(arena.allocate(CALL_STATE), SC_PAGESIZE);
@@ -493,6 +512,73 @@ final class Libc
         try
         {
             return (long)SYSCONF.invokeExact(state, name);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    static int setsockopt(final MemorySegment state, final int fd, final int level, final int name,
+        final MemorySegment value, final int length)
+    {
+        try
+        {
+            return (int)SETSOCKOPT.invokeExact(state, fd, level, name, value, length);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /** getsockopt; {@code length} is a socklen_t in and out. */
+    static int getsockopt(final MemorySegment state, final int fd, final int level, final int name,
+        final MemorySegment value, final MemorySegment length)
+    {
+        try
+        {
+            return (int)GETSOCKOPT.invokeExact(state, fd, level, name, value, length);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /** @return the interface index, 0 (errno set) when there is no such interface. */
+    static int ifNameToIndex(final MemorySegment state, final MemorySegment name)
+    {
+        try
+        {
+            return (int)IF_NAMETOINDEX.invokeExact(state, name);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /** sendto with raw buffer and address pointers (0 for NULL), as the AF_PACKET TX ring kick needs. */
+    static long sendto(final MemorySegment state, final int fd, final long buffer, final long length, final int flags,
+        final long address, final int addressLength)
+    {
+        try
+        {
+            return (long)SENDTO.invokeExact(state, fd, buffer, length, flags, address, addressLength);
+        }
+        catch (final Throwable t)
+        {
+            throw rethrow(t);
+        }
+    }
+
+    /** ioctl with a pointer argument (struct ifreq and the like). */
+    static int ioctl(final MemorySegment state, final int fd, final long request, final MemorySegment argument)
+    {
+        try
+        {
+            return (int)IOCTL.invokeExact(state, fd, request, argument);
         }
         catch (final Throwable t)
         {

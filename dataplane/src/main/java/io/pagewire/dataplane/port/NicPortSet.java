@@ -35,6 +35,15 @@ public interface NicPortSet extends AutoCloseable
     {
     }
 
+    /**
+     * The run is ending (control thread, dataplane still running): take in nothing new from now on, so what is in
+     * flight can drain and the end-of-run counts add up. A replayed capture stops replaying; a port fed by a live
+     * peer may do nothing. By default nothing.
+     */
+    default void stopReceiving()
+    {
+    }
+
     /** @return what the ports are attached to, for the start message (e.g. {@code memif server /tmp/x.sock id 0}). */
     String describe();
 

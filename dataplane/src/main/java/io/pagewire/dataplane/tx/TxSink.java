@@ -19,6 +19,15 @@ public interface TxSink
     void commit(int frameLength);
 
     /**
+     * Ends a burst: called once per duty cycle after the frames of a burst were committed (also when none were, so a
+     * sink that must retry a doorbell can). A kernel ring (AF_PACKET) kicks the kernel here, once per burst rather
+     * than once per frame. By default nothing. Must not block.
+     */
+    default void flush()
+    {
+    }
+
+    /**
      * @return the longest frame the sink can ever take (a NIC slot's size); longer frames are dropped and counted
      * rather than waited for, or they would block the guest's queue for good.
      */

@@ -221,6 +221,22 @@ public final class MemifNicPort implements NicPort
         return faultDetail;
     }
 
+    /**
+     * @param counter one of the per-queue {@link MemifCounter}s.
+     * @return its value for this pair.
+     */
+    public long counterValue(final MemifCounter counter)
+    {
+        return switch (counter)
+        {
+            case BAD_DESCRIPTORS -> badDescriptors.get();
+            case TX_DROPS_DOWN -> txDropsDown.get();
+            case RX_DROPS_CHAINED -> rxDropsChained.get();
+            case TX_DROPS_BUFFER_TOO_SMALL -> txDropsBufferTooSmall.get();
+            default -> throw new IllegalArgumentException(counter + " is not a per-queue counter");
+        };
+    }
+
     /** @return the queue pair. */
     public int pair()
     {

@@ -281,6 +281,16 @@ public final class MemifNicPortSet implements NicPortSet
         return rejected.get();
     }
 
+    /**
+     * @param pair    a queue pair.
+     * @param counter a per-queue counter.
+     * @return its value.
+     */
+    public long portCounter(final int pair, final MemifCounter counter)
+    {
+        return ports[pair].counterValue(counter);
+    }
+
     /** @return mappings of gone connections not yet unmapped (waiting for the dataplane to acknowledge). */
     public int retiredMappings()
     {

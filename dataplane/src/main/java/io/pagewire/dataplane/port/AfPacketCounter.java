@@ -1,0 +1,59 @@
+package io.pagewire.dataplane.port;
+
+/**
+ * Counters of the AF_PACKET NIC port ({@code nic.type=af_packet}), type ids 320..339 (the af_packet range of the
+ * counters file; memif has 300..319, pcap 340..359). Ids are part of the counters file format: never renumber or reuse
+ * one.
+ */
+public enum AfPacketCounter
+{
+    /** Frames the kernel dropped because the receive ring was full ({@code PACKET_STATISTICS tp_drops}). */
+    KERNEL_DROPS(320, "nic.af_packet.kernel_drops"),
+    /** Times the kernel found the receive ring full and froze its queue ({@code tp_freeze_q_cnt}). */
+    KERNEL_FREEZE_QUEUE(321, "nic.af_packet.kernel_freeze_queue"),
+    /** Frames the kernel passed to the socket ({@code tp_packets}). */
+    KERNEL_PACKETS(322, "nic.af_packet.kernel_packets"),
+    /** Received frames cut short by the kernel ({@code tp_len > tp_snaplen}), dropped. */
+    RX_TRUNCATED(323, "nic.af_packet.rx_truncated"),
+    /** Received frames longer than nic.slot_size - 8, dropped. */
+    RX_TOO_LONG(324, "nic.af_packet.rx_too_long"),
+    /** Received packets a block announced that lay outside it, skipped; transmit slots the kernel refused. */
+    BAD_FRAMES(325, "nic.af_packet.bad_frames"),
+    /** Transmit claims refused because the kernel had not sent the next slot yet (the guest's frame waits). */
+    TX_RING_FULL(326, "nic.af_packet.tx_ring_full"),
+    /** Transmit kicks ({@code sendto}) that failed, e.g. ENOBUFS or the interface down; the frames wait. */
+    TX_KICK_ERRORS(327, "nic.af_packet.tx_kick_errors"),
+    /** Transmit kicks. */
+    TX_KICKS(328, "nic.af_packet.tx_kicks"),
+    /** Received frames with a virtio_net_hdr asking for a checksum, completed in software (vnet_hdr). */
+    RX_CSUM_COMPLETED(329, "nic.af_packet.rx_csum_completed"),
+    /** Received GSO frames segmented in software (vnet_hdr). */
+    RX_GSO_SEGMENTED(330, "nic.af_packet.rx_gso_segmented"),
+    /** Received frames whose virtio_net_hdr failed validation or could not be handled, dropped (vnet_hdr). */
+    RX_VNET_DROPS(331, "nic.af_packet.rx_vnet_drops");
+
+    private final int id;
+    private final String label;
+
+    AfPacketCounter(final int id, final String label)
+    {
+        this.id = id;
+        this.label = label;
+    }
+
+    /**
+     * @return the counter type id.
+     */
+    public int id()
+    {
+        return id;
+    }
+
+    /**
+     * @return the label in the counters file.
+     */
+    public String label()
+    {
+        return label;
+    }
+}

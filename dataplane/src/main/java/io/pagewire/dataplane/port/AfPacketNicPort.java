@@ -1,0 +1,382 @@
+package io.pagewire.dataplane.port;
+
+import io.pagewire.config.NicConfig;
+import io.pagewire.dataplane.memory.MemoryCopy;
+import io.pagewire.dataplane.os.OsException;
+import io.pagewire.dataplane.os.PacketSocket;
+import org.agrona.concurrent.status.AtomicCounter;
+import org.agrona.concurrent.status.CountersManager;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A kernel network interface as a NIC port ({@code nic.type=af_packet}): one {@link PacketSocket} with a
+ * {@code TPACKET_V3} receive ring ({@link TpacketV3RxRing}) and transmit ring ({@link TpacketTxRing}) in one mapping.
+ * The dataplane reads received frames in place from the kernel's blocks and copies transmitted frames into the
+ * kernel's slots; the only system call on the hot path is the transmit kick ({@code sendto}), once per burst, in
+ * {@link #flush()}.
+ * <p>
+ * Geometry: the receive ring is {@code nic.af_packet.block_count} blocks of {@code nic.af_packet.block_size} bytes
+ * with retire timeout {@code nic.af_packet.retire_timeout_ms}; the transmit ring has at least {@code nic.ring.size}
+ * slots of {@code nic.slot_size + 64} bytes, packed into blocks of {@code nic.af_packet.block_size} bytes (or the
+ * next power of two that holds a slot). Frames up to {@code nic.slot_size - 8} bytes pass both ways; longer received
+ * frames are dropped and counted ({@link AfPacketCounter#RX_TOO_LONG}); the guest may transmit frames up to the
+ * interface's MTU plus the 14-byte Ethernet header (longer ones the kernel would refuse, so the dataplane drops and
+ * counts them as too long).
+ * <p>
+ * One queue pair ({@link #pairs()} is 1). Counters: the dataplane thread publishes its own (truncated, too long, bad,
+ * ring full, kicks) from {@link #flush()}; the control thread reads the kernel's {@code PACKET_STATISTICS} in
+ * {@link #poll()} at most once a second.
+ */
+public final class AfPacketNicPort implements NicPort, NicPortSet
+{
+    private static final long STATISTICS_INTERVAL_NS = TimeUnit.SECONDS.toNanos(1);
+    private static final int TX_SLOT_EXTRA = 64;
+    private static final int ETHERNET_HEADER_LENGTH = 14;
+
+    private final PacketSocket socket;
+    private final TpacketV3RxRing rx;
+    private final TpacketTxRing tx;
+    private final VnetRxFrames vnet;
+    private final int txHeadroom;
+    private final AtomicCounter[] counters;
+    private final long[] kernel = new long[3];
+    private final String describe;
+    private long nextStatisticsNs;
+    private boolean kickAgain;
+    private long kicks;
+    private long kickErrors;
+    private final long[] published = new long[AfPacketCounter.values().length];
+    private boolean closed;
+
+    private AfPacketNicPort(final PacketSocket socket, final TpacketV3RxRing rx, final TpacketTxRing tx,
+        final VnetRxFrames vnet, final AtomicCounter[] counters)
+    {
+        this.socket = socket;
+        this.rx = rx;
+        this.tx = tx;
+        this.vnet = vnet;
+        this.txHeadroom = vnet == null ? 0 : VnetRxFrames.VNET_HDR_LENGTH;
+        this.counters = counters;
+        final PacketSocket.Options o = socket.options();
+        this.describe = "af_packet " + o.interfaceName() + " (ifindex " + socket.ifindex() + ", mtu " + socket.mtu() +
+            ", TPACKET_V3 rx " + o.rxBlockCount() + " x " + o.rxBlockSize() + " B blocks, tx " + tx.frameCount() +
+            " x " + o.txFrameSize() + " B slots" + (o.promiscuous() ? ", promiscuous" : "") +
+            (o.vnetHdr() ? ", vnet_hdr" : "") + ")";
+    }
+
+    /**
+     * Opens the interface {@code nic.af_packet.interface} and registers the port's counters.
+     *
+     * @param nic      the NIC config (type af_packet).
+     * @param counters where the port's counters go; null for none.
+     * @return the port, ready for the dataplane.
+     * @throws NicPortException when the interface does not exist (message:
+     *                          {@code nic.af_packet.interface="x": no such interface}) or the socket cannot be set up
+     *                          (no CAP_NET_RAW, the kernel refuses the ring geometry: the message names the step and
+     *                          the errno).
+     */
+    public static AfPacketNicPort open(final NicConfig nic, final CountersManager counters)
+    {
+        final NicConfig.AfPacket config = nic.afPacket();
+        final int slotSize = nic.slotSize();
+        final int txFrameSize = slotSize + TX_SLOT_EXTRA;
+        final int txBlockSize = Math.max(config.blockSize(), Integer.highestOneBit(txFrameSize - 1) << 1);
+        final int txFramesPerBlock = txBlockSize / txFrameSize;
+        final int txBlockCount = (nic.ringSize() + txFramesPerBlock - 1) / txFramesPerBlock;
+        final PacketSocket.Options options = new PacketSocket.Options(
+            config.interfaceName(), config.blockSize(), config.blockCount(), Math.min(slotSize, config.blockSize()),
+            config.retireTimeoutMs(), txBlockSize, txBlockCount, txFrameSize, config.promiscuous(), config.vnetHdr());
+        final PacketSocket socket;
+        try
+        {
+            socket = PacketSocket.open(options);
+        }
+        catch (final OsException ex)
+        {
+            final String key = "nic.af_packet.interface=\"" + config.interfaceName() + "\": ";
+            if (ex.getMessage().contains("no such interface"))
+            {
+                throw new NicPortException(key + "no such interface", ex);
+            }
+            throw new NicPortException(key + ex.getMessage(), ex);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new NicPortException(
+                "nic.af_packet.interface=\"" + config.interfaceName() + "\": " + ex.getMessage(), ex);
+        }
+        AtomicCounter[] allocated = null;
+        try
+        {
+            final int maxFrame = nic.slotSize() - NicConfig.SLOT_HEADER_BYTES;
+            final int headroom = config.vnetHdr() ? VnetRxFrames.VNET_HDR_LENGTH : 0;
+            // With vnet_hdr, GSO frames longer than a slot arrive whole and are segmented; VnetRxFrames limits.
+            final TpacketV3RxRing rx = new TpacketV3RxRing(socket.rxRingAddress(), options.rxBlockSize(),
+                options.rxBlockCount(), headroom, config.vnetHdr() ? Integer.MAX_VALUE : maxFrame);
+            final TpacketTxRing tx = new TpacketTxRing(socket.txRingAddress(), txBlockSize, txBlockCount, txFrameSize,
+                headroom, Math.min(maxFrame, socket.mtu() + ETHERNET_HEADER_LENGTH));
+            final VnetRxFrames vnet = config.vnetHdr() ? new VnetRxFrames(rx, options.rxBlockSize(), maxFrame) : null;
+            allocated = allocate(counters);
+            return new AfPacketNicPort(socket, rx, tx, vnet, allocated);
+        }
+        catch (final RuntimeException ex)
+        {
+            freeCounters(allocated);
+            socket.close();
+            throw ex;
+        }
+    }
+
+    private static AtomicCounter[] allocate(final CountersManager manager)
+    {
+        final AfPacketCounter[] all = AfPacketCounter.values();
+        final AtomicCounter[] counters = new AtomicCounter[all.length];
+        if (manager == null)
+        {
+            return counters;
+        }
+        try
+        {
+            for (int i = 0; i < all.length; i++)
+            {
+                counters[i] = manager.newCounter(all[i].label(), all[i].id());
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            freeCounters(counters);
+            throw ex;
+        }
+        return counters;
+    }
+
+    private static void freeCounters(final AtomicCounter[] counters)
+    {
+        if (counters != null)
+        {
+            for (final AtomicCounter counter : counters)
+            {
+                if (counter != null)
+                {
+                    counter.close();
+                }
+            }
+        }
+    }
+
+    /** Frames received and not released (the open receive block's). */
+    @Override
+    public int rxAvailable()
+    {
+        return vnet == null ? rx.available() : vnet.available();
+    }
+
+    /** Address of the {@code i}-th unreleased received frame, in the kernel's block. */
+    @Override
+    public long rxFrameAddress(final int i)
+    {
+        return vnet == null ? rx.frameAddress(i) : vnet.frameAddress(i);
+    }
+
+    /** Length of the {@code i}-th unreleased received frame, -1 when truncated or too long. */
+    @Override
+    public int rxFrameLength(final int i)
+    {
+        return vnet == null ? rx.frameLength(i) : vnet.frameLength(i);
+    }
+
+    /** Releases received frames; a block goes back to the kernel when all its frames are released. */
+    @Override
+    public void rxRelease(final int count)
+    {
+        if (vnet == null)
+        {
+            rx.release(count);
+        }
+        else
+        {
+            vnet.release(count);
+        }
+    }
+
+    /** Claims the next transmit slot, 0 when the kernel has not sent it yet. */
+    @Override
+    public long claim(final int frameLength)
+    {
+        final long address = tx.claim(frameLength);
+        if (address == 0)
+        {
+            // The slot may be waiting for a kick that failed; make sure the next flush kicks.
+            kickAgain = true;
+            return 0;
+        }
+        if (txHeadroom != 0)
+        {
+            // vnet_hdr: no offload asked for (flags 0, GSO_NONE); the frame follows the 10-byte header.
+            MemoryCopy.fill(address, txHeadroom, (byte)0);
+        }
+        return address + txHeadroom;
+    }
+
+    /** Marks the claimed slot for sending; the kernel is kicked at the end of the burst ({@link #flush()}). */
+    @Override
+    public void commit(final int frameLength)
+    {
+        tx.commit(frameLength);
+    }
+
+    /** The longest frame the guest may transmit: nic.slot_size - 8, at most the MTU plus the Ethernet header. */
+    @Override
+    public int maxFrameLength()
+    {
+        return tx.maxFrameLength();
+    }
+
+    /**
+     * Kicks the kernel ({@code sendto(MSG_DONTWAIT)}) when frames were committed since the last flush or a claim
+     * found the ring full (a failed kick leaves frames requested but unsent), and publishes the dataplane's
+     * counters that changed.
+     */
+    @Override
+    public void flush()
+    {
+        if (tx.takeCommitted() > 0 || kickAgain)
+        {
+            kicks++;
+            kickAgain = false;
+            if (socket.kick() != 0)
+            {
+                kickErrors++;
+                kickAgain = true;
+            }
+        }
+        publish(AfPacketCounter.RX_TRUNCATED, rx.truncatedFrames());
+        publish(AfPacketCounter.RX_TOO_LONG, rx.tooLongFrames());
+        publish(AfPacketCounter.BAD_FRAMES, rx.badFrames() + tx.wrongFormat());
+        publish(AfPacketCounter.TX_RING_FULL, tx.ringFull());
+        publish(AfPacketCounter.TX_KICKS, kicks);
+        publish(AfPacketCounter.TX_KICK_ERRORS, kickErrors);
+        if (vnet != null)
+        {
+            publish(AfPacketCounter.RX_CSUM_COMPLETED, vnet.checksumsCompleted());
+            publish(AfPacketCounter.RX_GSO_SEGMENTED, vnet.segmented());
+            publish(AfPacketCounter.RX_VNET_DROPS, vnet.dropped());
+        }
+    }
+
+    private void publish(final AfPacketCounter counter, final long value)
+    {
+        final int i = counter.ordinal();
+        if (published[i] != value)
+        {
+            published[i] = value;
+            final AtomicCounter c = counters[i];
+            if (c != null)
+            {
+                c.setRelease(value);
+            }
+        }
+    }
+
+    /** @return 1: one socket, one queue pair. */
+    @Override
+    public int pairs()
+    {
+        return 1;
+    }
+
+    /** @return this port for pair 0. */
+    @Override
+    public NicPort port(final int pair)
+    {
+        if (pair != 0)
+        {
+            throw new IndexOutOfBoundsException("pair=" + pair + ": an af_packet port has one queue pair");
+        }
+        return this;
+    }
+
+    /** Reads the kernel's statistics at most once a second (control thread). */
+    @Override
+    public void poll()
+    {
+        final long nowNs = System.nanoTime();
+        if (nowNs - nextStatisticsNs < 0)
+        {
+            return;
+        }
+        nextStatisticsNs = nowNs + STATISTICS_INTERVAL_NS;
+        readKernelStatistics();
+    }
+
+    private void readKernelStatistics()
+    {
+        socket.readStatistics(kernel);
+        set(AfPacketCounter.KERNEL_PACKETS, kernel[0]);
+        set(AfPacketCounter.KERNEL_DROPS, kernel[1]);
+        set(AfPacketCounter.KERNEL_FREEZE_QUEUE, kernel[2]);
+    }
+
+    private void set(final AfPacketCounter counter, final long value)
+    {
+        final AtomicCounter c = counters[counter.ordinal()];
+        if (c != null)
+        {
+            c.setRelease(value);
+        }
+    }
+
+    /**
+     * @return the kernel's totals so far: packets, drops, freeze-queue count (control thread; as of the last poll).
+     */
+    public long[] kernelStatistics()
+    {
+        return kernel.clone();
+    }
+
+    /** @return the interface and ring geometry. */
+    @Override
+    public String describe()
+    {
+        return describe;
+    }
+
+    /**
+     * @return GSO frames segmented in software (vnet_hdr), 0 without vnet_hdr; dataplane thread or after it stopped.
+     */
+    public long rxGsoSegmented()
+    {
+        return vnet == null ? 0 : vnet.segmented();
+    }
+
+    /** @return the socket (tests, diagnostics). */
+    public PacketSocket socket()
+    {
+        return socket;
+    }
+
+    /** Reads the kernel's statistics a last time, frees the counters, unmaps the rings and closes the socket. */
+    @Override
+    public void close()
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        try
+        {
+            readKernelStatistics();
+        }
+        catch (final RuntimeException ignore)
+        {
+            // Closing anyway; the statistics are only lost.
+        }
+        finally
+        {
+            freeCounters(counters);
+            socket.close();
+        }
+    }
+}

@@ -1,0 +1,239 @@
+package io.pagewire.dataplane.port;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+
+import static io.pagewire.dataplane.port.TpacketLayout.BLOCK_STATUS_OFFSET;
+import static io.pagewire.dataplane.port.TpacketLayout.NUM_PKTS_OFFSET;
+import static io.pagewire.dataplane.port.TpacketLayout.OFFSET_TO_FIRST_PKT_OFFSET;
+import static io.pagewire.dataplane.port.TpacketLayout.TP_LEN_OFFSET;
+import static io.pagewire.dataplane.port.TpacketLayout.TP_MAC_OFFSET;
+import static io.pagewire.dataplane.port.TpacketLayout.TP_NEXT_OFFSET_OFFSET;
+import static io.pagewire.dataplane.port.TpacketLayout.TP_SNAPLEN_OFFSET;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Frames with a virtio_net_hdr, laid out in a fake TPACKET_V3 block as the kernel does with PACKET_VNET_HDR (header
+ * at {@code tp_mac - 10}): checksum completion, TCP segmentation over IPv4 and IPv6 checked by an independent
+ * checksum verifier and byte comparison, and hostile headers dropped.
+ */
+class VnetRxFramesTest
+{
+    private static final int BLOCK_SIZE = 1 << 17;
+    private static final int MAC = 92;
+    private static final MemorySegment ALL = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
+    private final Arena arena = Arena.ofConfined();
+    private final long ring = arena.allocate(BLOCK_SIZE, 4096).address();
+    private final TpacketV3RxRing rx = new TpacketV3RxRing(ring, BLOCK_SIZE, 1, 10, Integer.MAX_VALUE);
+    private final VnetRxFrames frames = new VnetRxFrames(rx, BLOCK_SIZE, 2040);
+
+    @AfterEach
+    void tearDown()
+    {
+        arena.close();
+    }
+
+    /** One frame and its virtio_net_hdr (flags, gsoType, gsoSize, csumStart, csumOffset). */
+    private record Packet(byte[] frame, int flags, int gsoType, int gsoSize, int csumStart, int csumOffset)
+    {
+    }
+
+    private void kernelFills(final Packet... packets)
+    {
+        int offset = 48;
+        ALL.set(ValueLayout.JAVA_INT_UNALIGNED, ring + OFFSET_TO_FIRST_PKT_OFFSET, offset);
+        for (int p = 0; p < packets.length; p++)
+        {
+            final Packet packet = packets[p];
+            final long h = ring + offset;
+            final int length = packet.frame().length;
+            ALL.set(ValueLayout.JAVA_INT_UNALIGNED, h + TP_SNAPLEN_OFFSET, length);
+            ALL.set(ValueLayout.JAVA_INT_UNALIGNED, h + TP_LEN_OFFSET, length);
+            ALL.set(ValueLayout.JAVA_SHORT_UNALIGNED, h + TP_MAC_OFFSET, (short)MAC);
+            final long vnet = h + MAC - 10;
+            ALL.set(ValueLayout.JAVA_BYTE, vnet, (byte)packet.flags());
+            ALL.set(ValueLayout.JAVA_BYTE, vnet + 1, (byte)packet.gsoType());
+            ALL.set(ValueLayout.JAVA_SHORT_UNALIGNED, vnet + 2, (short)0);
+            ALL.set(ValueLayout.JAVA_SHORT_UNALIGNED, vnet + 4, (short)packet.gsoSize());
+            ALL.set(ValueLayout.JAVA_SHORT_UNALIGNED, vnet + 6, (short)packet.csumStart());
+            ALL.set(ValueLayout.JAVA_SHORT_UNALIGNED, vnet + 8, (short)packet.csumOffset());
+            MemorySegment.copy(MemorySegment.ofArray(packet.frame()), 0, ALL, h + MAC, length);
+            final int next = (MAC + length + 7) & ~7;
+            ALL.set(ValueLayout.JAVA_INT_UNALIGNED, h + TP_NEXT_OFFSET_OFFSET, p == packets.length - 1 ? 0 : next);
+            offset += next;
+        }
+        ALL.set(ValueLayout.JAVA_INT_UNALIGNED, ring + NUM_PKTS_OFFSET, packets.length);
+        ALL.set(ValueLayout.JAVA_INT_UNALIGNED, ring + BLOCK_STATUS_OFFSET, 1);
+    }
+
+    private static int sum16(final byte[] b, final int from, final int to, final long initial)
+    {
+        long s = initial;
+        for (int i = from; i < to; i += 2)
+        {
+            s += ((b[i] & 0xFF) << 8) | (i + 1 < to ? b[i + 1] & 0xFF : 0);
+        }
+        while (s >> 16 != 0)
+        {
+            s = (s & 0xFFFF) + (s >> 16);
+        }
+        return (int)s;
+    }
+
+    /** @return whether the L4 checksum of an IPv4 or IPv6 frame at l3 = 14 verifies (sum with pseudo-header = 0xFFFF). */
+    private static boolean l4ChecksumValid(final byte[] f, final boolean v6, final int protocol)
+    {
+        final int l4 = v6 ? 54 : 14 + (f[14] & 0xF) * 4;
+        final int l4Length = f.length - l4;
+        long pseudo = v6 ? sum16(f, 22, 54, 0) : sum16(f, 26, 34, 0);
+        pseudo += protocol + l4Length;
+        return sum16(f, l4, f.length, pseudo) == 0xFFFF;
+    }
+
+    private static byte[] ipv4Tcp(final int payload, final int tcpFlags, final boolean checksumPartial)
+    {
+        final ByteBuffer b = ByteBuffer.allocate(14 + 20 + 20 + payload);
+        b.put(new byte[] {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00});
+        b.put((byte)0x45).put((byte)0).putShort((short)(40 + payload)).putShort((short)0x1234).putShort((short)0x4000)
+            .put((byte)64).put((byte)6).putShort((short)0).put(new byte[] {10, 99, 0, 1}).put(new byte[] {10, 99, 0, 2});
+        b.putShort((short)40000).putShort((short)5201).putInt(0xFFFFF000).putInt(7).put((byte)0x50)
+            .put((byte)tcpFlags).putShort((short)512).putShort((short)0).putShort((short)0);
+        for (int i = 0; i < payload; i++)
+        {
+            b.put((byte)(i * 7 + 3));
+        }
+        final byte[] f = b.array();
+        if (checksumPartial)
+        {
+            // As Linux leaves CHECKSUM_PARTIAL: the field holds the (uncomplemented) pseudo-header sum.
+            final int pseudo = sum16(f, 26, 34, 6 + 20 + payload);
+            f[50] = (byte)(pseudo >> 8);
+            f[51] = (byte)pseudo;
+        }
+        return f;
+    }
+
+    private static byte[] ipv6Tcp(final int payload)
+    {
+        final ByteBuffer b = ByteBuffer.allocate(14 + 40 + 32 + payload);
+        b.put(new byte[] {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, (byte)0x86, (byte)0xDD});
+        b.putInt(0x60000000).putShort((short)(32 + payload)).put((byte)6).put((byte)64);
+        for (int i = 0; i < 32; i++)
+        {
+            b.put((byte)(i < 16 ? 0x20 + i : 0x40 + i));
+        }
+        b.putShort((short)40000).putShort((short)5201).putInt(100).putInt(7).put((byte)0x80).put((byte)0x98)
+            .putShort((short)512).putShort((short)0).putShort((short)0).put(new byte[12]);
+        for (int i = 0; i < payload; i++)
+        {
+            b.put((byte)(i * 5 + 1));
+        }
+        return b.array();
+    }
+
+    private byte[] frame(final int i)
+    {
+        final int length = frames.frameLength(i);
+        final byte[] out = new byte[length];
+        MemorySegment.copy(ALL, frames.frameAddress(i), MemorySegment.ofArray(out), 0, length);
+        return out;
+    }
+
+    @Test
+    void checksumIsCompletedInPlace()
+    {
+        final byte[] tcp = ipv4Tcp(301, 0x18, true);
+        final byte[] plain = ipv4Tcp(100, 0x10, false);
+        kernelFills(new Packet(tcp, 1, 0, 0, 34, 16), new Packet(plain, 2, 0, 0, 0, 0));
+        assertEquals(2, frames.available());
+        final byte[] completed = frame(0);
+        assertEquals(tcp.length, completed.length);
+        assertEquals(true, l4ChecksumValid(completed, false, 6), "TCP checksum verifies");
+        assertArrayEquals(plain, frame(1), "DATA_VALID without NEEDS_CSUM: untouched");
+        assertEquals(1, frames.checksumsCompleted());
+        frames.release(2);
+        assertEquals(0, ALL.get(ValueLayout.JAVA_INT_UNALIGNED, ring + BLOCK_STATUS_OFFSET), "block handed back");
+    }
+
+    @Test
+    void tcpOverIpv4IsSegmented()
+    {
+        final int payload = 4500;
+        final int mss = 1000;
+        final byte[] big = ipv4Tcp(payload, 0x19, true);
+        kernelFills(new Packet(big, 1, 1, mss, 34, 16));
+        assertEquals(5, frames.available());
+        for (int i = 0; i < 5; i++)
+        {
+            final byte[] s = frame(i);
+            final int chunk = Math.min(mss, payload - i * mss);
+            assertEquals(54 + chunk, s.length);
+            assertEquals(40 + chunk, ((s[16] & 0xFF) << 8) | (s[17] & 0xFF), "IPv4 total length");
+            assertEquals(0x1234 + i, ((s[18] & 0xFF) << 8) | (s[19] & 0xFF), "IPv4 id");
+            assertEquals(0xFFFF, sum16(s, 14, 34, 0), "IPv4 header checksum");
+            assertEquals(true, l4ChecksumValid(s, false, 6), "TCP checksum of segment " + i);
+            final long seq = ByteBuffer.wrap(s, 38, 4).getInt() & 0xFFFFFFFFL;
+            assertEquals((0xFFFFF000L + (long)i * mss) & 0xFFFFFFFFL, seq, "sequence (wraps)");
+            assertEquals(i == 4 ? 0x19 : 0x10, s[47] & 0xFF, "FIN and PSH on the last only");
+            for (int k = 0; k < chunk; k++)
+            {
+                assertEquals(big[54 + i * mss + k], s[54 + k]);
+            }
+        }
+        assertEquals(1, frames.segmented());
+        frames.release(5);
+        assertEquals(0, ALL.get(ValueLayout.JAVA_INT_UNALIGNED, ring + BLOCK_STATUS_OFFSET));
+    }
+
+    @Test
+    void tcpOverIpv6IsSegmented()
+    {
+        final byte[] big = ipv6Tcp(3000);
+        kernelFills(new Packet(big, 1, 4 | 0x80, 1400, 54, 16));
+        assertEquals(3, frames.available());
+        int total = 0;
+        for (int i = 0; i < 3; i++)
+        {
+            final byte[] s = frame(i);
+            final int chunk = Math.min(1400, 3000 - i * 1400);
+            assertEquals(86 + chunk, s.length);
+            assertEquals(32 + chunk, ((s[18] & 0xFF) << 8) | (s[19] & 0xFF), "IPv6 payload length");
+            assertEquals(true, l4ChecksumValid(s, true, 6), "TCP checksum of segment " + i);
+            assertEquals(i == 0 ? 0x90 : i == 1 ? 0x10 : 0x18, s[67] & 0xFF, "CWR on the first only, PSH on the last");
+            total += chunk;
+        }
+        assertEquals(3000, total);
+    }
+
+    @Test
+    void hostileHeadersAreDroppedAndCounted()
+    {
+        final byte[] tcp = ipv4Tcp(100, 0x10, true);
+        kernelFills(
+            new Packet(tcp, 1, 0, 0, 150, 16),
+            new Packet(tcp, 1, 0, 0, 34, 60000),
+            new Packet(tcp, 0x40, 0, 0, 0, 0),
+            new Packet(ipv4Tcp(3000, 0x10, true), 1, 1, 0, 34, 16),
+            new Packet(ipv4Tcp(3000, 0x10, true), 1, 3, 1000, 34, 16),
+            new Packet(ipv4Tcp(3000, 0x10, true), 1, 4, 1000, 34, 16),
+            new Packet(ipv4Tcp(3000, 0x10, true), 0, 0, 0, 0, 0),
+            new Packet(ipv4Tcp(3000, 0x10, true), 1, 1, 2000, 34, 16),
+            new Packet(tcp, 1, 0, 0, 34, 16));
+        assertEquals(9, frames.available());
+        for (int i = 0; i < 8; i++)
+        {
+            assertEquals(-1, frames.frameLength(i), "packet " + i);
+        }
+        assertEquals(tcp.length, frames.frameLength(8));
+        assertEquals(8, frames.dropped());
+        frames.release(9);
+        assertEquals(0, ALL.get(ValueLayout.JAVA_INT_UNALIGNED, ring + BLOCK_STATUS_OFFSET));
+    }
+}

@@ -1,0 +1,155 @@
+package io.pagewire.dataplane.port.memif;
+
+import io.pagewire.config.PagewireConfig;
+import io.pagewire.dataplane.memory.MemoryCopy;
+import io.pagewire.dataplane.os.Fds;
+import io.pagewire.dataplane.port.NicPort;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.status.CountersManager;
+import org.junit.jupiter.api.Test;
+
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static io.pagewire.dataplane.port.memif.MemifLayout.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The memif hot path allocates nothing: bursts received and released, frames claimed and committed, with an
+ * in-process client on the same thread playing the other side of both rings; and connect/disconnect cycles leak no fd
+ * and no mapping.
+ */
+class MemifAllocationTest
+{
+    private static final int LOG2 = 8;
+    private static final int RING = 1 << LOG2;
+
+    @Test
+    void hotPathAllocatesNothingAndCyclesLeakNothing() throws Exception
+    {
+        final Path dir = Files.createTempDirectory(Path.of("/tmp"), "pw-memif-alloc");
+        final Path socket = dir.resolve("a.sock");
+        final PagewireConfig config = PagewireConfig.load(null, List.of("nic.type=memif", "nic.memif.socket=" + socket,
+            "nic.ring.size=" + RING));
+        final CountersManager counters = new CountersManager(
+            new UnsafeBuffer(ByteBuffer.allocateDirect(64 * 1024)), new UnsafeBuffer(ByteBuffer.allocateDirect(8192)));
+        try (MemifNicPortSet set = MemifNicPortSet.open(config.nic(), 1, counters, (line) -> { }))
+        {
+            final int fdsBefore = Fds.openFdCount();
+            for (int cycle = 0; cycle < 3; cycle++)
+            {
+                final MemifTestPeer peer = connect(set, socket);
+                if (cycle == 2)
+                {
+                    final UnsafeBuffer s2m = peer.ring(0);
+                    final UnsafeBuffer m2s = peer.ring(1);
+                    final long[] sent = new long[1];
+                    run(set.port(0), s2m, m2s, 300_000, sent);
+                    final long before = allocated();
+                    final long frames = run(set.port(0), s2m, m2s, 1_000_000, sent);
+                    final long bytes = allocated() - before;
+                    assertEquals(0, bytes, "bytes allocated over " + frames + " frames each way");
+                    assertTrue(sent[0] > 600_000, "frames went out too: " + sent[0]);
+                }
+                peer.close();
+                for (int i = 0; i < 1000 && set.isConnected(); i++)
+                {
+                    set.poll();
+                }
+                set.port(0).rxAvailable();
+                set.poll();
+                assertEquals(0, set.retiredMappings());
+            }
+            assertEquals(fdsBefore, Fds.openFdCount(), "connect/disconnect cycles leak no fd");
+        }
+        Files.deleteIfExists(socket);
+        Files.delete(dir);
+    }
+
+    private static final com.sun.management.ThreadMXBean THREADS =
+        (com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean();
+
+    private static long allocated()
+    {
+        return THREADS.getCurrentThreadAllocatedBytes();
+    }
+
+    private static MemifTestPeer connect(final MemifNicPortSet set, final Path socket)
+    {
+        final MemifTestPeer peer = MemifTestPeer.connect(socket);
+        await(set, peer, MSG_HELLO);
+        peer.createRegion(1, LOG2, 2048);
+        peer.sendInit(VERSION, 0);
+        await(set, peer, MSG_ACK);
+        peer.sendAddRegion(0, peer.region.length(), peer.regionFd);
+        await(set, peer, MSG_ACK);
+        peer.sendAddRing(true, 0, 0, peer.ringOffset(0), LOG2, peer.eventFds.get(0).fd());
+        await(set, peer, MSG_ACK);
+        peer.sendAddRing(false, 0, 0, peer.ringOffset(1), LOG2, peer.eventFds.get(1).fd());
+        await(set, peer, MSG_ACK);
+        peer.sendConnect();
+        await(set, peer, MSG_CONNECTED);
+        return peer;
+    }
+
+    private static void await(final MemifNicPortSet set, final MemifTestPeer peer, final int type)
+    {
+        for (int i = 0; i < 1000; i++)
+        {
+            set.poll();
+            final int got = peer.receive();
+            if (got != -1)
+            {
+                assertEquals(type, got);
+                return;
+            }
+        }
+        fail("no " + messageName(type));
+    }
+
+    /** Client fills S2M and offers M2S buffers; pagewire receives bursts and transmits one frame per frame received. */
+    private static long run(
+        final NicPort port, final UnsafeBuffer s2m, final UnsafeBuffer m2s, final int frames, final long[] sentOut)
+    {
+        int s2mHead = s2m.getShortVolatile(RING_HEAD_OFFSET) & 0xFFFF;
+        int m2sHead = m2s.getShortVolatile(RING_HEAD_OFFSET) & 0xFFFF;
+        long received = 0;
+        long sent = 0;
+        while (received < frames)
+        {
+            // Client side: produce up to 32 frames, offer every buffer the server handed back.
+            final int s2mTail = s2m.getShortVolatile(RING_TAIL_OFFSET) & 0xFFFF;
+            for (int i = 0; i < 32 && ((s2mHead - s2mTail) & 0xFFFF) < RING; i++)
+            {
+                final int desc = RING_HEADER_LENGTH + (s2mHead & (RING - 1)) * DESC_LENGTH;
+                s2m.putInt(desc + DESC_LENGTH_OFFSET, 64);
+                s2mHead = (s2mHead + 1) & 0xFFFF;
+            }
+            s2m.putShortVolatile(RING_HEAD_OFFSET, (short)s2mHead);
+            final int m2sTail = m2s.getShortVolatile(RING_TAIL_OFFSET) & 0xFFFF;
+            m2sHead = (m2sTail + RING) & 0xFFFF;
+            m2s.putShortVolatile(RING_HEAD_OFFSET, (short)m2sHead);
+
+            // pagewire side: one burst in, the same frames out.
+            final int available = port.rxAvailable();
+            for (int i = 0; i < available; i++)
+            {
+                final int length = port.rxFrameLength(i);
+                final long destination = port.claim(length);
+                if (destination != 0)
+                {
+                    MemoryCopy.copy(port.rxFrameAddress(i), destination, length);
+                    port.commit(length);
+                    sent++;
+                }
+            }
+            port.rxRelease(available);
+            received += available;
+        }
+        sentOut[0] += sent;
+        return received;
+    }
+}

@@ -1,0 +1,508 @@
+package io.pagewire.dataplane.port.memif;
+
+import io.pagewire.config.PagewireConfig;
+import io.pagewire.dataplane.os.EventFd;
+import io.pagewire.dataplane.os.Fds;
+import io.pagewire.dataplane.port.NicPort;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.status.CountersManager;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static io.pagewire.dataplane.port.memif.MemifLayout.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * pagewire as memif server against {@link MemifTestPeer} as client: the handshake byte by byte, frames both ways,
+ * and a hostile client for every check the server makes. After each hostile case a well-behaved client connects to
+ * the same set: the process (and the listener) keep running.
+ */
+class MemifServerTest
+{
+    private static final int LOG2 = 8;
+    private static final int BUFFER = 2048;
+
+    private final List<String> log = new ArrayList<>();
+    private final List<MemifTestPeer> peers = new ArrayList<>();
+    private Path directory;
+    private Path socket;
+    private MemifNicPortSet set;
+
+    @BeforeEach
+    void open() throws Exception
+    {
+        directory = Files.createTempDirectory(Path.of("/tmp"), "pw-memif-test");
+        socket = directory.resolve("s.sock");
+        final PagewireConfig config = PagewireConfig.load(null, List.of("nic.type=memif", "nic.memif.role=server",
+            "nic.memif.socket=" + socket, "nic.memif.id=7", "nic.ring.size=" + (1 << LOG2)));
+        final CountersManager counters = new CountersManager(
+            new UnsafeBuffer(ByteBuffer.allocateDirect(64 * 1024)), new UnsafeBuffer(ByteBuffer.allocateDirect(8192)));
+        set = MemifNicPortSet.open(config.nic(), 1, counters, log::add);
+    }
+
+    @AfterEach
+    void close() throws Exception
+    {
+        for (final MemifTestPeer peer : peers)
+        {
+            peer.close();
+        }
+        set.close();
+        assertFalse(Files.exists(socket), "closing removes the socket file");
+        Files.deleteIfExists(directory);
+    }
+
+    private MemifTestPeer peer()
+    {
+        final MemifTestPeer peer = MemifTestPeer.connect(socket);
+        peers.add(peer);
+        return peer;
+    }
+
+    /** Polls pagewire until the peer has a message; returns its type. */
+    private int expect(final MemifTestPeer peer)
+    {
+        for (int i = 0; i < 2000; i++)
+        {
+            set.poll();
+            final int type = peer.receive();
+            if (type != -1)
+            {
+                return type;
+            }
+            Thread.onSpinWait();
+        }
+        return fail("no message from pagewire; log: " + log);
+    }
+
+    private MemifTestPeer connectGood()
+    {
+        final MemifTestPeer peer = peer();
+        assertEquals(MSG_HELLO, expect(peer));
+        peer.createRegion(1, LOG2, BUFFER);
+        peer.sendInit(VERSION, 7);
+        assertEquals(MSG_ACK, expect(peer));
+        peer.sendAddRegion(0, peer.region.length(), peer.regionFd);
+        assertEquals(MSG_ACK, expect(peer));
+        peer.sendAddRing(true, 0, 0, peer.ringOffset(0), LOG2, peer.eventFds.get(0).fd());
+        assertEquals(MSG_ACK, expect(peer));
+        peer.sendAddRing(false, 0, 0, peer.ringOffset(1), LOG2, peer.eventFds.get(1).fd());
+        assertEquals(MSG_ACK, expect(peer));
+        peer.sendConnect();
+        assertEquals(MSG_CONNECTED, expect(peer));
+        assertEquals(MemifNicPortSet.NAME, peer.string(IF_NAME_OFFSET, NAME_LENGTH));
+        assertTrue(set.isConnected());
+        return peer;
+    }
+
+    /** The hostile peer got DISCONNECT and EOF, the counter moved, and a good client connects afterwards. */
+    private void assertDropped(final MemifTestPeer peer, final String reason)
+    {
+        assertEquals(MSG_DISCONNECT, expect(peer), "pagewire says why before it hangs up");
+        assertEquals(reason, peer.string(DISCONNECT_STRING_OFFSET, DISCONNECT_STRING_LENGTH));
+        assertTrue(peer.closedByPagewire());
+        assertFalse(set.isConnected());
+        assertEquals(0, set.port(0).rxAvailable());
+        final MemifTestPeer good = connectGood();
+        good.close();
+        peers.remove(good);
+        for (int i = 0; i < 1000 && set.isConnected(); i++)
+        {
+            set.poll();
+        }
+        assertFalse(set.isConnected());
+    }
+
+    @Test
+    void helloCarriesMemifTwoPointZeroAndPagewiresLimitsAtTheirByteOffsets()
+    {
+        final MemifTestPeer peer = peer();
+        assertEquals(MSG_HELLO, expect(peer));
+        final UnsafeBuffer m = peer.message;
+        // Offsets written out from memif.h's packed memif_msg_hello_t after the u16 type.
+        assertEquals(2, m.getShort(0));
+        assertEquals("pagewire", peer.string(2, 32));
+        assertEquals(0x0200, m.getShort(34), "min_version");
+        assertEquals(0x0200, m.getShort(36), "max_version");
+        assertEquals(255, m.getShort(38), "max_region");
+        assertEquals(0, m.getShort(40), "max_m2s_ring: highest index, one pair");
+        assertEquals(0, m.getShort(42), "max_s2m_ring");
+        assertEquals(LOG2, m.getByte(44), "max_log2_ring_size = log2(nic.ring.size)");
+        for (int i = 45; i < 128; i++)
+        {
+            assertEquals(0, m.getByte(i), "byte " + i + " is zero");
+        }
+    }
+
+    @Test
+    void framesFlowBothWaysZeroCopyOnReceive()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer s2m = peer.ring(0);
+        final UnsafeBuffer m2s = peer.ring(1);
+        assertEquals(RING_FLAG_MASK_INT, s2m.getShort(RING_FLAGS_OFFSET), "pagewire polls the ring it receives on");
+
+        // Client -> pagewire: three frames, one head store.
+        for (int i = 0; i < 3; i++)
+        {
+            peer.writeS2m(0, i, frame(60 + i, i));
+        }
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)3);
+        assertEquals(3, port.rxAvailable());
+        for (int i = 0; i < 3; i++)
+        {
+            assertEquals(60 + i, port.rxFrameLength(i));
+            assertEquals(peer.bufferOffset(0, i) - peer.bufferOffset(0, 0), port.rxFrameAddress(i) -
+                port.rxFrameAddress(0), "frames are where the client's descriptors say");
+            assertEquals((byte)i, new UnsafeBuffer(port.rxFrameAddress(i), 60 + i).getByte(60 + i - 1));
+        }
+        // Zero-copy: a byte the client changes now is the byte pagewire's address reads.
+        peer.regionBuffer().putByte((int)peer.bufferOffset(0, 1), (byte)0x5A);
+        assertEquals((byte)0x5A, new UnsafeBuffer(port.rxFrameAddress(1), 1).getByte(0));
+        port.rxRelease(2);
+        assertEquals(2, s2m.getShortVolatile(RING_TAIL_OFFSET), "tail published on release");
+        assertEquals(1, port.rxAvailable());
+        port.rxRelease(1);
+        assertEquals(3, s2m.getShortVolatile(RING_TAIL_OFFSET));
+
+        // pagewire -> client: nothing until the client offers buffers.
+        assertEquals(0, port.claim(100), "no free buffer offered yet: full, not dropped");
+        m2s.putShortVolatile(RING_HEAD_OFFSET, (short)4);
+        for (int i = 0; i < 5; i++)
+        {
+            final long address = port.claim(100);
+            if (i == 4)
+            {
+                assertEquals(0, address, "four buffers offered, four frames sent");
+                break;
+            }
+            new UnsafeBuffer(address, 100).putByte(0, (byte)(0x40 + i));
+            assertEquals((byte)(0x40 + i), peer.regionBuffer().getByte((int)peer.bufferOffset(1, i)),
+                "written into the buffer the client offered");
+            port.commit(100);
+            assertEquals(i + 1, m2s.getShortVolatile(RING_TAIL_OFFSET));
+            final int desc = RING_HEADER_LENGTH + i * DESC_LENGTH;
+            assertEquals(100, m2s.getInt(desc + DESC_LENGTH_OFFSET));
+            assertEquals(0, m2s.getShort(desc + DESC_FLAGS_OFFSET));
+        }
+        set.poll();
+        assertTrue(set.isConnected());
+    }
+
+    @Test
+    void frameLongerThanTheClientsBufferIsDroppedAndCounted()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer m2s = peer.ring(1);
+        m2s.putInt(RING_HEADER_LENGTH + DESC_LENGTH_OFFSET, 64);
+        m2s.putShortVolatile(RING_HEAD_OFFSET, (short)1);
+        assertNotEquals(0, port.claim(100), "dropped into scratch");
+        port.commit(100);
+        assertEquals(0, m2s.getShortVolatile(RING_TAIL_OFFSET), "nothing published");
+        assertEquals(1, counter(MemifCounter.TX_DROPS_BUFFER_TOO_SMALL));
+        set.poll();
+        assertTrue(set.isConnected(), "a small buffer is legal, not hostile");
+    }
+
+    @Test
+    void chainedDescriptorsAreDroppedAndCountedOncePerChain()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer s2m = peer.ring(0);
+        for (int i = 0; i < 4; i++)
+        {
+            peer.writeS2m(0, i, frame(64, i));
+        }
+        s2m.putShort(RING_HEADER_LENGTH + DESC_FLAGS_OFFSET, (short)DESC_FLAG_NEXT);
+        s2m.putShort(RING_HEADER_LENGTH + DESC_LENGTH + DESC_FLAGS_OFFSET, (short)DESC_FLAG_NEXT);
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)4);
+        assertEquals(4, port.rxAvailable());
+        assertEquals(-1, port.rxFrameLength(0));
+        assertEquals(-1, port.rxFrameLength(1));
+        assertEquals(-1, port.rxFrameLength(2), "the chain's last descriptor has no NEXT but belongs to it");
+        assertEquals(64, port.rxFrameLength(3));
+        port.rxRelease(4);
+        assertEquals(1, counter(MemifCounter.RX_DROPS_CHAINED));
+        set.poll();
+        assertTrue(set.isConnected());
+    }
+
+    @Test
+    void descriptorOutsideTheRegionIsDroppedCountedAndThePeerDisconnected()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer s2m = peer.ring(0);
+        peer.writeS2m(0, 0, frame(64, 0));
+        peer.writeS2m(0, 1, frame(64, 1));
+        s2m.putInt(RING_HEADER_LENGTH + DESC_OFFSET_OFFSET, (int)peer.region.length() - 10);
+        s2m.putShort(RING_HEADER_LENGTH + DESC_LENGTH + DESC_REGION_OFFSET, (short)3);
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)2);
+        assertEquals(2, port.rxAvailable());
+        assertEquals(-1, port.rxFrameLength(0), "offset + length beyond the region");
+        assertEquals(-1, port.rxFrameLength(1), "a region never added");
+        port.rxRelease(2);
+        assertEquals(2, counter(MemifCounter.BAD_DESCRIPTORS));
+        assertDropped(peer, "Bad descriptor");
+        assertTrue(log.stream().anyMatch(l -> l.contains("receive descriptor 0: region 0 offset")), log.toString());
+        assertEquals(1, set.badMessages());
+    }
+
+    @Test
+    void headMoreThanARingAheadIsAFaultNotAFrameCount()
+    {
+        final MemifTestPeer peer = connectGood();
+        peer.ring(0).putShortVolatile(RING_HEAD_OFFSET, (short)((1 << LOG2) + 1));
+        assertEquals(0, set.port(0).rxAvailable());
+        assertDropped(peer, "Bad descriptor");
+        assertTrue(log.stream().anyMatch(l -> l.contains("receive ring index 257")), log.toString());
+    }
+
+    @Test
+    void transmitDescriptorOutsideTheRegionIsNeverWritten()
+    {
+        final MemifTestPeer peer = connectGood();
+        final UnsafeBuffer m2s = peer.ring(1);
+        m2s.putInt(RING_HEADER_LENGTH + DESC_OFFSET_OFFSET, -64);
+        m2s.putShortVolatile(RING_HEAD_OFFSET, (short)1);
+        final long address = set.port(0).claim(100);
+        assertTrue(address != 0 && (address < peer.region.address() ||
+            address >= peer.region.address() + peer.region.length()), "scratch, not the bogus offset");
+        set.port(0).commit(100);
+        assertEquals(0, m2s.getShortVolatile(RING_TAIL_OFFSET));
+        assertDropped(peer, "Bad descriptor");
+    }
+
+    @Test
+    void peerGoingAwayStopsThePortAndItsMemoryIsUnmappedOnceTheDataplaneMovedOn()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        assertEquals(0, port.rxAvailable());
+        peer.close();
+        peers.remove(peer);
+        for (int i = 0; i < 100 && set.isConnected(); i++)
+        {
+            set.poll();
+        }
+        assertFalse(set.isConnected());
+        assertEquals(1, set.disconnects());
+        assertEquals(1, set.retiredMappings(), "kept (detached) until the dataplane acknowledges");
+        assertEquals(0, port.rxAvailable(), "the dataplane adopts the down state");
+        set.poll();
+        assertEquals(0, set.retiredMappings());
+        final long address = port.claim(100);
+        assertNotEquals(0, address);
+        port.commit(100);
+        assertEquals(1, counter(MemifCounter.TX_DROPS_DOWN), "dropped and counted while down, not stalled");
+        final MemifTestPeer again = connectGood();
+        assertEquals(2, set.connects());
+        assertNotNull(again);
+    }
+
+    @Test
+    void detachedRegionReadsZerosForADataplaneStillMidBurst()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        peer.writeS2m(0, 0, frame(64, 9));
+        peer.ring(0).putShortVolatile(RING_HEAD_OFFSET, (short)1);
+        assertEquals(1, port.rxAvailable());
+        final long address = port.rxFrameAddress(0);
+        peer.close();
+        peers.remove(peer);
+        for (int i = 0; i < 100 && set.isConnected(); i++)
+        {
+            set.poll();
+        }
+        // The dataplane has not started a new burst: its address still reads (zeros), it does not fault.
+        assertEquals(0, new UnsafeBuffer(address, 64).getLong(0));
+        port.rxRelease(1);
+        assertEquals(0, port.rxAvailable());
+    }
+
+    @Test
+    void secondClientWhileConnectedIsRefused()
+    {
+        connectGood();
+        final MemifTestPeer second = peer();
+        assertEquals(MSG_DISCONNECT, expect(second));
+        assertEquals("Already connected", second.string(DISCONNECT_STRING_OFFSET, DISCONNECT_STRING_LENGTH));
+        assertTrue(second.closedByPagewire());
+        assertTrue(set.isConnected());
+        assertEquals(1, set.rejectedConnections());
+    }
+
+    @Test
+    void wrongVersionIsRefused()
+    {
+        final MemifTestPeer peer = peer();
+        assertEquals(MSG_HELLO, expect(peer));
+        peer.sendInit(0x0100, 7);
+        assertDropped(peer, "Incompatible memif version");
+        assertEquals(1, set.badMessages());
+    }
+
+    @Test
+    void wrongIdIsRefused()
+    {
+        final MemifTestPeer peer = peer();
+        assertEquals(MSG_HELLO, expect(peer));
+        peer.sendInit(VERSION, 8);
+        assertDropped(peer, "ID not found");
+        assertEquals(1, set.rejectedConnections());
+    }
+
+    @Test
+    void messagesOfTheWrongSizeOrTypeAreRefused()
+    {
+        for (final int length : new int[]{64, 200})
+        {
+            final MemifTestPeer peer = peer();
+            assertEquals(MSG_HELLO, expect(peer));
+            peer.begin(MSG_INIT);
+            peer.sendRaw(length, -1);
+            assertDropped(peer, "Invalid message size");
+        }
+        final MemifTestPeer peer = peer();
+        assertEquals(MSG_HELLO, expect(peer));
+        peer.begin(99);
+        peer.send(-1);
+        assertDropped(peer, "Unknown message type");
+        final MemifTestPeer early = peer();
+        assertEquals(MSG_HELLO, expect(early));
+        early.sendConnect();
+        assertDropped(early, "Unexpected message");
+        assertEquals(4, set.badMessages());
+    }
+
+    @Test
+    void regionsThatCouldFaultAreRefused()
+    {
+        // Not sealed against shrinking.
+        MemifTestPeer peer = handshakeToSetup();
+        final int unsealed = Fds.memfdCreate("unsealed", 1 << 20);
+        peer.sendAddRegion(0, 1 << 20, unsealed);
+        Fds.close(unsealed);
+        assertDropped(peer, "Invalid region");
+        assertTrue(log.stream().anyMatch(l -> l.contains("F_SEAL_SHRINK")), log.toString());
+        // Announced larger than the file.
+        peer = handshakeToSetup();
+        peer.createRegion(1, LOG2, BUFFER);
+        peer.sendAddRegion(0, peer.region.length() + 4096, peer.regionFd);
+        assertDropped(peer, "Invalid region");
+        // No fd at all.
+        peer = handshakeToSetup();
+        peer.sendAddRegion(0, 4096, -1);
+        assertDropped(peer, "Missing region fd");
+        // An eventfd is not a memory file.
+        peer = handshakeToSetup();
+        try (EventFd eventFd = EventFd.create())
+        {
+            peer.sendAddRegion(0, 4096, eventFd.fd());
+        }
+        assertDropped(peer, "Invalid region");
+        // Index out of order.
+        peer = handshakeToSetup();
+        peer.createRegion(1, LOG2, BUFFER);
+        peer.sendAddRegion(1, peer.region.length(), peer.regionFd);
+        assertDropped(peer, "Invalid region index");
+    }
+
+    @Test
+    void ringsOutsideTheirRegionOrLimitsAreRefused()
+    {
+        record Case(boolean s2m, int index, int region, long offset, int log2, String reason)
+        {
+        }
+        final List<Case> cases = List.of(
+            new Case(true, 1, 0, 0, LOG2, "Invalid ring index"),
+            new Case(true, 0, 1, 0, LOG2, "Invalid ring region"),
+            new Case(true, 0, 0, 0, LOG2 + 1, "Invalid ring size"),
+            new Case(false, 0, 0, 0xFFFF_FF00L, LOG2, "Invalid ring offset"),
+            new Case(false, 0, 0, 4, LOG2, "Invalid ring offset"));
+        for (final Case c : cases)
+        {
+            final MemifTestPeer peer = handshakeToSetup();
+            peer.createRegion(1, LOG2, BUFFER);
+            peer.sendAddRegion(0, peer.region.length(), peer.regionFd);
+            assertEquals(MSG_ACK, expect(peer));
+            peer.sendAddRing(c.s2m(), c.index(), c.region(), c.offset(), c.log2(), peer.eventFds.get(0).fd());
+            assertDropped(peer, c.reason());
+        }
+        // Missing eventfd, and a ring added twice.
+        MemifTestPeer peer = handshakeToSetup();
+        peer.createRegion(1, LOG2, BUFFER);
+        peer.sendAddRegion(0, peer.region.length(), peer.regionFd);
+        assertEquals(MSG_ACK, expect(peer));
+        peer.sendAddRing(true, 0, 0, 0, LOG2, -1);
+        assertDropped(peer, "Missing interrupt fd");
+        peer = handshakeToSetup();
+        peer.createRegion(1, LOG2, BUFFER);
+        peer.sendAddRegion(0, peer.region.length(), peer.regionFd);
+        assertEquals(MSG_ACK, expect(peer));
+        peer.sendAddRing(true, 0, 0, 0, LOG2, peer.eventFds.get(0).fd());
+        assertEquals(MSG_ACK, expect(peer));
+        peer.sendAddRing(true, 0, 0, 0, LOG2, peer.eventFds.get(0).fd());
+        assertDropped(peer, "Invalid ring index");
+    }
+
+    @Test
+    void connectWithABadCookieOrNoRingsIsRefused()
+    {
+        MemifTestPeer peer = handshakeToSetup();
+        peer.createRegion(1, LOG2, BUFFER);
+        peer.regionBuffer().putInt(peer.ringOffset(1), 0x12345678);
+        peer.sendAddRegion(0, peer.region.length(), peer.regionFd);
+        assertEquals(MSG_ACK, expect(peer));
+        peer.sendAddRing(true, 0, 0, peer.ringOffset(0), LOG2, peer.eventFds.get(0).fd());
+        assertEquals(MSG_ACK, expect(peer));
+        peer.sendAddRing(false, 0, 0, peer.ringOffset(1), LOG2, peer.eventFds.get(1).fd());
+        assertEquals(MSG_ACK, expect(peer));
+        peer.sendConnect();
+        assertDropped(peer, "Wrong ring");
+        peer = handshakeToSetup();
+        peer.sendConnect();
+        assertDropped(peer, "No rings");
+    }
+
+    private MemifTestPeer handshakeToSetup()
+    {
+        final MemifTestPeer peer = peer();
+        assertEquals(MSG_HELLO, expect(peer));
+        peer.sendInit(VERSION, 7);
+        assertEquals(MSG_ACK, expect(peer));
+        return peer;
+    }
+
+    private long counter(final MemifCounter counter)
+    {
+        return switch (counter)
+        {
+            case BAD_DESCRIPTORS, TX_DROPS_DOWN, RX_DROPS_CHAINED, TX_DROPS_BUFFER_TOO_SMALL ->
+                set.portCounter(0, counter);
+            default -> throw new IllegalArgumentException(counter.name());
+        };
+    }
+
+    static byte[] frame(final int length, final int tag)
+    {
+        final byte[] frame = new byte[length];
+        for (int i = 0; i < length; i++)
+        {
+            frame[i] = (byte)(i + tag);
+        }
+        frame[length - 1] = (byte)tag;
+        return frame;
+    }
+}
