@@ -321,9 +321,9 @@ public final class LatencyBench
     {
         final LatencySnapshot l = p.latency();
         return String.format(Locale.ROOT,
-            "| %s | %d %% | %,d | %.3f | %.3f | %.2f %% | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f | " +
+            "| %s | %d %% | %,d | %.1f | %.1f | %.2f %% | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f | " +
             "%d / %d ms | %.3f / %.3f |",
-            p.mode(), p.loadPercent(), p.rateMbps(), p.offered() / p.seconds() / 1e6, p.delivered() / p.seconds() / 1e6,
+            p.mode(), p.loadPercent(), p.rateMbps(), p.offered() / p.seconds() / 1e3, p.delivered() / p.seconds() / 1e3,
             p.offered() == 0 ? 0.0 : 100.0 * p.nicRingFull() / p.offered(), l.p50Ns() / 1e3, l.p90Ns() / 1e3,
             l.p99Ns() / 1e3, l.p999Ns() / 1e3, l.p9999Ns() / 1e3, l.maxNs() / 1e3, p.usedRing().p50Ns() / 1e3,
             p.usedRing().p999Ns() / 1e3, p.gcCount(), p.gcPauseMs(),
@@ -341,7 +341,7 @@ public final class LatencyBench
             started.format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")),
             Runtime.getRuntime().availableProcessors(), cpuModel(), Runtime.version(),
             durationNs / 1e9, warmupNs / 1e9, loadAtStart, loadAtEnd));
-        table.append("| rx.mode | load | offered Mb/s | offered Mpps | delivered Mpps | nic_ring_full | p50 us | " +
+        table.append("| rx.mode | load | offered Mb/s | offered kpps | delivered kpps | nic_ring_full | p50 us | " +
             "p90 us | p99 us | p99.9 us | p99.99 us | max us | to used ring p50 / p99.9 us | GCs / pause | " +
             "alloc B/pkt dataplane / guest |\n");
         table.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
