@@ -4,7 +4,8 @@
 # console goes to stdout; the guest prints PW-* lines (see perf/guest/init) and powers off, which ends QEMU.
 #
 #   perf/guest/run-guest.sh --socket /tmp/pw.sock [--qemu-server] [--mrg on|off] [--ip 10.0.0.2/24] \
-#       [--cmd 'ping,-c,3,10.0.0.1'] [--cmd 'watch,30,2'] [--queue-size 256] [--queues N] [--timeout 120] \
+#       [--cmd 'ping,-c,3,10.0.0.1'] [--cmd 'watch,30,2'] [--queue-size 256] [--queues N] [--mtu 9000] \
+#       [--append 'kernel args'] [--timeout 120] \
 #       [-- extra qemu args]
 #
 # --queues N: N queue pairs (pagewire guest.queue_pairs=N) and N vCPUs, since Linux's virtio_net uses as many pairs as
@@ -27,12 +28,15 @@ timeout_s=120
 mem=512
 dir=${PW_GUEST_DIR:-$here/target}
 extra=()
+append_extra=
 while [ $# -gt 0 ]; do
   case "$1" in
     --socket) socket=$2; shift 2 ;;
     --qemu-server) server=1; shift ;;
     --mrg) mrg=$2; shift 2 ;;
     --ip) ip=$2; shift 2 ;;
+    --mtu) append_extra="$append_extra pw.mtu=$2"; shift 2 ;;
+    --append) append_extra="$append_extra $2"; shift 2 ;;
     --cmd) cmds+=("$2"); shift 2 ;;
     --queue-size) qsize=$2; shift 2 ;;
     --queues) queues=$2; shift 2 ;;
@@ -46,7 +50,7 @@ done
 [ -n "$socket" ] || { echo "run-guest: --socket is required" >&2; exit 2; }
 [ -f "$dir/vmlinuz" ] && [ -f "$dir/initramfs.cpio.gz" ] || { echo "run-guest: run build-guest.sh first ($dir)" >&2; exit 2; }
 
-append="console=ttyS0 loglevel=3 panic=-1 ipv6.disable=1 pw.ip=$ip"
+append="console=ttyS0 loglevel=3 panic=-1 ipv6.disable=1 pw.ip=$ip$append_extra"
 for c in "${cmds[@]:-}"; do
   [ -n "$c" ] && append="$append pw.cmd=$c"
 done

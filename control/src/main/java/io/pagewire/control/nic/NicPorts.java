@@ -1,7 +1,7 @@
 package io.pagewire.control.nic;
 
 import io.pagewire.config.PagewireConfig;
-import io.pagewire.dataplane.port.AfPacketNicPort;
+import io.pagewire.dataplane.port.afpacket.AfPacketNicPort;
 import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.dataplane.port.NicPortSet;
 import io.pagewire.dataplane.port.ShmNicPortSet;

@@ -1,5 +1,6 @@
 package io.pagewire.control.run;
 
+import io.pagewire.config.NicType;
 import io.pagewire.dataplane.engine.QueuePair;
 import io.pagewire.dataplane.guest.TrafficSink;
 import io.pagewire.dataplane.guest.VerifyStats;
@@ -201,7 +202,7 @@ public final class RunSummary
                 profile.usedRingLatency().text("bursts") + " (oldest frame of each burst)" + System.lineSeparator(),
             profile.gcCount(), profile.gcPauseMs(), profile.guestAllocBytesPerPacket());
         text = String.format(Locale.ROOT, """
-            pagewire run summary (%.2f s, guest.type=%s, rx.mode=%s, %d-byte frames, %d queue pair(s))
+            pagewire run summary (%.2f s, guest.type=%s, rx.mode=%s, %s, %d queue pair(s))
               negotiated      %s
               NIC -> guest    %,d packets  %.3f Mpps  %.3f Gb/s  (offered %,d)
               drops           %s (%.2f%% of offered)
@@ -212,7 +213,8 @@ public final class RunSummary
               dataplane       %.2f bytes allocated per packet in steady state%s%s
             """,
             seconds, result.config().guest().type().configName(), result.config().rx().mode().configName(),
-            result.config().traffic().frameSize(), result.pairs().size(),
+            result.config().nic().type() == NicType.SHM ? result.config().traffic().frameSize() + "-byte frames" :
+                "nic.type=" + result.config().nic().type().configName(), result.pairs().size(),
             String.join(",", names(result.negotiatedFeatures())),
             rxPackets, (double)rx.get("mpps"), (double)rx.get("gbps"), offered,
             dropText.isEmpty() ? "none" : dropText, offered == 0 ? 0.0 : 100.0 * dropped / offered,

@@ -141,10 +141,15 @@ public final class VhostUserForwarder implements Forwarder
             runners.add(runner);
             AgentRunner.startOnThread(runner);
         }
-        final AgentRunner wireRunner = new AgentRunner(IdleStrategies.of(config.dataplane().idleStrategy()),
-            this::onError, null, wire);
-        runners.add(wireRunner);
-        AgentRunner.startOnThread(wireRunner);
+        // The wire thread feeds and drains the shm ring; a real NIC port has no traffic source, and a busy thread
+        // with nothing to do would take a core from the dataplane (2 cores: dataplane + the peer process).
+        if (sources.length > 0)
+        {
+            final AgentRunner wireRunner = new AgentRunner(IdleStrategies.of(config.dataplane().idleStrategy()),
+                this::onError, null, wire);
+            runners.add(wireRunner);
+            AgentRunner.startOnThread(wireRunner);
+        }
         startNs = System.nanoTime();
     }
 

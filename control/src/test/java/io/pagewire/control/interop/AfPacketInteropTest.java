@@ -12,7 +12,7 @@ import io.pagewire.dataplane.fixture.NetworkNamespace;
 import io.pagewire.dataplane.fixture.VethPair;
 import io.pagewire.dataplane.guest.FrameFormat;
 import io.pagewire.dataplane.guest.VerifyStats;
-import io.pagewire.dataplane.port.AfPacketNicPort;
+import io.pagewire.dataplane.port.afpacket.AfPacketNicPort;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;

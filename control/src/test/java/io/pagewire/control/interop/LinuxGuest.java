@@ -120,14 +120,17 @@ final class LinuxGuest implements AutoCloseable
      * @param socket    pagewire's vhost-user socket.
      * @param mergeable the device's {@code mrg_rxbuf} property.
      * @param queues    queue pairs (and vCPUs).
+     * @param mtu       eth0's MTU.
      * @param commands  workload steps for the guest's /init ({@code pw.cmd=}, commas for spaces).
      */
-    static LinuxGuest boot(final Path socket, final boolean mergeable, final int queues, final String... commands)
+    static LinuxGuest boot(
+        final Path socket, final boolean mergeable, final int queues, final int mtu, final String... commands)
         throws IOException
     {
         final List<String> cmd = new ArrayList<>(List.of("bash",
             repoRoot().resolve("perf/guest/run-guest.sh").toString(), "--socket", socket.toString(),
-            "--mrg", mergeable ? "on" : "off", "--queues", Integer.toString(queues), "--timeout", "170"));
+            "--mrg", mergeable ? "on" : "off", "--queues", Integer.toString(queues), "--mtu", Integer.toString(mtu),
+            "--timeout", "170"));
         for (final String c : commands)
         {
             cmd.add("--cmd");

@@ -38,8 +38,6 @@ import static org.junit.jupiter.api.Assertions.*;
 @Tag("interop")
 class LinuxGuestInteropTest
 {
-    private static final int FRAME_SIZE = 1514;
-
     @TempDir
     Path temp;
 
@@ -152,24 +150,28 @@ class LinuxGuestInteropTest
         return last;
     }
 
-    @ParameterizedTest(name = "mrg_rxbuf={0}, {1} queue pair(s)")
-    @CsvSource({"true, 1", "false, 1", "true, 2"})
-    void linuxVirtioNetReceivesEveryFrameAndSendsThroughTheNic(final boolean mergeable, final int pairs)
-        throws Exception
+    @ParameterizedTest(name = "mrg_rxbuf={0}, {1} queue pair(s), {2}-byte frames")
+    @CsvSource({"true, 1, 1514", "false, 1, 1514", "true, 2, 9000"})
+    void linuxVirtioNetReceivesEveryFrameAndSendsThroughTheNic(
+        final boolean mergeable, final int pairs, final int frameSize) throws Exception
     {
         queuePairs = pairs;
-        // 10 Mb/s: ~810 frames/s, about what a TCG guest's NAPI keeps up with (a full NIC ring drops at the source,
-        // before counting, so exactness does not depend on it).
+        final boolean jumbo = frameSize > 1514;
+        // 10 Mb/s of 1514-byte frames: ~810 frames/s, about what a TCG guest's NAPI keeps up with (a full NIC ring
+        // drops at the source, before counting, so exactness does not depend on it).
         startForwarder("features.mrg_rxbuf=" + mergeable, "rx.mode=" + (mergeable ? "mergeable" : "small"),
-            "traffic.rate_mbps=" + 10 / pairs, "dataplane.rx_policy=wait", "guest.queue_pairs=" + pairs);
-        try (LinuxGuest guest = LinuxGuest.boot(socket(), mergeable, pairs,
+            "traffic.rate_mbps=" + (jumbo ? 40 : 10) / pairs, "dataplane.rx_policy=wait", "guest.queue_pairs=" + pairs,
+            "traffic.frame_size=" + frameSize, "nic.slot_size=" + (jumbo ? 16384 : 2048));
+        // Jumbo frames span several of the guest's mergeable buffers (num_buffers > 1).
+        try (LinuxGuest guest = LinuxGuest.boot(socket(), mergeable, pairs, jumbo ? 9000 : 1500,
             "ping,-c,2,-W,1,10.0.0.1", "arp,-s,10.0.0.1,02:00:00:00:00:01",
             "ping,-q,-i,0.01,-c,50,-s,1472,-w,20,10.0.0.1", "watch,120,3"))
         {
             final String boot = guest.await("PW-BOOT", Duration.ofSeconds(120));
             final String ready = guest.await("PW-READY", Duration.ofSeconds(60));
-            System.out.printf("LinuxGuestInteropTest mrg_rxbuf=%s, %d pair(s): userspace at %.2f s, eth0 up at " +
-                "%.2f s (guest uptime)%n", mergeable, pairs, LinuxGuest.uptime(boot), LinuxGuest.uptime(ready));
+            System.out.printf("LinuxGuestInteropTest mrg_rxbuf=%s, %d pair(s), %d: userspace at %.2f s, eth0 up " +
+                "at %.2f s (guest uptime)%n", mergeable, pairs, frameSize, LinuxGuest.uptime(boot),
+                LinuxGuest.uptime(ready));
             assertTrue(ready.contains("operstate=up"), ready);
             assertTrue(ready.contains(" rx_queues=" + pairs + " "), "virtio_net uses every queue pair: " + ready);
 
@@ -182,7 +184,8 @@ class LinuxGuestInteropTest
 
             // Traffic only now: frames offered while the guest boots would pile up in the NIC ring.
             forwarder.resumeTraffic();
-            await(() -> counter(QueueCounter.RX_PACKETS), 2000, "frames delivered to the guest (8 rings' worth)");
+            final long target = jumbo ? 1000 : 2000;
+            await(() -> counter(QueueCounter.RX_PACKETS), target, "frames delivered to the guest (rings' worth)");
             forwarder.stopTraffic();
             await(() -> forwarder.nicRxEmpty() ? 1 : 0, 1, "the NIC ring to drain");
             final long delivered = settle(() -> counter(QueueCounter.RX_PACKETS));
@@ -195,15 +198,25 @@ class LinuxGuestInteropTest
             final int exit = guest.awaitExit(Duration.ofSeconds(90));
             final Map<String, Long> stats = guest.lastStats();
             final String done = guest.await("PW-DONE", Duration.ofSeconds(1));
-            System.out.printf("LinuxGuestInteropTest mrg_rxbuf=%s, %d pair(s): source 0 sent %d (ring full %d), " +
-                "delivered %d, guest %s, powered off at %.2f s%n", mergeable, pairs, forwarder.source(0).sent(),
+            System.out.printf("LinuxGuestInteropTest mrg_rxbuf=%s, %d pair(s), %d: source 0 sent %d (ring full " +
+                "%d), delivered %d, guest %s, powered off at %.2f s%n", mergeable, pairs, frameSize,
+                forwarder.source(0).sent(),
                 forwarder.source(0).droppedRingFull(), delivered, stats, LinuxGuest.uptime(done));
             assertEquals(0, exit, "QEMU exited cleanly after the guest's poweroff");
             assertEquals(delivered, stats.get("rx_packets"), () -> "the guest's virtio_net counted every frame " +
                 "pagewire delivered; pagewire drops on pair 0 " +
                 Arrays.toString(forwarder.server().backend().running(0) == null ? new long[0] :
                 forwarder.server().backend().running(0).rxDrops()) + "\n" + guest.consoleTail(20));
-            assertEquals(delivered * FRAME_SIZE, stats.get("rx_bytes"), "whole frames");
+            assertEquals(delivered * frameSize, stats.get("rx_bytes"), "whole frames");
+            if (jumbo)
+            {
+                for (int q = 0; q < pairs; q++)
+                {
+                    final long[] buckets = CountersLookup.rxBuffersPerPacket(forwarder.countersFile().reader(), q);
+                    assertEquals(0, buckets[0], "no 9000-byte frame fits one of the guest's mergeable buffers: " +
+                        Arrays.toString(buckets));
+                }
+            }
             assertEquals(0, stats.get("rx_errors"));
             assertEquals(0, stats.get("rx_length_errors"));
 
@@ -230,7 +243,7 @@ class LinuxGuestInteropTest
     void theDriverRebindingResetsAndRestartsTheQueues() throws Exception
     {
         startForwarder("traffic.rate_mbps=10", "dataplane.rx_policy=wait");
-        try (LinuxGuest guest = LinuxGuest.boot(socket(), true, 1,
+        try (LinuxGuest guest = LinuxGuest.boot(socket(), true, 1, 1500,
             "watch,3,99", "reload", "watch,3,99", "ping,-c,1,-W,1,10.0.0.1"))
         {
             guest.await("PW-READY", Duration.ofSeconds(120));
@@ -284,7 +297,7 @@ class LinuxGuestInteropTest
         Assumptions.assumeTrue(reason.isEmpty(), () -> reason.orElse(""));
         try (TestPmd pmd = TestPmd.start(List.of("net_vhost0,iface=" + socket()),
             List.of("--forward-mode=txonly", "--txpkts=64"), Duration.ofSeconds(30));
-            LinuxGuest guest = LinuxGuest.boot(socket(), true, 1, "watch,120,3"))
+            LinuxGuest guest = LinuxGuest.boot(socket(), true, 1, 1500, "watch,120,3"))
         {
             guest.await("PW-READY", Duration.ofSeconds(120));
             assertEquals('1', guest.features(Duration.ofSeconds(5)).charAt(FeatureBit.MRG_RXBUF.bit()));

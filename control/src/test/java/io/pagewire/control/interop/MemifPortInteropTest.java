@@ -141,6 +141,43 @@ class MemifPortInteropTest
         echo(set.port(0), 5_000, 1);
     }
 
+    /** Not an assertion on speed (no wall-clock asserts): prints what one thread receives from testpmd txonly. */
+    @Test
+    void serverRoleReceiveRateFromTestPmdTxonly()
+    {
+        set = open("server");
+        pmd = startPeer("client");
+        awaitConnected(1);
+        pmd.command("stop");
+        pmd.command("set fwd txonly");
+        pmd.command("start");
+        final NicPort port = set.port(0);
+        long frames = 0;
+        long bursts = 0;
+        long spins = 0;
+        final long start = System.nanoTime();
+        while (System.nanoTime() - start < 3_000_000_000L)
+        {
+            spins++;
+            final int available = port.rxAvailable();
+            if (available > 0)
+            {
+                port.rxRelease(available);
+                frames += available;
+                bursts++;
+            }
+            if ((spins & 0xFFFF) == 0)
+            {
+                set.poll();
+            }
+        }
+        final double seconds = (System.nanoTime() - start) / 1e9;
+        pmd.command("stop");
+        System.out.printf("memif server port, receive only, one thread: %.2f Mpps (%,d frames, %.1f per burst)%n",
+            frames / seconds / 1e6, frames, bursts == 0 ? 0.0 : (double)frames / bursts);
+        assertTrue(frames > 0);
+    }
+
     private void dropsWhileDown(final NicPort port)
     {
         assertEquals(0, port.rxAvailable());

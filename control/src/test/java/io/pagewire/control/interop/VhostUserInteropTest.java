@@ -355,12 +355,17 @@ class VhostUserInteropTest
         final long txBeforeRestart = counter(QueueCounter.TX_PACKETS, 0);
         // A killed virtio_user server leaves its socket file behind, and the next one's bind() fails on it.
         Files.deleteIfExists(socket());
+        // Hold the source again until the second testpmd has started its port: DPDK's port start discards frames
+        // already in its receive ring, uncounted (see holdTraffic).
+        forwarder.holdTraffic();
 
         try (TestPmd second = TestPmd.start(List.of(vdev), List.of("--forward-mode=rxonly"), Duration.ofSeconds(60)))
         {
-            forwarder.resumeTraffic();
             assertEquals(2, forwarder.server().connections(), "pagewire reconnected by itself");
+            // Frames that waited in the NIC ring while no frontend was there (rx_policy=wait) are delivered as soon
+            // as the queue runs, possibly before testpmd's port start discards its ring: only those may be missing.
             final long beforePortUp = counter(QueueCounter.RX_PACKETS, 0) - beforeRestart;
+            forwarder.resumeTraffic();
             second.command("start");
             await(() -> counter(QueueCounter.RX_PACKETS, 0), beforeRestart + 3000,
                 "frames to the second testpmd, counters continuing");
@@ -368,10 +373,12 @@ class VhostUserInteropTest
             await(() -> forwarder.nicRxEmpty() ? 1 : 0, 1, "the NIC ring to drain");
             final long delivered = settle(() -> counter(QueueCounter.RX_PACKETS, 0)) - beforeRestart;
             final long received = reach(() -> second.portStats(0).rxPackets(), delivered);
-            // Exact: with one queue pair the window in which testpmd's port start discards delivered frames
-            // uncounted (see fourQueuePairsOnTwoAgents) is microseconds; were it ever hit, the message says so.
-            assertEquals(delivered, received, () -> "the second testpmd received every frame pagewire delivered " +
-                "to it (" + beforePortUp + " of them before its port was up; the driver took every used entry: " +
+            // Every frame delivered after the port was up is counted; of the backlog delivered while it started,
+            // DPDK's port start may have discarded some (uncounted, see holdTraffic).
+            final long missing = delivered - received;
+            assertTrue(missing >= 0 && missing <= beforePortUp, () -> "the second testpmd received every frame " +
+                "pagewire delivered after its port was up (" + missing + " missing, " + beforePortUp + " delivered " +
+                "before; the driver took every used entry: " +
                 driverTookEverything(forwarder.server().backend().running(0)) + "): " + second.portStats(0));
             assertEquals(received * 1514, second.portStats(0).rxBytes(), "whole 1514-byte frames");
             assertEquals(txBeforeRestart, counter(QueueCounter.TX_PACKETS, 0), "the rxonly testpmd sent nothing");

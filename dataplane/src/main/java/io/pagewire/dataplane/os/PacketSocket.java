@@ -10,7 +10,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * A Linux {@code AF_PACKET} socket bound to one network interface, with a {@code TPACKET_V3} receive ring and a
  * {@code TPACKET_V3} transmit ring mapped in one {@code mmap} (packet(7), Documentation/networking/packet_mmap.rst):
  * the receive ring first ({@code rxBlockSize * rxBlockCount} bytes), the transmit ring right after it. What the rings
- * hold is read and written by {@code io.pagewire.dataplane.port.TpacketV3RxRing} / {@code TpacketTxRing}; this class
+ * hold is read and written by {@code io.pagewire.dataplane.port.afpacket.TpacketV3RxRing} / {@code TpacketTxRing}; this class
  * only sets them up, kicks the transmit ring and reads the socket's statistics.
  * <p>
  * Setup, in this order (each step's failure is an {@link OsException} naming the step and the interface):

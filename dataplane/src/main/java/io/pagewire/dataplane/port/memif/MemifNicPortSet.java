@@ -49,7 +49,9 @@ import static io.pagewire.dataplane.port.memif.MemifLayout.*;
  * Anything a peer sends that breaks the protocol (a message that is not 128 bytes, an unknown or unexpected type, a
  * wrong version or id, a region or ring outside bounds, a missing fd, a ring without the memif cookie), and any bad
  * descriptor or index the dataplane reports, is logged once with its values, counted, answered with DISCONNECT and
- * the connection is dropped; the process keeps running and accepts (or retries) the next. How memory is released
+ * the connection is dropped; the process keeps running and accepts (or retries) the next. A peer that does not reach
+ * CONNECTED within 5 s of connecting is dropped too, so a silent one cannot hold the single control channel. How
+ * memory is released
  * safely while dataplane threads run is described in {@link MemifNicPort}. Interrupt mode is not implemented: pagewire
  * polls, sets {@link MemifLayout#RING_FLAG_MASK_INT} on the rings it receives on, and never signals the eventfds it is
  * given.
@@ -98,6 +100,8 @@ public final class MemifNicPortSet implements NicPortSet
     private long connectedEpoch = -1;
     private String peerName = "";
     private long nextConnectNs;
+    private long handshakeStartNs;
+    private long handshakeTimeoutNs = 5_000_000_000L;
     private long backoffNs = MIN_BACKOFF_NS;
     private boolean connectFailureLogged;
     private boolean closed;
@@ -251,6 +255,12 @@ public final class MemifNicPortSet implements NicPortSet
             " queue pair" + (pairs == 1 ? "" : "s") + ", ring " + (1 << log2RingSize) + ", buffer " + bufferSize;
     }
 
+    /** Tests: how long a peer may take from accept/connect to CONNECTED before it is dropped (default 5 s). */
+    void handshakeTimeoutNs(final long timeoutNs)
+    {
+        handshakeTimeoutNs = timeoutNs;
+    }
+
     /** @return whether a peer is connected (control thread). */
     public boolean isConnected()
     {
@@ -323,6 +333,14 @@ public final class MemifNicPortSet implements NicPortSet
         {
             receivePending();
         }
+        if (channel != null && state != State.CONNECTED && System.nanoTime() - handshakeStartNs > handshakeTimeoutNs)
+        {
+            // A peer that connects and then says nothing must not hold the one control channel for good.
+            rejected.incrementRelease();
+            log("memif " + (client ? "client" : "server") + ": peer \"" + peerName + "\" did not complete the " +
+                "handshake within " + handshakeTimeoutNs / 1_000_000 + " ms (stuck in " + state + "); disconnecting");
+            teardown(null, "Handshake timeout");
+        }
         checkFaults();
         unmapRetired();
     }
@@ -348,6 +366,7 @@ public final class MemifNicPortSet implements NicPortSet
         }
         connectFailureLogged = false;
         state = State.AWAIT_HELLO;
+        handshakeStartNs = System.nanoTime();
     }
 
     private void acceptPending()
@@ -378,6 +397,7 @@ public final class MemifNicPortSet implements NicPortSet
             }
             channel = accepted;
             state = State.AWAIT_INIT;
+            handshakeStartNs = System.nanoTime();
             peerName = "";
             beginMessage(MSG_HELLO);
             putString(HELLO_NAME_OFFSET, NAME, NAME_LENGTH);

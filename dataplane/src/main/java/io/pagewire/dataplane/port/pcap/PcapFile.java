@@ -17,7 +17,10 @@ import java.nio.file.StandardOpenOption;
  * is read once and checked against the file's size, so replaying it later reads only memory known to be inside the
  * mapping (frames are handed to the dataplane as addresses straight into it, never copied).
  * <p>
- * What makes the file unusable is refused at open with a {@link PcapFormatException}: not a pcap file, pcapng, a
+ * A pcapng file is read too: it is converted to the classic format in memory at open ({@link PcapngConverter}),
+ * which costs memory about the size of the file.
+ * <p>
+ * What makes the file unusable is refused at open with a {@link PcapFormatException}: not a pcap file, a
  * version other than 2.x, a link type other than Ethernet or one with an FCS, a record header or frame that runs
  * past the end of the file (a capture cut short), a caplen above {@link PcapFormat#MAXIMUM_SNAPLEN} (corrupt).
  * Records that are well-formed but cannot be a frame, caplen 0 or above the file's own snaplen, are
@@ -103,7 +106,33 @@ public final class PcapFile implements AutoCloseable
         }
         try
         {
+            if (UnsafeApi.getInt(segment.address()) == PcapFormat.PCAPNG_BLOCK_TYPE)
+            {
+                return openPcapng(path, arena, segment.address(), size);
+            }
             return validate(path, arena, segment.address(), size);
+        }
+        catch (final RuntimeException ex)
+        {
+            if (arena.scope().isAlive())
+            {
+                arena.close();
+            }
+            throw ex;
+        }
+    }
+
+    /** pcapng: converted to classic pcap in memory (validated on the way), the mapping of the file released. */
+    private static PcapFile openPcapng(final Path path, final Arena mapped, final long address, final long size)
+    {
+        final byte[] classic = PcapngConverter.toClassic(path, address, size);
+        mapped.close();
+        final Arena arena = Arena.ofShared();
+        try
+        {
+            final MemorySegment copy = arena.allocate(classic.length, 64);
+            MemorySegment.copy(MemorySegment.ofArray(classic), 0, copy, 0, classic.length);
+            return validate(path, arena, copy.address(), classic.length);
         }
         catch (final RuntimeException ex)
         {
@@ -129,16 +158,11 @@ public final class PcapFile implements AutoCloseable
             bigEndian = !nativeBigEndian;
             nanoseconds = Integer.reverseBytes(nativeMagic) == PcapFormat.MAGIC_NANOSECONDS;
         }
-        else if (nativeMagic == PcapFormat.PCAPNG_BLOCK_TYPE)
-        {
-            throw new PcapFormatException(path + " is a pcapng file; nic.pcap.read replays classic pcap only: " +
-                "convert it with `editcap -F pcap " + path + " out.pcap` (or `tshark -F pcap -r IN -w OUT`)");
-        }
         else
         {
             throw new PcapFormatException(String.format(
                 "%s is not a pcap file: magic 0x%08x, expected a1b2c3d4 (microseconds) or a1b23c4d (nanoseconds) " +
-                "in either byte order", path, Integer.reverseBytes(nativeMagic)));
+                "in either byte order, or a pcapng section header (0a0d0d0a)", path, Integer.reverseBytes(nativeMagic)));
         }
 
         final int major = UnsafeApi.getShortUnaligned(null, address + PcapFormat.VERSION_MAJOR_OFFSET, bigEndian) &
@@ -323,7 +347,7 @@ public final class PcapFile implements AutoCloseable
         return lastTimestampNs;
     }
 
-    /** Unmaps the file: nothing may read a frame address afterwards. */
+    /** Unmaps the file (frees the converted copy of a pcapng file): nothing may read a frame address afterwards. */
     @Override
     public void close()
     {

@@ -22,8 +22,8 @@ package io.pagewire.dataplane.port.pcap;
  *   +---------------+---------------+---------------+---------------+
  * </pre>
  * The linktype field's low 26 bits are the link type; bit 26 says the frames end in an FCS whose length in 16-bit
- * words is in bits 28..31. pcapng files (block type 0x0a0d0d0a first) are a different format: they are recognised
- * and refused with a conversion hint.
+ * words is in bits 28..31. pcapng files (block type 0x0a0d0d0a first) are a different format, which
+ * {@link PcapngConverter} turns into this one.
  */
 public final class PcapFormat
 {

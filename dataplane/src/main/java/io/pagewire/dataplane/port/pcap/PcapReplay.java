@@ -20,7 +20,8 @@ import io.pagewire.config.PcapPace;
  *   <li>{@code max}: every frame is due at once; the guest's pace sets the rate.</li>
  * </ul>
  * With {@code loop}, the file starts again after its last record; at recorded pace the next pass starts one mean
- * inter-frame gap after the previous pass's latest timestamp, as if the capture went on. A file without a single
+ * inter-frame gap after the previous pass's latest timestamp, as if the capture went on (a capture of one frame, or
+ * of frames sharing one timestamp, has no gap and so loops as fast as the guest takes it). A file without a single
  * deliverable record is replayed once (there is nothing to loop).
  */
 public final class PcapReplay

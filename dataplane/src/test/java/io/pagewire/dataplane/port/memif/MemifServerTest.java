@@ -344,6 +344,18 @@ class MemifServerTest
     }
 
     @Test
+    void silentClientIsDroppedAfterTheHandshakeTimeout() throws Exception
+    {
+        set.handshakeTimeoutNs(200_000_000L);
+        final MemifTestPeer peer = peer();
+        assertEquals(MSG_HELLO, expect(peer));
+        Thread.sleep(300);
+        assertDropped(peer, "Handshake timeout");
+        assertEquals(1, set.rejectedConnections());
+        assertTrue(log.stream().anyMatch(l -> l.contains("did not complete the handshake")), log.toString());
+    }
+
+    @Test
     void wrongVersionIsRefused()
     {
         final MemifTestPeer peer = peer();

@@ -1,4 +1,4 @@
-package io.pagewire.dataplane.port;
+package io.pagewire.dataplane.port.afpacket;
 
 /**
  * Offsets and status bits of the kernel's {@code TPACKET_V3} ring structures (include/uapi/linux/if_packet.h), as

@@ -1,4 +1,4 @@
-package io.pagewire.dataplane.port;
+package io.pagewire.dataplane.port.afpacket;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -7,14 +7,14 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-import static io.pagewire.dataplane.port.TpacketLayout.BLOCK_STATUS_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.NUM_PKTS_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.OFFSET_TO_FIRST_PKT_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_LEN_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_MAC_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_NEXT_OFFSET_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_SNAPLEN_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.BLOCK_STATUS_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.NUM_PKTS_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.OFFSET_TO_FIRST_PKT_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_LEN_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_MAC_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_NEXT_OFFSET_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_SNAPLEN_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_STATUS_OFFSET;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

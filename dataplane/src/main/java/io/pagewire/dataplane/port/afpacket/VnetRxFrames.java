@@ -1,9 +1,10 @@
-package io.pagewire.dataplane.port;
+package io.pagewire.dataplane.port.afpacket;
 
 import io.pagewire.dataplane.memory.MemoryCopy;
 import org.agrona.UnsafeApi;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.CSUM_OFFSET_OFFSET;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.CSUM_START_OFFSET;
@@ -52,6 +53,7 @@ public final class VnetRxFrames
 
     private final TpacketV3RxRing ring;
     private final int maxFrameLength;
+    private final MemorySegment scratchSegment;
     private final long scratch;
     private final long scratchLength;
     private final long[] addresses;
@@ -77,7 +79,10 @@ public final class VnetRxFrames
         this.maxFrameLength = maxFrameLength;
         // Segments repeat up to ~100 bytes of headers per gso_size (>= 8) payload bytes; beyond this, drop.
         this.scratchLength = 4L * blockSize;
-        this.scratch = Arena.ofAuto().allocate(scratchLength, 64).address();
+        // Hold the segment: an automatic arena frees the memory once its segments are unreachable, and a raw
+        // address alone does not keep them reachable.
+        this.scratchSegment = Arena.ofAuto().allocate(scratchLength, 64);
+        this.scratch = scratchSegment.address();
         final int capacity = blockSize / 8;
         this.addresses = new long[capacity];
         this.lengths = new int[capacity];

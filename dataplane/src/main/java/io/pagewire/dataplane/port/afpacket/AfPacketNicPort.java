@@ -1,5 +1,8 @@
-package io.pagewire.dataplane.port;
+package io.pagewire.dataplane.port.afpacket;
 
+import io.pagewire.dataplane.port.NicPort;
+import io.pagewire.dataplane.port.NicPortSet;
+import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.config.NicConfig;
 import io.pagewire.dataplane.memory.MemoryCopy;
 import io.pagewire.dataplane.os.OsException;

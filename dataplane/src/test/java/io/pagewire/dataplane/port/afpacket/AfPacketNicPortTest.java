@@ -1,5 +1,6 @@
-package io.pagewire.dataplane.port;
+package io.pagewire.dataplane.port.afpacket;
 
+import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.config.MemifRole;
 import io.pagewire.config.NicConfig;
 import io.pagewire.config.NicType;

@@ -1,15 +1,15 @@
-package io.pagewire.dataplane.port;
+package io.pagewire.dataplane.port.afpacket;
 
 import org.agrona.UnsafeApi;
 
-import static io.pagewire.dataplane.port.TpacketLayout.TP_LEN_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_NEXT_OFFSET_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_SNAPLEN_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_AVAILABLE;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_SEND_REQUEST;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_WRONG_FORMAT;
-import static io.pagewire.dataplane.port.TpacketLayout.TX_DATA_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_LEN_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_NEXT_OFFSET_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_SNAPLEN_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_STATUS_AVAILABLE;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_STATUS_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_STATUS_SEND_REQUEST;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_STATUS_WRONG_FORMAT;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TX_DATA_OFFSET;
 
 /**
  * The producer side of a kernel {@code TPACKET_V3} transmit ring: {@code blockCount} blocks of {@code blockSize}

@@ -1,23 +1,23 @@
-package io.pagewire.dataplane.port;
+package io.pagewire.dataplane.port.afpacket;
 
 import org.agrona.UnsafeApi;
 
-import static io.pagewire.dataplane.port.TpacketLayout.BLOCK_DESC_LENGTH;
-import static io.pagewire.dataplane.port.TpacketLayout.BLOCK_STATUS_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.NUM_PKTS_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.OFFSET_TO_FIRST_PKT_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TPACKET3_HDR_LENGTH;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_LEN_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_MAC_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_NEXT_OFFSET_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_SNAPLEN_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_KERNEL;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_USER;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_VLAN_TPID_VALID;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_STATUS_VLAN_VALID;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_VLAN_TCI_OFFSET;
-import static io.pagewire.dataplane.port.TpacketLayout.TP_VLAN_TPID_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.BLOCK_DESC_LENGTH;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.BLOCK_STATUS_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.NUM_PKTS_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.OFFSET_TO_FIRST_PKT_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TPACKET3_HDR_LENGTH;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_LEN_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_MAC_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_NEXT_OFFSET_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_SNAPLEN_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_STATUS_KERNEL;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_STATUS_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_STATUS_USER;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_STATUS_VLAN_TPID_VALID;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_STATUS_VLAN_VALID;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_VLAN_TCI_OFFSET;
+import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_VLAN_TPID_OFFSET;
 
 /**
  * The consumer side of a kernel {@code TPACKET_V3} receive ring: {@code blockCount} blocks of {@code blockSize}

@@ -1,4 +1,4 @@
-package io.pagewire.dataplane.port;
+package io.pagewire.dataplane.port.afpacket;
 
 /**
  * Counters of the AF_PACKET NIC port ({@code nic.type=af_packet}), type ids 320..339 (the af_packet range of the
