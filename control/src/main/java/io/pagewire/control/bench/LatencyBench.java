@@ -131,6 +131,7 @@ public final class LatencyBench
             return 2;
         }
         final ZonedDateTime started = ZonedDateTime.now(ZoneOffset.UTC);
+        final String loadAtStart = loadAverage();
         if (outDir == null)
         {
             outDir = Path.of("perf", "results",
@@ -163,7 +164,7 @@ public final class LatencyBench
                     point.histogram());
             }
             Files.writeString(outDir.resolve("latency.svg"), plot.svg());
-            final String table = table(points, started, durationNs, warmupNs);
+            final String table = table(points, started, durationNs, warmupNs, loadAtStart, loadAverage());
             Files.writeString(outDir.resolve("latency.md"), table);
             out.print(table);
             out.println("wrote " + outDir.toAbsolutePath());
@@ -320,9 +321,9 @@ public final class LatencyBench
     {
         final LatencySnapshot l = p.latency();
         return String.format(Locale.ROOT,
-            "| %s | %d %% | %,d | %.3f | %.3f | %.2f %% | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f | " +
+            "| %s | %d %% | %,d | %.1f | %.1f | %.2f %% | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f | " +
             "%d / %d ms | %.3f / %.3f |",
-            p.mode(), p.loadPercent(), p.rateMbps(), p.offered() / p.seconds() / 1e6, p.delivered() / p.seconds() / 1e6,
+            p.mode(), p.loadPercent(), p.rateMbps(), p.offered() / p.seconds() / 1e3, p.delivered() / p.seconds() / 1e3,
             p.offered() == 0 ? 0.0 : 100.0 * p.nicRingFull() / p.offered(), l.p50Ns() / 1e3, l.p90Ns() / 1e3,
             l.p99Ns() / 1e3, l.p999Ns() / 1e3, l.p9999Ns() / 1e3, l.maxNs() / 1e3, p.usedRing().p50Ns() / 1e3,
             p.usedRing().p999Ns() / 1e3, p.gcCount(), p.gcPauseMs(),
@@ -330,15 +331,17 @@ public final class LatencyBench
     }
 
     private static String table(
-        final List<Point> points, final ZonedDateTime started, final long durationNs, final long warmupNs)
+        final List<Point> points, final ZonedDateTime started, final long durationNs, final long warmupNs,
+        final String loadAtStart, final String loadAtEnd)
     {
         final StringBuilder table = new StringBuilder();
         table.append(String.format(Locale.ROOT, "Latency from intended send time to consumption by the embedded " +
-            "guest, %s UTC, %d CPUs, %s, Java %s; %.1f s measured per point after %.1f s warm-up.%n%n",
+            "guest, %s UTC, %d CPUs, %s, Java %s; %.1f s measured per point after %.1f s warm-up; load average " +
+            "(1/5/15 min) %s at the start, %s at the end.%n%n",
             started.format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm")),
             Runtime.getRuntime().availableProcessors(), cpuModel(), Runtime.version(),
-            durationNs / 1e9, warmupNs / 1e9));
-        table.append("| rx.mode | load | offered Mb/s | offered Mpps | delivered Mpps | nic_ring_full | p50 us | " +
+            durationNs / 1e9, warmupNs / 1e9, loadAtStart, loadAtEnd));
+        table.append("| rx.mode | load | offered Mb/s | offered kpps | delivered kpps | nic_ring_full | p50 us | " +
             "p90 us | p99 us | p99.9 us | p99.99 us | max us | to used ring p50 / p99.9 us | GCs / pause | " +
             "alloc B/pkt dataplane / guest |\n");
         table.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -347,6 +350,19 @@ public final class LatencyBench
             table.append(row(point)).append('\n');
         }
         return table.toString();
+    }
+
+    private static String loadAverage()
+    {
+        try
+        {
+            final String[] fields = Files.readString(Path.of("/proc/loadavg")).trim().split(" ");
+            return fields[0] + " " + fields[1] + " " + fields[2];
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            return "unknown";
+        }
     }
 
     private static String cpuModel()

@@ -147,7 +147,7 @@ public final class PagewireCollector implements MultiCollector
             else
             {
                 final int queue = key.capacity() >= CounterKey.LENGTH ? CounterKey.queue(key) : CounterKey.NO_QUEUE;
-                family(families, "pagewire_" + name(label.replaceAll("^q\\d+ ", "")),
+                family(families, "pagewire_" + name(label.replaceAll("^q\\d+ | q\\d+$", "")),
                     "pagewire counter (type " + typeId + ")", false)
                     .add(queue == CounterKey.NO_QUEUE || typeId == 0 ? Labels.EMPTY :
                         Labels.of("queue", Integer.toString(queue)), value);

@@ -194,7 +194,10 @@ public final class RunSummary
             "  latency         %s%n%s  jvm             %d GCs, %d ms paused; guest thread %.2f bytes allocated per " +
             "packet in steady state%n",
             profile.latency() == null ? "not measured (pagewire run --latency measures it)" :
-                profile.latency().text() + " (consumed by the guest)",
+                profile.latency().text() + " (consumed by the guest)" +
+                    (result.config().traffic().rateLimited() ? "" : System.lineSeparator() +
+                        "  NOTE            traffic.rate_mbps=0: the source waits for ring space, so that wait is " +
+                        "not counted; set a fixed rate"),
             profile.usedRingLatency() == null ? "" : "  to used ring    " +
                 profile.usedRingLatency().text("bursts") + " (oldest frame of each burst)" + System.lineSeparator(),
             profile.gcCount(), profile.gcPauseMs(), profile.guestAllocBytesPerPacket());

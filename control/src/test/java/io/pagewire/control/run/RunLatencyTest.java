@@ -75,13 +75,14 @@ class RunLatencyTest
         final Map<String, Object> jvm = map(json, "jvm");
         assertTrue(number(jvm, "gc_count") >= 0);
         assertTrue(number(jvm, "gc_pause_ms") >= 0);
-        // Steady state allocates nothing per packet on either busy thread with latency on (a one-off JIT
-        // deoptimization can show as a few hundred bytes over the whole run: well below 0.05 bytes per packet).
+        // Steady state allocates nothing per packet on either busy thread with latency on. Any allocation per packet
+        // costs at least 16 bytes per packet; a one-off JIT deoptimization on a loaded machine can show as a few KB
+        // over this short run. The exact zero is asserted on one thread by EmbeddedLatencyTest.
         final Map<String, Object> alloc = map(jvm, "alloc_bytes_per_packet");
         for (final String thread : List.of("dataplane", "guest"))
         {
             assertInstanceOf(Number.class, alloc.get(thread), thread);
-            assertTrue(((Number)alloc.get(thread)).doubleValue() < 0.05, thread + " " + alloc.get(thread));
+            assertTrue(((Number)alloc.get(thread)).doubleValue() < 1.0, thread + " " + alloc.get(thread));
         }
         assertTrue(out.toString(StandardCharsets.UTF_8).contains("latency         " +
             String.format(java.util.Locale.ROOT, "%,d frames", checked)), out.toString(StandardCharsets.UTF_8));
