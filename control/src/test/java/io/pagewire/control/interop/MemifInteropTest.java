@@ -20,6 +20,9 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 
+import static io.pagewire.control.interop.Waits.await;
+import static io.pagewire.control.interop.Waits.reach;
+import static io.pagewire.control.interop.Waits.settle;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -184,45 +187,5 @@ class MemifInteropTest
         pmd.command("stop");
         assertTrue(transmitted > 0, "the guest echoed frames");
         assertEquals(transmitted, received, "every frame pagewire transmitted reached testpmd");
-    }
-
-    private static void await(final LongSupplier value, final long atLeast, final String what)
-        throws InterruptedException
-    {
-        final long deadline = System.nanoTime() + 60_000_000_000L;
-        while (value.getAsLong() < atLeast)
-        {
-            assertTrue(System.nanoTime() - deadline < 0, "timed out waiting for " + what + ": " +
-                value.getAsLong() + " < " + atLeast);
-            Thread.sleep(10);
-        }
-    }
-
-    private static long settle(final LongSupplier value) throws InterruptedException
-    {
-        long last = value.getAsLong();
-        long stableSince = System.nanoTime();
-        while (System.nanoTime() - stableSince < 500_000_000L)
-        {
-            Thread.sleep(20);
-            final long now = value.getAsLong();
-            if (now != last)
-            {
-                last = now;
-                stableSince = System.nanoTime();
-            }
-        }
-        return last;
-    }
-
-    private static long reach(final LongSupplier value, final long expected) throws InterruptedException
-    {
-        final long deadline = System.nanoTime() + 20_000_000_000L;
-        while (value.getAsLong() < expected && System.nanoTime() - deadline < 0)
-        {
-            Thread.sleep(10);
-        }
-        Thread.sleep(200);
-        return value.getAsLong();
     }
 }

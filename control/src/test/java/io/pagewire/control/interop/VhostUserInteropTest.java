@@ -25,6 +25,9 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 
+import static io.pagewire.control.interop.Waits.await;
+import static io.pagewire.control.interop.Waits.reach;
+import static io.pagewire.control.interop.Waits.settle;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -99,52 +102,6 @@ class VhostUserInteropTest
         final CountersReader reader = forwarder.countersFile().reader();
         final int id = CountersLookup.findCounterId(reader, counter, queue);
         return id == CountersReader.NULL_COUNTER_ID ? 0 : reader.getCounterValue(id);
-    }
-
-    private static void await(final LongSupplier value, final long atLeast, final String what)
-        throws InterruptedException
-    {
-        final long deadline = System.nanoTime() + 60_000_000_000L;
-        while (value.getAsLong() < atLeast)
-        {
-            assertTrue(System.nanoTime() - deadline < 0, "timed out waiting for " + what + ": " +
-                value.getAsLong() + " < " + atLeast);
-            Thread.sleep(10);
-        }
-    }
-
-    /** Waits until a value stops changing for 300 ms (the rings have drained). */
-    private static long settle(final LongSupplier value) throws InterruptedException
-    {
-        long last = value.getAsLong();
-        long stableSince = System.nanoTime();
-        while (System.nanoTime() - stableSince < 300_000_000L)
-        {
-            Thread.sleep(20);
-            final long now = value.getAsLong();
-            if (now != last)
-            {
-                last = now;
-                stableSince = System.nanoTime();
-            }
-        }
-        return last;
-    }
-
-    /**
-     * Waits (up to 20 s: on two cores testpmd's polling thread may be descheduled for a long time) until a count
-     * reaches what it must reach, and returns what it is then; the caller asserts equality, so a lost frame still
-     * fails.
-     */
-    private static long reach(final LongSupplier value, final long expected) throws InterruptedException
-    {
-        final long deadline = System.nanoTime() + 20_000_000_000L;
-        while (value.getAsLong() < expected && System.nanoTime() - deadline < 0)
-        {
-            Thread.sleep(10);
-        }
-        Thread.sleep(100);
-        return value.getAsLong();
     }
 
     /** Diagnostic: used ids around where the driver stopped, and whether any repeats within one ring's window. */
