@@ -16,9 +16,10 @@ import org.agrona.concurrent.Agent;
  * breakage. {@link #doWork()} returns the work done so the runner's idle strategy can back off; tests call it
  * directly.
  * <p>
- * The clock is read once every {@link #CLOCK_SAMPLE_CYCLES} cycles, not every cycle: on a VM whose clock source is
- * kvm-clock without a stable TSC (this project's CI machines) {@link System#nanoTime()} is a system call of 200-500 ns,
- * more than a whole busy cycle at small frames (found profiling {@code bench pvp}). Stalls are therefore measured per
+ * The clock is read once every {@link #CLOCK_SAMPLE_CYCLES} cycles, not every cycle: on this project's VMs (clock
+ * source kvm-clock) {@link System#nanoTime()} costs 30-80 ns on a quiet machine and up to 500 ns under load
+ * ({@code ClockBenchmark} in perf/), as much as a whole busy cycle at small frames (found profiling
+ * {@code bench pvp}). Stalls are therefore measured per
  * window of {@link #CLOCK_SAMPLE_CYCLES} cycles: a window longer than {@link #CYCLE_STALL_THRESHOLD_NS} counts as a
  * stall, and the longest window is an upper bound of the longest cycle (it holds at most 63 ordinary cycles more,
  * microseconds against the 1 ms threshold).
