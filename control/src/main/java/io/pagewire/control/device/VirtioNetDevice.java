@@ -1,5 +1,6 @@
 package io.pagewire.control.device;
 
+import com.lmax.disruptor.EventPoller;
 import io.pagewire.config.FeaturesConfig;
 import io.pagewire.config.PagewireConfig;
 import io.pagewire.config.RxPolicyKind;
@@ -48,6 +49,8 @@ public final class VirtioNetDevice implements VirtioTransport
     private final CountersManager counters;
     private QueueCounters queueCounters;
     private final DataplaneProxy proxy;
+    /** One handler for every poll: a method reference written at the call would allocate on each call. */
+    private final EventPoller.Handler<DataplaneEvent> eventHandler = this::onEvent;
     private final NicPort nic;
     private final GuestNotifier notifier;
     private final RxPolicy policy;
@@ -265,7 +268,7 @@ public final class VirtioNetDevice implements VirtioTransport
      */
     public boolean pollEvents()
     {
-        return proxy.pollEvents(this::onEvent);
+        return proxy.pollEvents(eventHandler);
     }
 
     private boolean onEvent(final DataplaneEvent event, final long sequence, final boolean endOfBatch)

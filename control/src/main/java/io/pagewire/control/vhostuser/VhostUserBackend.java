@@ -1,5 +1,6 @@
 package io.pagewire.control.vhostuser;
 
+import com.lmax.disruptor.EventPoller;
 import io.pagewire.control.device.QueuePairFactory;
 import io.pagewire.dataplane.engine.DataplaneEvent;
 import io.pagewire.dataplane.engine.DataplaneProxy;
@@ -51,6 +52,8 @@ public final class VhostUserBackend implements AutoCloseable
     private static final boolean TRACE = System.getenv("PAGEWIRE_VHOST_TRACE") != null;
 
     private final int maxQueuePairs;
+    /** One handler for every poll: a method reference written at the call would allocate on each call. */
+    private final EventPoller.Handler<DataplaneEvent> eventHandler = this::onEvent;
     private final long offeredFeatures;
     private final long offeredProtocolFeatures;
     private final DataplaneProxy[] proxies;
@@ -629,7 +632,7 @@ public final class VhostUserBackend implements AutoCloseable
         detachedSnapshot[pair] = null;
         while (detachedSnapshot[pair] != queuePair && System.nanoTime() - deadline < 0)
         {
-            if (!proxy.pollEvents(this::onEvent))
+            if (!proxy.pollEvents(eventHandler))
             {
                 Thread.onSpinWait();
             }
@@ -666,7 +669,7 @@ public final class VhostUserBackend implements AutoCloseable
         boolean any = false;
         for (final DataplaneProxy proxy : proxies)
         {
-            any |= proxy.pollEvents(this::onEvent);
+            any |= proxy.pollEvents(eventHandler);
         }
         return any;
     }
