@@ -45,7 +45,9 @@ final class PagewireForwarder implements PvpBench.ForwarderUnderTest
         command.add(workDir.toString());
         for (final String set : List.of(
             "guest.type=vhost-user", "guest.socket=" + vhostSocket, "nic.type=memif", "nic.memif.role=server",
-            "nic.memif.socket=" + memifSocket, "dataplane.cpu=0", "features.mrg_rxbuf=" + point.mrg()))
+            "nic.memif.socket=" + memifSocket, "dataplane.cpu=0", "features.mrg_rxbuf=" + point.mrg(),
+            // rx.mode describes the embedded guest, unused here; it must agree with the offered features.
+            "rx.mode=" + (point.mrg() ? "mergeable" : "small")))
         {
             command.add("--set");
             command.add(set);

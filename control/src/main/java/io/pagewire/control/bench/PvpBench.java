@@ -95,8 +95,10 @@ final class PvpBench
     private Run runOne(final String forwarder, final Point point, final int rep)
     {
         final double rttBefore = RegimeProbe.roundTripNs();
-        final Path memifSocket = workDir.resolve("memif-" + forwarder + "-" + rep + ".sock");
-        final Path vhostSocket = workDir.resolve("vhost-" + forwarder + "-" + rep + ".sock");
+        // A socket path per run: a server that was killed leaves its socket file behind, and DPDK will not bind over it.
+        final int run = runs.size();
+        final Path memifSocket = workDir.resolve("memif-" + run + ".sock");
+        final Path vhostSocket = workDir.resolve("vhost-" + run + ".sock");
         final List<Double> perSecond = new ArrayList<>();
         double foreign = Double.NaN;
         String error = null;
