@@ -156,6 +156,10 @@ final class GuestBench
         {
             final String error = String.valueOf(e.getMessage()).lines().findFirst().orElse(e.toString());
             out.printf("%-8s mrg=%-3s tso=%-3s: failed: %s%n", backend, onOff(mrg), onOff(tso), error);
+            if (System.getenv("PW_GUESTBENCH_VERBOSE") != null)
+            {
+                out.println(e.getMessage()); // with the guest's console tail
+            }
             for (int rep = result.size() + 1; rep <= options.reps(); rep++)
             {
                 result.add(new Run(backend, mrg, tso, rep, Double.NaN, -1, rxMode, Double.NaN, error));
@@ -243,7 +247,8 @@ final class GuestBench
             final String[] result = Veth.exec(options.seconds() + 60L, "ip", "netns", "exec", veth.namespace,
                 "iperf3", "-c", GUEST_ADDRESS, "-C", "cubic", "-t", Integer.toString(options.seconds()), "-J",
                 "--connect-timeout", "5000");
-            if (result[0].equals("0"))
+            // iperf3 3.12 with -J exits 0 also when it could not connect: its JSON then has an "error".
+            if (result[0].equals("0") && !result[1].contains("\"error\""))
             {
                 return result[1];
             }
@@ -366,7 +371,7 @@ final class GuestBench
             return null;
         }
         int i = at + key.length() + 3;
-        while (i < json.length() && json.charAt(i) == ' ')
+        while (i < json.length() && Character.isWhitespace(json.charAt(i)))
         {
             i++;
         }
