@@ -32,8 +32,8 @@ record GuestBenchOptions(
 
           --mrg        VIRTIO_NET_F_MRG_RXBUF on, off or both (default both); off runs pagewire with rx.mode=small
           --tso        the device's receive offloads for the guest (guest_tso4/6, guest_ecn, guest_ufo) left to the
-                       backend (on) or switched off on QEMU's device (off), or both (default both). With them and
-                       mrg off, Linux posts 64 KiB "big packet" chains; pagewire offers none, so its on = off
+                       backend (on; pagewire with features.guest_tso=true) or switched off on QEMU's device (off),
+                       or both (default both). With them and mrg off, Linux posts 64 KiB "big packet" chains
           --reps       iperf3 runs per backend and cell, in one guest boot (default 5)
           --seconds    seconds per iperf3 run (default 8)
           --backends   which backends, in order (default pagewire,dpdk)

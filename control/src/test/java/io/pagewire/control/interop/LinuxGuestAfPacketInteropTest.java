@@ -10,7 +10,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,7 +26,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * External traffic into a real Linux guest through pagewire: a veth pair whose far end lives in a fresh network
  * namespace (10.0.0.1, the iperf3 client), its near end on pagewire's AF_PACKET port ({@code nic.type=af_packet}),
  * pagewire's vhost-user socket attached to the QEMU guest (10.0.0.2, the iperf3 server). Ping both ways, a short TCP
- * run (netns → guest, {@code -C cubic}) with non-zero throughput, and the guest's MRG_RXBUF bit (15) as configured.
+ * run (netns → guest, {@code -C cubic}) with non-zero throughput, and the guest's MRG_RXBUF bit (15) as configured;
+ * without it, once with small buffers and once with the 64 KiB big-packet chains Linux posts when the device offers
+ * GUEST_TSO4/6 ({@code features.guest_tso=true}).
  * <p>
  * Offloads: the veth's checksum and segmentation offloads are off ({@link VethPair}: ethtool {@code tx tso gso gro
  * off}) and the port runs without {@code vnet_hdr}, so only whole MTU frames with finished checksums cross, as on a
@@ -74,9 +76,10 @@ class LinuxGuestAfPacketInteropTest
         }
     }
 
-    @ParameterizedTest(name = "mrg_rxbuf={0}")
-    @ValueSource(booleans = {true, false})
-    void pingBothWaysAndTcpFromTheNamespaceIntoTheGuest(final boolean mergeable) throws Exception
+    @ParameterizedTest(name = "mrg_rxbuf={0}, guest_tso={1}")
+    @CsvSource({"true, false", "false, false", "false, true"})
+    void pingBothWaysAndTcpFromTheNamespaceIntoTheGuest(final boolean mergeable, final boolean guestTso)
+        throws Exception
     {
         try (VethPair veth = VethPair.create(true))
         {
@@ -85,7 +88,8 @@ class LinuxGuestAfPacketInteropTest
             forwarder = new VhostUserForwarder(PagewireConfig.load(null, List.of(
                 "guest.type=vhost-user", "guest.socket=" + socket, "dataplane.idle_strategy=backoff",
                 "nic.type=af_packet", "nic.af_packet.interface=" + veth.hostEnd(),
-                "features.mrg_rxbuf=" + mergeable, "rx.mode=" + (mergeable ? "mergeable" : "small"))),
+                "features.mrg_rxbuf=" + mergeable, "rx.mode=" + (mergeable ? "mergeable" : "small"),
+                "features.guest_tso=" + guestTso)),
                 temp.resolve("run"));
             forwarder.start();
             controlRunning.set(true);
@@ -104,6 +108,9 @@ class LinuxGuestAfPacketInteropTest
                 final String features = guest.features(Duration.ofSeconds(5));
                 assertEquals(mergeable, features.charAt(FeatureBit.MRG_RXBUF.bit()) == '1',
                     "the guest's virtio_net negotiated MRG_RXBUF (bit 15) as configured: " + features);
+                // GUEST_TSO4 without MRG_RXBUF: virtio_net posts 64 KiB big-packet chains, pagewire fills them.
+                assertEquals(guestTso, features.charAt(FeatureBit.GUEST_TSO4.bit()) == '1',
+                    "GUEST_TSO4 (bit 7) as configured: " + features);
 
                 // guest → namespace: the first ping also resolves 10.0.0.1 by ARP through the port.
                 final String pinged = guest.awaitLine(l -> l.startsWith("PW-CMD-END") && l.contains(" ping "),
@@ -119,8 +126,8 @@ class LinuxGuestAfPacketInteropTest
 
                 final String client = iperf3Client(veth, 3);
                 final String result = guest.await("PW-IPERF3", Duration.ofSeconds(60));
-                System.out.printf("LinuxGuestAfPacketInteropTest mrg_rxbuf=%s: features %s, guest %s%n",
-                    mergeable, features, result);
+                System.out.printf("LinuxGuestAfPacketInteropTest mrg_rxbuf=%s guest_tso=%s: features %s, guest %s%n",
+                    mergeable, guestTso, features, result);
                 assertTrue(result.contains(" rc=0 "), result + "\nclient:\n" + client);
                 final double received = Double.parseDouble(field(result, "received_bps"));
                 assertTrue(received > 0, "TCP data reached the guest's iperf3 server: " + result);
