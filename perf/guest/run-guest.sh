@@ -5,11 +5,15 @@
 #
 #   perf/guest/run-guest.sh --socket /tmp/pw.sock [--qemu-server] [--mrg on|off] [--ip 10.0.0.2/24] \
 #       [--cmd 'ping,-c,3,10.0.0.1'] [--cmd 'watch,30,2'] [--queue-size 256] [--queues N] [--mtu 9000] \
-#       [--append 'kernel args'] [--timeout 120] \
+#       [--guest-tso on|off] [--append 'kernel args'] [--timeout 120] \
 #       [-- extra qemu args]
 #
 # --queues N: N queue pairs (pagewire guest.queue_pairs=N) and N vCPUs, since Linux's virtio_net uses as many pairs as
 # there are CPUs.
+#
+# --guest-tso off: the device offers the guest no receive offloads (guest_tso4/6, guest_ecn, guest_ufo off). Those
+# are what make Linux's virtio_net post 64 KiB "big packet" chains when mrg_rxbuf is off; QEMU offers them only when the
+# vhost-user backend does too (DPDK's net_vhost does, pagewire does not), so "on" (the default) leaves it to the backend.
 #
 # --qemu-server: QEMU listens on the socket (pagewire with guest.mode=client); default: QEMU connects (pagewire's
 # default server mode; start pagewire first). Notes: TCG because /dev/kvm may be absent or nested; the guest memory is
@@ -20,6 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 socket=
 server=
 mrg=on
+tso=
 ip=10.0.0.2/24
 cmds=()
 qsize=256
@@ -34,6 +39,13 @@ while [ $# -gt 0 ]; do
     --socket) socket=$2; shift 2 ;;
     --qemu-server) server=1; shift ;;
     --mrg) mrg=$2; shift 2 ;;
+    --guest-tso)
+      case "$2" in
+        on) tso= ;;
+        off) tso=,guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off ;;
+        *) echo "run-guest: --guest-tso on|off" >&2; exit 2 ;;
+      esac
+      shift 2 ;;
     --ip) ip=$2; shift 2 ;;
     --mtu) append_extra="$append_extra pw.mtu=$2"; shift 2 ;;
     --append) append_extra="$append_extra $2"; shift 2 ;;
@@ -66,5 +78,5 @@ exec timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 \
   -kernel "$dir/vmlinuz" -initrd "$dir/initramfs.cpio.gz" -append "$append" \
   -chardev "$chardev" \
   -netdev "vhost-user,id=n0,chardev=c0,queues=$queues" \
-  -device "virtio-net-pci,netdev=n0,romfile=,vectors=0,mrg_rxbuf=$mrg,rx_queue_size=$qsize,tx_queue_size=$qsize$mq" \
+  -device "virtio-net-pci,netdev=n0,romfile=,vectors=0,mrg_rxbuf=$mrg,rx_queue_size=$qsize,tx_queue_size=$qsize$mq$tso" \
   "${extra[@]}"

@@ -158,6 +158,11 @@ public enum ConfigKey
     FEATURES_VERSION_1("features.version_1", true,
         "Offer VIRTIO_F_VERSION_1: virtio 1.x, little-endian rings."),
 
+    /** Whether the device offers VIRTIO_NET_F_GUEST_CSUM, GUEST_TSO4 and GUEST_TSO6. */
+    FEATURES_GUEST_TSO("features.guest_tso", false,
+        "Offer VIRTIO_NET_F_GUEST_CSUM, GUEST_TSO4 and GUEST_TSO6. pagewire never sends the guest GSO packets or " +
+        "partial checksums; the offer makes a Linux guest without mrg_rxbuf post 64 KiB big-packet chains."),
+
     /** Size of each frame the embedded traffic source sends. */
     TRAFFIC_FRAME_SIZE("traffic.frame_size", 1514, IntRule.range(60, 65535),
         "Bytes of each frame the embedded traffic source sends into the shm NIC, FCS not included."),

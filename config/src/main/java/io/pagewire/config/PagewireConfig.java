@@ -7,6 +7,7 @@ import static io.pagewire.config.ConfigKey.DATAPLANE_IDLE_STRATEGY;
 import static io.pagewire.config.ConfigKey.DATAPLANE_RX_POLICY;
 import static io.pagewire.config.ConfigKey.FEATURES_EVENT_IDX;
 import static io.pagewire.config.ConfigKey.FEATURES_INDIRECT_DESC;
+import static io.pagewire.config.ConfigKey.FEATURES_GUEST_TSO;
 import static io.pagewire.config.ConfigKey.FEATURES_MRG_RXBUF;
 import static io.pagewire.config.ConfigKey.FEATURES_VERSION_1;
 import static io.pagewire.config.ConfigKey.GUEST_MODE;
@@ -227,7 +228,8 @@ public record PagewireConfig(
                 (Boolean)values.get(FEATURES_MRG_RXBUF),
                 (Boolean)values.get(FEATURES_EVENT_IDX),
                 (Boolean)values.get(FEATURES_INDIRECT_DESC),
-                (Boolean)values.get(FEATURES_VERSION_1)),
+                (Boolean)values.get(FEATURES_VERSION_1),
+                (Boolean)values.get(FEATURES_GUEST_TSO)),
             new TrafficConfig(
                 (Integer)values.get(TRAFFIC_FRAME_SIZE),
                 (Integer)values.get(TRAFFIC_RATE_MBPS)),
@@ -283,6 +285,7 @@ public record PagewireConfig(
         values.put(FEATURES_EVENT_IDX, features.eventIdx());
         values.put(FEATURES_INDIRECT_DESC, features.indirectDesc());
         values.put(FEATURES_VERSION_1, features.version1());
+        values.put(FEATURES_GUEST_TSO, features.guestTso());
         values.put(TRAFFIC_FRAME_SIZE, traffic.frameSize());
         values.put(TRAFFIC_RATE_MBPS, traffic.rateMbps());
         values.put(GUEST_TYPE, guest.type());

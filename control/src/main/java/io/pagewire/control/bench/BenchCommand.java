@@ -15,13 +15,15 @@ import java.util.Optional;
 
 /**
  * {@code pagewire bench}: {@code latency} (the embedded default's latency profile, see {@link LatencyBench}) and
- * benchmarks against real peers: {@code pvp}, see {@link PvpBench}.
+ * benchmarks against real peers: {@code pvp}, see {@link PvpBench}; {@code guest} (external → Linux guest TCP), see
+ * {@link GuestBench}.
  */
 public final class BenchCommand
 {
     static final String USAGE = """
         usage: pagewire bench pvp [options]       (pagewire bench pvp --help lists them)
                pagewire bench latency [options]   (pagewire bench latency --help lists them)
+               pagewire bench guest [options]     (pagewire bench guest --help lists them)
         """;
 
     private BenchCommand()
@@ -36,6 +38,10 @@ public final class BenchCommand
         if (args.length > 0 && args[0].equals("latency"))
         {
             return LatencyBench.run(java.util.Arrays.copyOfRange(args, 1, args.length), out, err);
+        }
+        if (args.length > 0 && args[0].equals("guest"))
+        {
+            return guest(java.util.Arrays.copyOfRange(args, 1, args.length), out, err);
         }
         if (args.length == 0 || !args[0].equals("pvp"))
         {
@@ -84,6 +90,78 @@ public final class BenchCommand
         {
             err.println("pagewire bench pvp: " + e.getMessage());
             return 1;
+        }
+    }
+
+    private static int guest(final String[] args, final PrintStream out, final PrintStream err)
+    {
+        if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h")))
+        {
+            out.print(GuestBenchOptions.USAGE);
+            return 0;
+        }
+        final GuestBenchOptions options;
+        try
+        {
+            options = GuestBenchOptions.parse(args);
+        }
+        catch (final IllegalArgumentException e)
+        {
+            err.println("pagewire bench guest: " + e.getMessage());
+            return 2;
+        }
+        final String unavailable = GuestBench.unavailableReason(options);
+        if (unavailable != null)
+        {
+            err.println("pagewire bench guest: " + unavailable);
+            return 2;
+        }
+        try
+        {
+            final Map<String, Object> machine = machine();
+            machine.put("load_average_start", loadAverage());
+            final GuestBench bench = new GuestBench(options, out);
+            final List<GuestBench.Run> runs = bench.runAll();
+            final List<Map<String, Object>> summary = bench.summary();
+            machine.put("load_average_end", loadAverage());
+            out.println();
+            out.print(GuestBench.table(summary, options.backends()));
+            out.println("load average at start: " + machine.get("load_average_start") + ", at the end: " +
+                machine.get("load_average_end"));
+            if (options.json() != null)
+            {
+                final Map<String, Object> json = new LinkedHashMap<>();
+                json.put("machine", machine);
+                json.put("runs", GuestBench.runsJson(runs));
+                json.put("summary", summary);
+                Files.writeString(options.json(), Json.write(json) + "\n");
+            }
+            return runs.stream().anyMatch(r -> r.error() != null) ? 1 : 0;
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            err.println("pagewire bench guest: " + e.getMessage());
+            return 1;
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+            err.println("pagewire bench guest: interrupted");
+            return 1;
+        }
+    }
+
+    /** @return the first three fields of /proc/loadavg, or "?". */
+    private static String loadAverage()
+    {
+        try
+        {
+            final String[] f = Files.readString(java.nio.file.Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            return "?";
         }
     }
 

@@ -58,6 +58,24 @@ final class CpuAccounting
         return total;
     }
 
+    /**
+     * @return CPU-seconds (user + system) of this process's children that have exited and been waited for (and
+     * theirs): {@code cutime + cstime} of {@code /proc/self/stat}; 0 when it cannot be read.
+     */
+    static double reapedChildrenSeconds()
+    {
+        try
+        {
+            final String stat = Files.readString(Path.of("/proc/self/stat"));
+            final String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return (Long.parseLong(f[13]) + Long.parseLong(f[14])) / TICKS_PER_SECOND; // cutime, cstime
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            return 0;
+        }
+    }
+
     private static double processSeconds(final long pid)
     {
         try

@@ -9,8 +9,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * pagewire as the forwarder under test of {@link PvpBench}: {@code pagewire run} in its own JVM (so its CPU time is
- * its own), memif server on the NIC side, vhost-user server on the guest side, the dataplane pinned to CPU 0.
+ * pagewire as the forwarder under test of {@link PvpBench} and {@link GuestBench}: {@code pagewire run} in its own JVM
+ * (so its CPU time is its own), vhost-user server on the guest side, the dataplane pinned to CPU 0; on the NIC side a
+ * memif server (pvp) or whatever the caller's settings say (guest: AF_PACKET).
  */
 final class PagewireForwarder implements PvpBench.ForwarderUnderTest
 {
@@ -29,6 +30,24 @@ final class PagewireForwarder implements PvpBench.ForwarderUnderTest
         final Path memifSocket, final Path vhostSocket, final PvpBench.Point point, final BenchOptions options,
         final Path workDir)
     {
+        final List<String> sets = new ArrayList<>(List.of(
+            "guest.type=vhost-user", "guest.socket=" + vhostSocket, "nic.type=memif", "nic.memif.role=server",
+            "nic.memif.socket=" + memifSocket, "dataplane.cpu=0", "features.mrg_rxbuf=" + point.mrg(),
+            // rx.mode describes the embedded guest, unused here; it must agree with the offered features.
+            "rx.mode=" + (point.mrg() ? "mergeable" : "small")));
+        sets.addAll(options.pagewireSets());
+        return start(sets, List.of(vhostSocket, memifSocket), workDir);
+    }
+
+    /**
+     * Starts {@code pagewire run --quiet} with the given settings and waits until the files it creates exist.
+     *
+     * @param sets    {@code key=value} settings, in order (a later one wins).
+     * @param files   paths pagewire creates once it is up (its sockets).
+     * @param workDir its {@code --dir}; its log goes there too.
+     */
+    static PagewireForwarder start(final List<String> sets, final List<Path> files, final Path workDir)
+    {
         final List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElse("java"));
         final Path jvmOptions = jvmOptionsFile();
@@ -43,16 +62,7 @@ final class PagewireForwarder implements PvpBench.ForwarderUnderTest
         command.add("--quiet");
         command.add("--dir");
         command.add(workDir.toString());
-        for (final String set : List.of(
-            "guest.type=vhost-user", "guest.socket=" + vhostSocket, "nic.type=memif", "nic.memif.role=server",
-            "nic.memif.socket=" + memifSocket, "dataplane.cpu=0", "features.mrg_rxbuf=" + point.mrg(),
-            // rx.mode describes the embedded guest, unused here; it must agree with the offered features.
-            "rx.mode=" + (point.mrg() ? "mergeable" : "small")))
-        {
-            command.add("--set");
-            command.add(set);
-        }
-        for (final String set : options.pagewireSets())
+        for (final String set : sets)
         {
             command.add("--set");
             command.add(set);
@@ -69,7 +79,7 @@ final class PagewireForwarder implements PvpBench.ForwarderUnderTest
         }
         final PagewireForwarder forwarder = new PagewireForwarder(process, log);
         final long deadline = System.nanoTime() + START_TIMEOUT_NS;
-        while (!(Files.exists(vhostSocket) && Files.exists(memifSocket)))
+        while (!files.stream().allMatch(Files::exists))
         {
             if (!process.isAlive() || System.nanoTime() - deadline > 0)
             {

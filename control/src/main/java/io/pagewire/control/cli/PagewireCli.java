@@ -30,7 +30,7 @@ public final class PagewireCli
           stat     show the live counters of running forwarders
           config   print the default config file, or check one
           bench    benchmarks: bench latency (the embedded default's latency profile), bench pvp (side by
-                   side with DPDK against real peers)
+                   side with DPDK against real peers), bench guest (external → Linux guest TCP, with DPDK)
           pcap-gen write a synthetic capture to replay with nic.type=pcap
 
         pagewire <command> --help shows the options of a command.

@@ -107,6 +107,8 @@ public final class VirtioNetDevice implements VirtioTransport
         offered |= features.mrgRxbuf() ? FeatureBit.MRG_RXBUF.mask() : 0;
         offered |= features.eventIdx() ? FeatureBit.EVENT_IDX.mask() : 0;
         offered |= features.indirectDesc() ? FeatureBit.INDIRECT_DESC.mask() : 0;
+        offered |= features.guestTso() ?
+            FeatureBit.GUEST_CSUM.mask() | FeatureBit.GUEST_TSO4.mask() | FeatureBit.GUEST_TSO6.mask() : 0;
         return offered;
     }
 

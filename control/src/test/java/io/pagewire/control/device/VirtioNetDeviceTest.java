@@ -73,6 +73,18 @@ class VirtioNetDeviceTest
         assertTrue(FeatureBit.VERSION_1.isSetIn(offered));
         assertTrue(FeatureBit.INDIRECT_DESC.isSetIn(offered));
         assertFalse(FeatureBit.EVENT_IDX.isSetIn(offered));
+        assertFalse(FeatureBit.GUEST_TSO4.isSetIn(offered), "no receive offloads by default");
+        assertFalse(FeatureBit.GUEST_CSUM.isSetIn(offered));
+    }
+
+    @Test
+    void guestTsoOffersTheReceiveOffloadsWithTheChecksumTheyDependOn()
+    {
+        final long offered = device("features.guest_tso=true").deviceFeatures();
+        assertTrue(FeatureBit.GUEST_CSUM.isSetIn(offered));
+        assertTrue(FeatureBit.GUEST_TSO4.isSetIn(offered));
+        assertTrue(FeatureBit.GUEST_TSO6.isSetIn(offered));
+        assertFalse(FeatureBit.HOST_TSO4.isSetIn(offered), "the guest's own TSO stays off: pagewire does not segment");
     }
 
     @Test

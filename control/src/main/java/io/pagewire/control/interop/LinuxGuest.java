@@ -19,9 +19,10 @@ import java.util.function.Predicate;
  * A real Linux guest (Debian's cloud kernel, its own virtio_net driver) booted under QEMU with its virtio-net-pci
  * device backed by a vhost-user socket. Built by {@code perf/guest/build-guest.sh}, booted by
  * {@code perf/guest/run-guest.sh}; the guest's /init prints {@code PW-*} lines on the serial console, which this
- * class collects.
+ * class collects. In main code (like {@link TestPmd}) because {@code pagewire bench guest} boots it too; it needs the
+ * pagewire checkout (perf/guest) as the working directory or above it.
  */
-final class LinuxGuest implements AutoCloseable
+public final class LinuxGuest implements AutoCloseable
 {
     private static final long BUILD_TIMEOUT_S = 600;
     private static final Object BUILD_LOCK = new Object();
@@ -39,7 +40,7 @@ final class LinuxGuest implements AutoCloseable
     }
 
     /** The repository root: the first directory upwards from the working directory that has perf/guest. */
-    static Path repoRoot()
+    public static Path repoRoot()
     {
         Path dir = Path.of("").toAbsolutePath();
         while (dir != null && !Files.isRegularFile(dir.resolve("perf/guest/build-guest.sh")))
@@ -60,7 +61,7 @@ final class LinuxGuest implements AutoCloseable
      * @return empty when the guest is ready, else why it cannot be (the platform lacks root/apt-get or is not Linux).
      * @throws IllegalStateException when the build fails for any other reason.
      */
-    static Optional<String> build()
+    public static Optional<String> build()
     {
         synchronized (BUILD_LOCK)
         {
@@ -123,14 +124,35 @@ final class LinuxGuest implements AutoCloseable
      * @param mtu       eth0's MTU.
      * @param commands  workload steps for the guest's /init ({@code pw.cmd=}, commas for spaces).
      */
-    static LinuxGuest boot(
+    public static LinuxGuest boot(
         final Path socket, final boolean mergeable, final int queues, final int mtu, final String... commands)
+        throws IOException
+    {
+        return boot(socket, mergeable, true, 170, queues, mtu, commands);
+    }
+
+    /**
+     * Boots the guest; QEMU connects to {@code socket} (the backend must be listening).
+     *
+     * @param socket         the backend's vhost-user socket.
+     * @param mergeable      the device's {@code mrg_rxbuf} property.
+     * @param guestTso       false: the device offers no receive offloads (guest_tso4/6, guest_ecn, guest_ufo off);
+     *                       true: whatever the backend offers (with them and no mrg_rxbuf, Linux posts 64 KiB chains).
+     * @param timeoutSeconds QEMU is killed after this long.
+     * @param queues         queue pairs (and vCPUs).
+     * @param mtu            eth0's MTU.
+     * @param commands       workload steps for the guest's /init ({@code pw.cmd=}, commas for spaces).
+     */
+    public static LinuxGuest boot(
+        final Path socket, final boolean mergeable, final boolean guestTso, final int timeoutSeconds,
+        final int queues, final int mtu, final String... commands)
         throws IOException
     {
         final List<String> cmd = new ArrayList<>(List.of("bash",
             repoRoot().resolve("perf/guest/run-guest.sh").toString(), "--socket", socket.toString(),
-            "--mrg", mergeable ? "on" : "off", "--queues", Integer.toString(queues), "--mtu", Integer.toString(mtu),
-            "--timeout", "170"));
+            "--mrg", mergeable ? "on" : "off", "--guest-tso", guestTso ? "on" : "off",
+            "--queues", Integer.toString(queues), "--mtu", Integer.toString(mtu),
+            "--timeout", Integer.toString(timeoutSeconds)));
         for (final String c : commands)
         {
             cmd.add("--cmd");
@@ -168,13 +190,13 @@ final class LinuxGuest implements AutoCloseable
     }
 
     /** Waits for the first {@code PW-} line that starts with {@code prefix}. */
-    synchronized String await(final String prefix, final Duration timeout) throws InterruptedException
+    public synchronized String await(final String prefix, final Duration timeout) throws InterruptedException
     {
         return awaitLine(l -> l.startsWith(prefix), "a " + prefix + " line", timeout);
     }
 
     /** Waits for the first {@code PW-} line that matches. */
-    synchronized String awaitLine(final Predicate<String> match, final String what, final Duration timeout)
+    public synchronized String awaitLine(final Predicate<String> match, final String what, final Duration timeout)
         throws InterruptedException
     {
         final long deadline = System.nanoTime() + timeout.toNanos();
@@ -198,20 +220,60 @@ final class LinuxGuest implements AutoCloseable
         }
     }
 
+    /**
+     * Waits for the {@code n}th (1-based) {@code PW-} line that starts with {@code prefix}.
+     */
+    public synchronized String awaitNth(final String prefix, final int n, final Duration timeout)
+        throws InterruptedException
+    {
+        final long deadline = System.nanoTime() + timeout.toNanos();
+        while (true)
+        {
+            int seen = 0;
+            for (final String l : lines)
+            {
+                if (l.startsWith(prefix) && ++seen == n)
+                {
+                    return l;
+                }
+            }
+            final long left = deadline - System.nanoTime();
+            if (left <= 0 || (!process.isAlive() && !reader.isAlive()))
+            {
+                throw new AssertionError("guest: no PW- line " + n + " starting with " + prefix + " within " +
+                    timeout.toSeconds() + " s " + (process.isAlive() ? "" : "(QEMU exited " + process.exitValue() +
+                    ") ") + "; console:\n" + consoleTail(60));
+            }
+            wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+        }
+    }
+
+    /** @return whether QEMU still runs. */
+    public boolean isAlive()
+    {
+        return process.isAlive();
+    }
+
+    /** @return QEMU's process id (its wrapper's: bash, timeout, then QEMU). */
+    public ProcessHandle process()
+    {
+        return process.toHandle();
+    }
+
     /** @return a copy of the {@code PW-} lines so far, in order. */
-    synchronized List<String> lines()
+    public synchronized List<String> lines()
     {
         return List.copyOf(lines);
     }
 
     /** @return how many {@code PW-} lines so far start with {@code prefix}. */
-    synchronized int count(final String prefix)
+    public synchronized int count(final String prefix)
     {
         return (int)lines.stream().filter(l -> l.startsWith(prefix)).count();
     }
 
     /** Waits until QEMU exits (the guest powered off) and returns its exit code. */
-    int awaitExit(final Duration timeout) throws InterruptedException
+    public int awaitExit(final Duration timeout) throws InterruptedException
     {
         if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS))
         {
@@ -223,7 +285,7 @@ final class LinuxGuest implements AutoCloseable
     }
 
     /** The last {@code PW-STATS} line as a map of its {@code key=value} fields (numbers only). */
-    synchronized Map<String, Long> lastStats()
+    public synchronized Map<String, Long> lastStats()
     {
         for (int i = lines.size() - 1; i >= 0; i--)
         {
@@ -236,7 +298,7 @@ final class LinuxGuest implements AutoCloseable
     }
 
     /** {@code key=value} fields of a PW- line whose values are integers. */
-    static Map<String, Long> fields(final String line)
+    public static Map<String, Long> fields(final String line)
     {
         final Map<String, Long> result = new HashMap<>();
         for (final String word : line.split("\\s+"))
@@ -261,13 +323,13 @@ final class LinuxGuest implements AutoCloseable
      * The negotiated virtio feature bits from the {@code PW-FEATURES} line: the kernel's sysfs string, one '0'/'1' per
      * bit, bit 0 first.
      */
-    String features(final Duration timeout) throws InterruptedException
+    public String features(final Duration timeout) throws InterruptedException
     {
         return await("PW-FEATURES ", timeout).split("\\s+")[1];
     }
 
     /** Uptime (seconds since the kernel started) on a PW- line, or NaN. */
-    static double uptime(final String line)
+    public static double uptime(final String line)
     {
         for (final String word : line.split("\\s+"))
         {
@@ -280,7 +342,7 @@ final class LinuxGuest implements AutoCloseable
     }
 
     /** The last {@code count} console lines. */
-    synchronized String consoleTail(final int count)
+    public synchronized String consoleTail(final int count)
     {
         return String.join("\n", console.subList(Math.max(0, console.size() - count), console.size()));
     }

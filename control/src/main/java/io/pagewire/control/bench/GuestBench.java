@@ -1,0 +1,508 @@
+package io.pagewire.control.bench;
+
+import io.pagewire.control.interop.LinuxGuest;
+import io.pagewire.control.interop.TestPmd;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * {@code pagewire bench guest}: external → guest TCP into a real Linux guest's virtio_net driver, the seed's benchmark.
+ * An iperf3 client in a fresh network namespace sends over a veth pair to the backend under test, which forwards
+ * between the veth's other end (AF_PACKET) and the vhost-user socket of a QEMU (TCG) guest running the iperf3 server
+ * ({@link LinuxGuest}). For each cell (mrg_rxbuf × the guest's receive offloads) each backend gets one guest boot
+ * running {@code reps} iperf3 tests; the backends' order flips from cell to cell so that drift in the machine's load
+ * does not favour one.
+ * <p>
+ * The guest's receive offloads ({@code --tso}): pagewire offers them with {@code features.guest_tso=true} (it never
+ * sends GSO packets, but the offer makes virtio_net post 64 KiB big-packet chains without mrg_rxbuf, as DPDK's
+ * {@code net_vhost} offer does); "off" also switches them off on QEMU's device.
+ * <p>
+ * Both backends busy-poll on CPU 0 (pagewire {@code dataplane.cpu=0}; testpmd's forwarding lcore); the guest's one
+ * vCPU thread and the iperf3 client share the rest. Per run the CPU that went to neither the backend, QEMU nor the
+ * iperf3 client ("foreign": other tenants, kernel work not charged to them) is recorded, as in {@link PvpBench}.
+ */
+final class GuestBench
+{
+    private static final String NAMESPACE_ADDRESS = "10.0.0.1";
+    private static final String GUEST_ADDRESS = "10.0.0.2";
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(240);
+
+    /**
+     * One iperf3 run.
+     *
+     * @param backend      pagewire or dpdk.
+     * @param mrg          the device's mrg_rxbuf property.
+     * @param tso          the device's guest_tso4/6... left to the backend (true) or off.
+     * @param rep          1-based.
+     * @param mbps         what the guest's iperf3 server received, Mbit/s, or NaN.
+     * @param retransmits  the client's TCP retransmissions, or -1.
+     * @param rxMode       how the guest posted its receive buffers: mergeable, big (64 KiB chains) or small, from the
+     *                     negotiated features.
+     * @param foreignCores CPU cores busy with something other than backend, QEMU and the iperf3 client, or NaN.
+     * @param error        why the run failed, or null.
+     */
+    record Run(
+        String backend, boolean mrg, boolean tso, int rep, double mbps, long retransmits, String rxMode,
+        double foreignCores, String error)
+    {
+    }
+
+    private final GuestBenchOptions options;
+    private final PrintStream out;
+    private final Path workDir;
+    private final List<Run> runs = new ArrayList<>();
+    private int boots;
+
+    GuestBench(final GuestBenchOptions options, final PrintStream out) throws IOException
+    {
+        this.options = options;
+        this.out = out;
+        workDir = Files.createTempDirectory("pagewire-guestbench-");
+    }
+
+    /**
+     * @return why the benchmark cannot run here, or null.
+     */
+    static String unavailableReason(final GuestBenchOptions options)
+    {
+        if (!"root".equals(System.getProperty("user.name")))
+        {
+            return "needs root (veth, network namespaces, AF_PACKET)";
+        }
+        for (final String tool : List.of("ip", "iperf3", "ethtool"))
+        {
+            if (Stream.of("/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/").noneMatch(d -> Files.isExecutable(
+                Path.of(d + tool))))
+            {
+                return tool + " is not installed (apt-get install iproute2 iperf3 ethtool)";
+            }
+        }
+        if (options.backends().contains("dpdk"))
+        {
+            final var testpmd = TestPmd.unavailableReason();
+            if (testpmd.isPresent())
+            {
+                return testpmd.get();
+            }
+        }
+        final var guest = LinuxGuest.build();
+        return guest.orElse(null);
+    }
+
+    List<Run> runAll() throws InterruptedException
+    {
+        try (Veth veth = Veth.create())
+        {
+            out.printf("veth %s (AF_PACKET side) / %s in netns %s (%s, iperf3 client); guest %s%n", veth.hostEnd,
+                veth.peerEnd, veth.namespace, NAMESPACE_ADDRESS, GUEST_ADDRESS);
+            int cell = 0;
+            for (final boolean mrg : options.mrg())
+            {
+                for (final boolean tso : options.tso())
+                {
+                    final List<String> order = new ArrayList<>(options.backends());
+                    if (cell++ % 2 == 1)
+                    {
+                        java.util.Collections.reverse(order);
+                    }
+                    for (final String backend : order)
+                    {
+                        runs.addAll(measure(veth, backend, mrg, tso));
+                    }
+                }
+            }
+        }
+        return List.copyOf(runs);
+    }
+
+    private List<Run> measure(final Veth veth, final String backend, final boolean mrg, final boolean tso)
+        throws InterruptedException
+    {
+        final List<Run> result = new ArrayList<>();
+        final Path socket = workDir.resolve("vhost-" + (++boots) + ".sock");
+        final List<String> steps = new ArrayList<>();
+        steps.add("ping,-c,1,-W,5," + NAMESPACE_ADDRESS);
+        for (int rep = 0; rep < options.reps(); rep++)
+        {
+            steps.add("iperf3s");
+        }
+        final int timeout = (int)BOOT_TIMEOUT.toSeconds() + options.reps() * (options.seconds() + 30);
+        String rxMode = "?";
+        try (PvpBench.ForwarderUnderTest forwarder = startBackend(backend, veth, socket, mrg, tso);
+            LinuxGuest guest = LinuxGuest.boot(socket, mrg, tso, timeout, 1, 1500, steps.toArray(String[]::new)))
+        {
+            guest.await("PW-READY", BOOT_TIMEOUT);
+            final String features = guest.features(Duration.ofSeconds(5));
+            rxMode = features.charAt(15) == '1' ? "mergeable" :
+                (features.charAt(7) == '1' || features.charAt(8) == '1' || features.charAt(9) == '1' ||
+                features.charAt(10) == '1') ? "big" : "small";
+            for (int rep = 1; rep <= options.reps(); rep++)
+            {
+                result.add(rep(veth, guest, forwarder, backend, mrg, tso, rep, rxMode));
+            }
+            guest.awaitExit(Duration.ofSeconds(60));
+        }
+        catch (final IOException | RuntimeException | AssertionError e)
+        {
+            final String error = String.valueOf(e.getMessage()).lines().findFirst().orElse(e.toString());
+            out.printf("%-8s mrg=%-3s tso=%-3s: failed: %s%n", backend, onOff(mrg), onOff(tso), error);
+            if (System.getenv("PW_GUESTBENCH_VERBOSE") != null)
+            {
+                out.println(e.getMessage()); // with the guest's console tail
+            }
+            for (int rep = result.size() + 1; rep <= options.reps(); rep++)
+            {
+                result.add(new Run(backend, mrg, tso, rep, Double.NaN, -1, rxMode, Double.NaN, error));
+            }
+        }
+        return result;
+    }
+
+    private Run rep(
+        final Veth veth, final LinuxGuest guest, final PvpBench.ForwarderUnderTest forwarder, final String backend,
+        final boolean mrg, final boolean tso, final int rep, final String rxMode) throws InterruptedException
+    {
+        guest.awaitNth("PW-CMD iperf3s", rep, BOOT_TIMEOUT);
+        final List<Long> pids = new ArrayList<>(forwarder.pids());
+        pids.add(guest.process().pid());
+        guest.process().descendants().forEach(p -> pids.add(p.pid()));
+        final long startNs = System.nanoTime();
+        final double busyStart = CpuAccounting.machineBusySeconds();
+        final double oursStart = CpuAccounting.processSeconds(pids) + CpuAccounting.reapedChildrenSeconds();
+        final String client = iperf3Client(veth);
+        final double elapsed = (System.nanoTime() - startNs) / 1e9;
+        final double foreign = ((CpuAccounting.machineBusySeconds() - busyStart) -
+            (CpuAccounting.processSeconds(pids) + CpuAccounting.reapedChildrenSeconds() - oursStart)) / elapsed;
+        forwarder.checkAlive();
+        final String line = guest.awaitNth("PW-IPERF3", rep, Duration.ofSeconds(options.seconds() + 60L));
+        final String rc = field(line, "rc");
+        final String received = field(line, "received_bps");
+        final long retransmits = longOr(jsonNumber(client, "retransmits"), -1);
+        final String error = "0".equals(rc) && !received.equals("-") ? null : "guest iperf3: " + line;
+        final double mbps = error == null ? Double.parseDouble(received) / 1e6 : Double.NaN;
+        out.printf(Locale.ROOT, "%-8s mrg=%-3s tso=%-3s rx=%-9s rep %d: %8.1f Mbit/s  retransmits %d  foreign " +
+            "%.2f cores%s%n", backend, onOff(mrg), onOff(tso), rxMode, rep, mbps, retransmits, foreign,
+            error == null ? "" : "  " + error);
+        return new Run(backend, mrg, tso, rep, mbps, retransmits, rxMode, foreign, error);
+    }
+
+    private PvpBench.ForwarderUnderTest startBackend(
+        final String backend, final Veth veth, final Path socket, final boolean mrg, final boolean tso)
+        throws IOException
+    {
+        if (backend.equals("pagewire"))
+        {
+            final Path dir = Files.createDirectories(workDir.resolve("pagewire-" + boots));
+            final List<String> sets = new ArrayList<>(List.of("guest.type=vhost-user", "guest.socket=" + socket,
+                "nic.type=af_packet", "nic.af_packet.interface=" + veth.hostEnd, "dataplane.cpu=0",
+                "features.mrg_rxbuf=" + mrg, "rx.mode=" + (mrg ? "mergeable" : "small"),
+                "features.guest_tso=" + tso));
+            sets.addAll(options.pagewireSets());
+            return PagewireForwarder.start(sets, List.of(socket), dir);
+        }
+        final TestPmd testpmd = TestPmd.start(
+            List.of("-l", "0-1", "--main-lcore", "1", "--no-huge", "-m", "1024", "--no-pci"),
+            List.of("net_af_packet0,iface=" + veth.hostEnd, "net_vhost0,iface=" + socket + ",queues=1"),
+            List.of("--forward-mode=io", "--nb-cores=1"), START_TIMEOUT);
+        testpmd.command("start");
+        return new PvpBench.ForwarderUnderTest()
+        {
+            @Override
+            public List<Long> pids()
+            {
+                return List.of(testpmd.pid());
+            }
+
+            @Override
+            public void checkAlive()
+            {
+                if (!testpmd.isAlive())
+                {
+                    throw new IllegalStateException("dpdk-testpmd died: " + testpmd.logTail(5));
+                }
+            }
+
+            @Override
+            public void close()
+            {
+                testpmd.close();
+            }
+        };
+    }
+
+    /** The namespace's iperf3 client; retried while the guest's server is not listening yet. */
+    private String iperf3Client(final Veth veth) throws InterruptedException
+    {
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true)
+        {
+            final String[] result = Veth.exec(options.seconds() + 60L, "ip", "netns", "exec", veth.namespace,
+                "iperf3", "-c", GUEST_ADDRESS, "-C", "cubic", "-t", Integer.toString(options.seconds()), "-J",
+                "--connect-timeout", "5000");
+            // iperf3 3.12 with -J exits 0 also when it could not connect: its JSON then has an "error".
+            if (result[0].equals("0") && !result[1].contains("\"error\""))
+            {
+                return result[1];
+            }
+            if (!result[1].contains("refused") || System.nanoTime() - deadline > 0)
+            {
+                throw new IllegalStateException("iperf3 client: exit " + result[0] + ": " +
+                    result[1].strip().lines().filter(l -> l.contains("error")).findFirst().orElse(""));
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    /** Per cell and backend: min/median/max Mbit/s of the runs without error, the receive mode, foreign load. */
+    List<Map<String, Object>> summary()
+    {
+        return summarize(runs, options.mrg(), options.tso(), options.backends());
+    }
+
+    static List<Map<String, Object>> summarize(
+        final List<Run> runs, final List<Boolean> mrgs, final List<Boolean> tsos, final List<String> backends)
+    {
+        final List<Map<String, Object>> rows = new ArrayList<>();
+        for (final boolean mrg : mrgs)
+        {
+            for (final boolean tso : tsos)
+            {
+                final Map<String, Object> row = new LinkedHashMap<>();
+                row.put("mrg", onOff(mrg));
+                row.put("tso", onOff(tso));
+                for (final String backend : backends)
+                {
+                    final List<Run> cell = runs.stream().filter(r -> r.backend().equals(backend) &&
+                        r.mrg() == mrg && r.tso() == tso).toList();
+                    final List<Double> mbps = cell.stream().filter(r -> r.error() == null).map(Run::mbps).toList();
+                    final Map<String, Object> stats = new LinkedHashMap<>();
+                    stats.put("n", mbps.size());
+                    stats.put("min", mbps.isEmpty() ? null : mbps.stream().mapToDouble(d -> d).min().orElseThrow());
+                    stats.put("median", mbps.isEmpty() ? null : PvpBench.median(mbps));
+                    stats.put("max", mbps.isEmpty() ? null : mbps.stream().mapToDouble(d -> d).max().orElseThrow());
+                    stats.put("rx_mode", cell.isEmpty() ? null : cell.getFirst().rxMode());
+                    final List<Double> foreign = cell.stream().map(Run::foreignCores).filter(f -> !f.isNaN())
+                        .toList();
+                    stats.put("foreign_cpu_cores_median", foreign.isEmpty() ? null : PvpBench.median(foreign));
+                    row.put(backend, stats);
+                }
+                rows.add(row);
+            }
+        }
+        return rows;
+    }
+
+    static String table(final List<Map<String, Object>> summary, final List<String> backends)
+    {
+        final StringBuilder text = new StringBuilder();
+        text.append(String.format(Locale.ROOT, "%4s %4s", "mrg", "tso"));
+        for (final String backend : backends)
+        {
+            text.append(String.format(Locale.ROOT, " | %-9s %30s %7s", backend + " rx",
+                "Mbit/s min/median/max (n)", "foreign"));
+        }
+        text.append('\n');
+        for (final Map<String, Object> row : summary)
+        {
+            text.append(String.format(Locale.ROOT, "%4s %4s", row.get("mrg"), row.get("tso")));
+            for (final String backend : backends)
+            {
+                @SuppressWarnings("unchecked")
+                final Map<String, Object> stats = (Map<String, Object>)row.get(backend);
+                final Object foreign = stats.get("foreign_cpu_cores_median");
+                text.append(String.format(Locale.ROOT, " | %-9s ", stats.get("rx_mode")));
+                text.append(stats.get("median") == null ? String.format(Locale.ROOT, "%30s", "-") :
+                    String.format(Locale.ROOT, "%30s", String.format(Locale.ROOT, "%.0f/%.0f/%.0f (%d)",
+                    (double)stats.get("min"), (double)stats.get("median"), (double)stats.get("max"),
+                    (int)stats.get("n"))));
+                text.append(foreign == null ? String.format(Locale.ROOT, " %7s", "-") :
+                    String.format(Locale.ROOT, " %7.2f", (double)foreign));
+            }
+            text.append('\n');
+        }
+        return text.toString();
+    }
+
+    static List<Object> runsJson(final List<Run> runs)
+    {
+        final List<Object> list = new ArrayList<>();
+        for (final Run run : runs)
+        {
+            final Map<String, Object> r = new LinkedHashMap<>();
+            r.put("backend", run.backend());
+            r.put("mrg", onOff(run.mrg()));
+            r.put("tso", onOff(run.tso()));
+            r.put("rep", run.rep());
+            r.put("rx_mode", run.rxMode());
+            r.put("mbps", Double.isNaN(run.mbps()) ? null : run.mbps());
+            r.put("retransmits", run.retransmits() < 0 ? null : run.retransmits());
+            r.put("foreign_cpu_cores", Double.isNaN(run.foreignCores()) ? null : run.foreignCores());
+            r.put("error", run.error());
+            list.add(r);
+        }
+        return list;
+    }
+
+    private static String onOff(final boolean value)
+    {
+        return value ? "on" : "off";
+    }
+
+    private static String field(final String line, final String key)
+    {
+        for (final String word : line.split("\\s+"))
+        {
+            if (word.startsWith(key + "="))
+            {
+                return word.substring(key.length() + 1);
+            }
+        }
+        return "-";
+    }
+
+    /** The first {@code "key": number} in iperf3's JSON, or null. */
+    private static String jsonNumber(final String json, final String key)
+    {
+        final int at = json.lastIndexOf("\"" + key + "\":");
+        if (at < 0)
+        {
+            return null;
+        }
+        int i = at + key.length() + 3;
+        while (i < json.length() && Character.isWhitespace(json.charAt(i)))
+        {
+            i++;
+        }
+        int end = i;
+        while (end < json.length() && (Character.isDigit(json.charAt(end)) || json.charAt(end) == '.'))
+        {
+            end++;
+        }
+        return json.substring(i, end);
+    }
+
+    private static long longOr(final String value, final long otherwise)
+    {
+        try
+        {
+            return value == null ? otherwise : (long)Double.parseDouble(value);
+        }
+        catch (final NumberFormatException e)
+        {
+            return otherwise;
+        }
+    }
+
+    /**
+     * The benchmark's veth pair: {@code hostEnd} for the backend's AF_PACKET socket, {@code peerEnd} in a fresh
+     * network namespace with {@value #NAMESPACE_ADDRESS}/24. IPv6 off, checksum and segmentation offloads off on
+     * both ends (only MTU frames with finished checksums cross: what a raw AF_PACKET reader can forward as they are).
+     * The same setup as the tests' VethPair fixture, which main code cannot use.
+     */
+    private static final class Veth implements AutoCloseable
+    {
+        private final String hostEnd;
+        private final String peerEnd;
+        private final String namespace;
+
+        private Veth(final String id)
+        {
+            hostEnd = "pwgb" + id + "a";
+            peerEnd = "pwgb" + id + "b";
+            namespace = "pw-gbench-" + id;
+        }
+
+        static Veth create()
+        {
+            final Veth veth = new Veth(Integer.toHexString(ThreadLocalRandom.current().nextInt(0x100000, 0xFFFFFF)));
+            try
+            {
+                final String ns = veth.namespace;
+                run("ip", "link", "add", veth.hostEnd, "type", "veth", "peer", "name", veth.peerEnd);
+                run("ip", "netns", "add", ns);
+                run("ip", "link", "set", veth.peerEnd, "netns", ns);
+                run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+                exec(10, "sysctl", "-q", "-w", "net.ipv6.conf." + veth.hostEnd + ".disable_ipv6=1");
+                exec(10, "ip", "netns", "exec", ns, "sysctl", "-q", "-w",
+                    "net.ipv6.conf." + veth.peerEnd + ".disable_ipv6=1");
+                run("ethtool", "-K", veth.hostEnd, "tx", "off", "tso", "off", "gso", "off", "gro", "off");
+                run("ip", "netns", "exec", ns, "ethtool", "-K", veth.peerEnd, "tx", "off", "tso", "off", "gso",
+                    "off", "gro", "off");
+                run("ip", "netns", "exec", ns, "ip", "addr", "add", NAMESPACE_ADDRESS + "/24", "dev", veth.peerEnd);
+                run("ip", "link", "set", veth.hostEnd, "up");
+                run("ip", "netns", "exec", ns, "ip", "link", "set", veth.peerEnd, "up");
+            }
+            catch (final RuntimeException e)
+            {
+                veth.close();
+                throw e;
+            }
+            return veth;
+        }
+
+        private static void run(final String... command)
+        {
+            final String[] result = exec(30, command);
+            if (!result[0].equals("0"))
+            {
+                throw new IllegalStateException(String.join(" ", command) + ": exit " + result[0] + ": " +
+                    result[1].strip());
+            }
+        }
+
+        /** @return {exit code, output}; exit "timeout" when it did not finish. */
+        static String[] exec(final long timeoutSeconds, final String... command)
+        {
+            try
+            {
+                final Path output = Files.createTempFile("pagewire-guestbench", ".out");
+                try
+                {
+                    final Process p = new ProcessBuilder(command).redirectErrorStream(true)
+                        .redirectOutput(output.toFile()).start();
+                    if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS))
+                    {
+                        p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+                        return new String[] {"timeout", Files.readString(output, StandardCharsets.UTF_8)};
+                    }
+                    return new String[] {Integer.toString(p.exitValue()),
+                        Files.readString(output, StandardCharsets.UTF_8)};
+                }
+                finally
+                {
+                    Files.deleteIfExists(output);
+                }
+            }
+            catch (final IOException e)
+            {
+                throw new IllegalStateException(String.join(" ", command) + ": " + e.getMessage(), e);
+            }
+            catch (final InterruptedException e)
+            {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(String.join(" ", command) + ": interrupted", e);
+            }
+        }
+
+        @Override
+        public void close()
+        {
+            exec(30, "ip", "netns", "del", namespace);
+            exec(30, "ip", "link", "del", hostEnd);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+package io.pagewire.control.bench;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Options of {@code pagewire bench guest}.
+ *
+ * @param mrg          mergeable receive buffers on and/or off ({@code --mrg on|off|both}).
+ * @param tso          the guest's receive offloads offered (guest_tso4/6...) on and/or off ({@code --tso on|off|both}).
+ * @param reps         iperf3 runs per backend and cell, all in one guest boot ({@code --reps N}).
+ * @param seconds      seconds per iperf3 run ({@code --seconds N}).
+ * @param backends     the backends compared, in order; the order flips from cell to cell ({@code --backends}).
+ * @param json         where the JSON result goes, or null ({@code --json FILE}).
+ * @param pagewireSets extra {@code key=value} settings for pagewire ({@code --set}, repeatable).
+ */
+record GuestBenchOptions(
+    List<Boolean> mrg, List<Boolean> tso, int reps, int seconds, List<String> backends, Path json,
+    List<String> pagewireSets)
+{
+    static final String USAGE = """
+        usage: pagewire bench guest [--mrg on|off|both] [--tso on|off|both] [--reps N] [--seconds N]
+                                    [--backends pagewire,dpdk] [--json FILE] [--set key=value]...
+
+        External → guest TCP into a real Linux guest (perf/guest: Debian's cloud kernel, its own virtio_net, QEMU TCG,
+        one vCPU): an iperf3 client in a fresh network namespace sends over a veth pair (offloads off, so only MTU
+        frames with finished checksums cross) to the backend under test, which forwards between the veth's other end
+        (AF_PACKET) and the guest's vhost-user socket, where the guest's iperf3 server receives. Backends: pagewire
+        (nic.type=af_packet, guest.type=vhost-user, its own JVM) and dpdk-testpmd (net_af_packet + net_vhost, io
+        forwarding); both busy-poll on CPU 0. Needs root, iproute2, iperf3, ethtool, and perf/guest/build-guest.sh.
+
+          --mrg        VIRTIO_NET_F_MRG_RXBUF on, off or both (default both); off runs pagewire with rx.mode=small
+          --tso        the device's receive offloads for the guest (guest_tso4/6, guest_ecn, guest_ufo) left to the
+                       backend (on; pagewire with features.guest_tso=true) or switched off on QEMU's device (off),
+                       or both (default both). With them and mrg off, Linux posts 64 KiB "big packet" chains
+          --reps       iperf3 runs per backend and cell, in one guest boot (default 5)
+          --seconds    seconds per iperf3 run (default 8)
+          --backends   which backends, in order (default pagewire,dpdk)
+          --json FILE  write {"machine": ..., "runs": [...], "summary": [...]} there
+          --set k=v    extra pagewire setting (repeatable)
+        """;
+
+    /**
+     * @throws IllegalArgumentException with a one-line message on bad arguments.
+     */
+    static GuestBenchOptions parse(final String[] args)
+    {
+        List<Boolean> mrg = List.of(true, false);
+        List<Boolean> tso = List.of(true, false);
+        int reps = 5;
+        int seconds = 8;
+        List<String> backends = List.of("pagewire", "dpdk");
+        Path json = null;
+        final List<String> sets = new ArrayList<>();
+        for (int i = 0; i < args.length; i++)
+        {
+            final String arg = args[i];
+            final String value = i + 1 < args.length ? args[i + 1] : null;
+            if (value == null)
+            {
+                throw new IllegalArgumentException(arg + ": missing value");
+            }
+            i++;
+            switch (arg)
+            {
+                case "--mrg" -> mrg = onOff(arg, value);
+                case "--tso" -> tso = onOff(arg, value);
+                case "--reps" -> reps = integer(arg, value, 1, 100);
+                case "--seconds" -> seconds = integer(arg, value, 1, 600);
+                case "--backends" ->
+                {
+                    backends = List.of(value.split(","));
+                    for (final String b : backends)
+                    {
+                        if (!b.equals("pagewire") && !b.equals("dpdk"))
+                        {
+                            throw new IllegalArgumentException("--backends " + value + ": each must be pagewire or dpdk");
+                        }
+                    }
+                }
+                case "--json" -> json = Path.of(value);
+                case "--set" -> sets.add(value);
+                default -> throw new IllegalArgumentException("unknown option " + arg);
+            }
+        }
+        return new GuestBenchOptions(mrg, tso, reps, seconds, backends, json, List.copyOf(sets));
+    }
+
+    private static List<Boolean> onOff(final String option, final String value)
+    {
+        return switch (value)
+        {
+            case "on" -> List.of(true);
+            case "off" -> List.of(false);
+            case "both" -> List.of(true, false);
+            default -> throw new IllegalArgumentException(option + " " + value + ": must be on, off or both");
+        };
+    }
+
+    private static int integer(final String option, final String value, final int min, final int max)
+    {
+        final int n;
+        try
+        {
+            n = Integer.parseInt(value.trim());
+        }
+        catch (final NumberFormatException e)
+        {
+            throw new IllegalArgumentException(option + " " + value + ": must be a number in " + min + ".." + max);
+        }
+        if (n < min || n > max)
+        {
+            throw new IllegalArgumentException(option + " " + value + ": must be a number in " + min + ".." + max);
+        }
+        return n;
+    }
+}
