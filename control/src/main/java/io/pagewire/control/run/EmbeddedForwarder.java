@@ -134,7 +134,8 @@ public final class EmbeddedForwarder implements Forwarder
         countersFile = counters;
         nic = port;
         systemCounters = new SystemCounters(countersFile.manager());
-        dataplane = new DataplaneAgent("pagewire-dataplane", proxy, systemCounters, config.dataplane().cpu());
+        dataplane = new DataplaneAgent("pagewire-dataplane", proxy, systemCounters, config.dataplane().cpu(),
+            IdleStrategies.clockSampleCycles(config.dataplane().idleStrategy()));
         dataplane.publishLatency(published);
         device = new VirtioNetDevice(config, memory, proxy, nic.port(0), GuestNotifier.POLLING,
             countersFile.manager());

@@ -1,6 +1,7 @@
 package io.pagewire.control.run;
 
 import io.pagewire.config.IdleStrategyKind;
+import io.pagewire.dataplane.engine.DataplaneAgent;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.BusySpinIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
@@ -26,5 +27,15 @@ final class IdleStrategies
             case BACKOFF -> new BackoffIdleStrategy();
             case SLEEP -> new SleepingIdleStrategy(TimeUnit.MICROSECONDS.toNanos(50));
         };
+    }
+
+    /**
+     * @return duty cycles per clock read of a dataplane agent running with this idle strategy: a busy-spinning agent
+     * samples the clock ({@link DataplaneAgent#CLOCK_SAMPLE_CYCLES}), one that parks reads it every cycle so parked
+     * time does not add up to false stalls.
+     */
+    static int clockSampleCycles(final IdleStrategyKind kind)
+    {
+        return kind == IdleStrategyKind.BUSY_SPIN ? DataplaneAgent.CLOCK_SAMPLE_CYCLES : 1;
     }
 }

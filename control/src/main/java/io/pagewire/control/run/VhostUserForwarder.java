@@ -99,7 +99,8 @@ public final class VhostUserForwarder implements Forwarder
                     systemCounters.add(counters);
                 }
                 final int cpu = config.dataplane().cpu() < 0 ? -1 : config.dataplane().cpu() + i;
-                agents[i] = new DataplaneAgent("pagewire-dataplane-" + i, proxies[i], counters, cpu);
+                agents[i] = new DataplaneAgent("pagewire-dataplane-" + i, proxies[i], counters, cpu,
+                    IdleStrategies.clockSampleCycles(config.dataplane().idleStrategy()));
             }
             wire = new WireAgent(sources, sinks);
             final RxPolicy policy = config.dataplane().rxPolicy() == RxPolicyKind.DROP ? RxPolicy.DROP : RxPolicy.WAIT;

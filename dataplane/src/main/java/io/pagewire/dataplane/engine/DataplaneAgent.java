@@ -16,13 +16,14 @@ import org.agrona.concurrent.Agent;
  * breakage. {@link #doWork()} returns the work done so the runner's idle strategy can back off; tests call it
  * directly.
  * <p>
- * The clock is read once every {@link #CLOCK_SAMPLE_CYCLES} cycles, not every cycle: on this project's VMs (clock
- * source kvm-clock) {@link System#nanoTime()} costs 30-80 ns on a quiet machine and up to 500 ns under load
- * ({@code ClockBenchmark} in perf/), as much as a whole busy cycle at small frames (found profiling
- * {@code bench pvp}). Stalls are therefore measured per
- * window of {@link #CLOCK_SAMPLE_CYCLES} cycles: a window longer than {@link #CYCLE_STALL_THRESHOLD_NS} counts as a
- * stall, and the longest window is an upper bound of the longest cycle (it holds at most 63 ordinary cycles more,
- * microseconds against the 1 ms threshold).
+ * A busy-spinning agent reads the clock once every {@link #CLOCK_SAMPLE_CYCLES} cycles, not every cycle: on this
+ * project's VMs (clock source kvm-clock) {@link System#nanoTime()} costs 30-80 ns on a quiet machine and up to 500 ns
+ * under load ({@code ClockBenchmark} in perf/), as much as a whole busy cycle at small frames (found profiling
+ * {@code bench pvp}). Its stalls are measured per window of {@link #CLOCK_SAMPLE_CYCLES} cycles: a window longer than
+ * {@link #CYCLE_STALL_THRESHOLD_NS} counts as a stall, and the longest window is an upper bound of the longest cycle
+ * (it holds at most 63 ordinary cycles more, microseconds against the 1 ms threshold). An agent whose idle strategy
+ * parks reads the clock every cycle (window of 1): 64 parked cycles would add up to a false stall, and a thread that
+ * parks can afford the read.
  * <p>
  * Nothing here blocks, allocates in steady state, or throws on guest input.
  */
@@ -31,7 +32,7 @@ public final class DataplaneAgent implements Agent
     /** A duty cycle longer than this is counted as a stall ({@code duty cycles over threshold}). */
     public static final long CYCLE_STALL_THRESHOLD_NS = 1_000_000;
 
-    /** Duty cycles between two clock reads, a power of two. */
+    /** Duty cycles between two clock reads of a busy-spinning agent, a power of two. */
     public static final int CLOCK_SAMPLE_CYCLES = 64;
 
     /** Queue pairs one agent can serve. */
@@ -54,6 +55,7 @@ public final class DataplaneAgent implements Agent
     private final SystemCounters counters;
     private final DutyCycleStallTracker stallTracker;
     private final int cpu;
+    private final int clockMask;
     private LatencyRecorder publishLatency;
 
     /**
@@ -64,6 +66,26 @@ public final class DataplaneAgent implements Agent
      */
     public DataplaneAgent(final String name, final DataplaneProxy proxy, final SystemCounters counters, final int cpu)
     {
+        this(name, proxy, counters, cpu, 1);
+    }
+
+    /**
+     * @param name              the agent's role name (the thread is named after it).
+     * @param proxy             the rings shared with control.
+     * @param counters          where per-process counters are published, or null.
+     * @param cpu               the CPU to pin the agent's thread to at start, or -1.
+     * @param clockSampleCycles duty cycles per clock read, a power of two: {@link #CLOCK_SAMPLE_CYCLES} when the
+     *                          idle strategy busy-spins, 1 when it parks.
+     */
+    public DataplaneAgent(
+        final String name, final DataplaneProxy proxy, final SystemCounters counters, final int cpu,
+        final int clockSampleCycles)
+    {
+        if (clockSampleCycles < 1 || Integer.bitCount(clockSampleCycles) != 1)
+        {
+            throw new IllegalArgumentException("clockSampleCycles=" + clockSampleCycles + ": must be a power of two");
+        }
+        this.clockMask = clockSampleCycles - 1;
         this.name = name;
         this.counters = counters;
         this.stallTracker = counters == null ? null : counters.dutyCycleStallTracker(CYCLE_STALL_THRESHOLD_NS);
@@ -89,7 +111,7 @@ public final class DataplaneAgent implements Agent
     @Override
     public int doWork() throws Exception
     {
-        if ((++dutyCycles & (CLOCK_SAMPLE_CYCLES - 1)) == 0)
+        if ((++dutyCycles & clockMask) == 0)
         {
             trackClockWindow(System.nanoTime());
         }
@@ -267,7 +289,7 @@ public final class DataplaneAgent implements Agent
         return eventsDropped;
     }
 
-    /** @return the longest clock window ({@link #CLOCK_SAMPLE_CYCLES} duty cycles), in nanoseconds. */
+    /** @return the longest clock window (the duty cycles between two clock reads), in nanoseconds. */
     public long maxCycleNs()
     {
         return maxCycleNs;

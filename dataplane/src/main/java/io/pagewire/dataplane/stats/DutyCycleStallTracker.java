@@ -8,7 +8,8 @@ import org.agrona.concurrent.status.AtomicCounter;
  * stall: a GC pause, a preempted thread, a slow command; every frame waiting in that time waited that long.
  * <p>
  * Used by the agent's thread only: {@link #update(long)} when the agent starts, then
- * {@link #measureAndUpdate(long)} once per duty cycle with the clock the cycle read once. No allocation.
+ * {@link #measureAndUpdate(long)} at each clock read: once per duty cycle, or once per window of cycles when the agent
+ * reads the clock less often (a busy-spinning dataplane: see {@code DataplaneAgent}). No allocation.
  */
 public final class DutyCycleStallTracker
 {

@@ -16,8 +16,8 @@ public enum SystemCounter
     /** Duty cycles that found nothing to do. */
     IDLE_CYCLES(3, "idle cycles"),
     /**
-     * Longest clock window (the dataplane reads the clock once per 64 duty cycles) in ns: an upper bound of the longest
-     * duty cycle (see {@link DutyCycleStallTracker}, {@code DataplaneAgent.CLOCK_SAMPLE_CYCLES}).
+     * Longest clock window in ns: the time between two clock reads of the dataplane (every duty cycle, or every 64 when
+     * it busy-spins), an upper bound of the longest duty cycle (see {@link DutyCycleStallTracker}).
      */
     MAX_CYCLE_TIME_NS(4, "max duty cycle time ns"),
     /** Clock windows longer than the stall threshold: stalls of the dataplane (see {@link DutyCycleStallTracker}). */
