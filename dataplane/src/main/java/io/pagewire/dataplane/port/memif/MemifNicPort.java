@@ -263,6 +263,9 @@ public final class MemifNicPort implements NicPort
 
     private void adopt(final MemifConnection c)
     {
+        // Frames committed on the old connection but not flushed yet go to it (its memory is mapped or, once the peer
+        // left, a private page): TxReader counted them as sent, so they must not vanish with the switch.
+        flush();
         active = c;
         up = c.up();
         claimKind = NOT_CLAIMED;
@@ -309,14 +312,20 @@ public final class MemifNicPort implements NicPort
         ACKNOWLEDGED_EPOCH.setRelease(this, c.epoch());
     }
 
+    /**
+     * @return whether a fault of the active connection was reported already: callers build the fault's text (which
+     * allocates) only for the first one; control disconnects the peer on it.
+     */
+    private boolean faultReported()
+    {
+        return faultEpoch == active.epoch();
+    }
+
     private void fault(final String detail)
     {
-        if (faultEpoch == NO_FAULT || faultEpoch != active.epoch())
-        {
-            faultDetail = "queue pair " + pair + ": " + detail;
-            // Release: faultDetail is visible to control when it acquires the epoch.
-            FAULT_EPOCH.setRelease(this, active.epoch());
-        }
+        faultDetail = "queue pair " + pair + ": " + detail;
+        // Release: faultDetail is visible to control when it acquires the epoch.
+        FAULT_EPOCH.setRelease(this, active.epoch());
     }
 
     /**
@@ -348,8 +357,11 @@ public final class MemifNicPort implements NicPort
         {
             rxBroken = true;
             badDescriptors.incrementRelease();
-            fault("receive ring index " + produced + " is " + count + " ahead of " + rxCursor + ", ring size " +
+            if (!faultReported())
+            {
+                fault("receive ring index " + produced + " is " + count + " ahead of " + rxCursor + ", ring size " +
                 rxSize);
+            }
             return 0;
         }
         validate(rxCursor, count);
@@ -390,7 +402,10 @@ public final class MemifNicPort implements NicPort
             {
                 frameLength = -1;
                 badDescriptors.incrementRelease();
-                fault(badDescriptorDetail(slot, desc));
+                if (!faultReported())
+                {
+                    fault(badDescriptorDetail(slot, desc));
+                }
             }
             else
             {
@@ -505,15 +520,17 @@ public final class MemifNicPort implements NicPort
     @Override
     public long claim(final int frameLength)
     {
+        // TxReader drops frames longer than maxFrameLength() before claiming, so frameLength fits the scratch buffer.
         adoptIfChanged();
-        if (frameLength < 0 || frameLength > maxFrameLength)
-        {
-            return 0;
-        }
         if (!up)
         {
             claimKind = CLAIMED_DROP_DOWN;
             return scratchAddress;
+        }
+        if (txBroken)
+        {
+            // A bad descriptor or index was reported once; drop until control has disconnected the peer.
+            return drop(CLAIMED_DROP_BAD);
         }
         if (txCursor == txLimit && !refreshTxLimit())
         {
@@ -532,8 +549,11 @@ public final class MemifNicPort implements NicPort
         if (region >= regionBase.length || offset + room > regionLength[region])
         {
             badDescriptors.incrementRelease();
-            fault("transmit descriptor " + slot + ": region " + region + " offset " + offset + " length " + room +
+            if (!faultReported())
+            {
+                fault("transmit descriptor " + slot + ": region " + region + " offset " + offset + " length " + room +
                 " is outside the peer's regions");
+            }
             txBroken = true;
             return drop(CLAIMED_DROP_BAD);
         }
@@ -565,7 +585,11 @@ public final class MemifNicPort implements NicPort
         if (free > txSize)
         {
             badDescriptors.incrementRelease();
-            fault("transmit ring index " + watched + " is inconsistent with " + txCursor + ", ring size " + txSize);
+            if (!faultReported())
+            {
+                fault("transmit ring index " + watched + " is inconsistent with " + txCursor + ", ring size " +
+                    txSize);
+            }
             txBroken = true;
             return false;
         }

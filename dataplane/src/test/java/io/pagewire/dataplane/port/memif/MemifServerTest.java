@@ -282,8 +282,13 @@ class MemifServerTest
         assertTrue(address != 0 && (address < peer.region.address() ||
             address >= peer.region.address() + peer.region.length()), "scratch, not the bogus offset");
         set.port(0).commit(100);
+        final long again = set.port(0).claim(100);
+        assertTrue(again != 0 && (again < peer.region.address() ||
+            again >= peer.region.address() + peer.region.length()), "still scratch until the peer is dropped");
+        set.port(0).commit(100);
         set.port(0).flush();
         assertEquals(0, m2s.getShortVolatile(RING_TAIL_OFFSET));
+        assertEquals(1, counter(MemifCounter.BAD_DESCRIPTORS), "the bad descriptor is counted once, not per frame");
         assertDropped(peer, "Bad descriptor");
     }
 
