@@ -146,6 +146,20 @@ public final class PacketSocket implements AutoCloseable
     }
 
     /**
+     * @param ex a failure of {@link #open}.
+     * @return whether it failed because the interface does not exist ({@code ENODEV}, {@code ENXIO}).
+     */
+    public static boolean isNoSuchInterface(final OsException ex)
+    {
+        return isNoSuchInterface(ex.errno());
+    }
+
+    private static boolean isNoSuchInterface(final int errno)
+    {
+        return errno == Libc.ENODEV || errno == Libc.ENXIO;
+    }
+
+    /**
      * Opens, sets up and binds the socket and maps its rings (see the class comment for the steps).
      *
      * @param options what to ask for.
@@ -173,7 +187,7 @@ public final class PacketSocket implements AutoCloseable
             {
                 final int errno = Libc.errno(state);
                 throw new OsException("if_nametoindex(" + name + ")", errno,
-                    errno == Libc.ENODEV || errno == Libc.ENXIO ? "no such interface" : null);
+                    isNoSuchInterface(errno) ? "no such interface" : null);
             }
             final int fd = Libc.socket(state, AF_PACKET, SOCK_RAW | Libc.SOCK_CLOEXEC, 0);
             if (fd < 0)

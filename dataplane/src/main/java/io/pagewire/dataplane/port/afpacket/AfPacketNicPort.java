@@ -1,12 +1,12 @@
 package io.pagewire.dataplane.port.afpacket;
 
-import io.pagewire.dataplane.port.NicPort;
-import io.pagewire.dataplane.port.NicPortSet;
-import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.config.NicConfig;
 import io.pagewire.dataplane.memory.MemoryCopy;
 import io.pagewire.dataplane.os.OsException;
 import io.pagewire.dataplane.os.PacketSocket;
+import io.pagewire.dataplane.port.NicPort;
+import io.pagewire.dataplane.port.NicPortException;
+import io.pagewire.dataplane.port.NicPortSet;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.agrona.concurrent.status.CountersManager;
 
@@ -98,7 +98,7 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         catch (final OsException ex)
         {
             final String key = "nic.af_packet.interface=\"" + config.interfaceName() + "\": ";
-            if (ex.getMessage().contains("no such interface"))
+            if (PacketSocket.isNoSuchInterface(ex))
             {
                 throw new NicPortException(key + "no such interface", ex);
             }
@@ -210,8 +210,8 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         final long address = tx.claim(frameLength);
         if (address == 0)
         {
-            // The slot may be waiting for a kick that failed; make sure the next flush kicks.
-            kickAgain = true;
+            // Full: the kernel holds the slot (a failed kick already re-armed kickAgain in flush), so no kick here:
+            // one per cycle while full would be a system call per cycle at overload.
             return 0;
         }
         if (txHeadroom != 0)
@@ -237,9 +237,8 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
     }
 
     /**
-     * Kicks the kernel ({@code sendto(MSG_DONTWAIT)}) when frames were committed since the last flush or a claim
-     * found the ring full (a failed kick leaves frames requested but unsent), and publishes the dataplane's
-     * counters that changed.
+     * Kicks the kernel ({@code sendto(MSG_DONTWAIT)}) when frames were committed since the last flush or the last kick
+     * failed (it leaves frames requested but unsent), and publishes the dataplane's counters that changed.
      */
     @Override
     public void flush()
