@@ -1,5 +1,6 @@
 package io.pagewire.dataplane.guest;
 
+import io.pagewire.config.TrafficConfig;
 import io.pagewire.dataplane.memory.MemoryCopy;
 import io.pagewire.dataplane.port.ShmFrameRing;
 import org.agrona.BufferUtil;
@@ -19,7 +20,6 @@ public final class TrafficSource
     private static final int TEMPLATES = 64;
     private static final int MAX_PER_CALL = 256;
     /** Ethernet preamble + start delimiter (8), inter-frame gap (12) and FCS (4): the wire cost beyond the frame. */
-    private static final int WIRE_OVERHEAD = 24;
 
     private final ShmFrameRing ring;
     private final int frameLength;
@@ -49,7 +49,7 @@ public final class TrafficSource
         this.ring = ring;
         this.frameLength = frameLength;
         // Picoseconds per frame keeps sub-nanosecond precision at high rates: 8 bits per byte, 10^6 ps per us.
-        this.intervalPs = rateMbps == 0 ? 0 : (frameLength + WIRE_OVERHEAD) * 8L * 1_000_000L / rateMbps;
+        this.intervalPs = rateMbps == 0 ? 0 : (frameLength + TrafficConfig.WIRE_OVERHEAD_BYTES) * 8L * 1_000_000L / rateMbps;
         this.templates = new UnsafeBuffer(BufferUtil.allocateDirectAligned(TEMPLATES * align(frameLength), 64));
         for (int i = 0; i < TEMPLATES; i++)
         {

@@ -58,19 +58,26 @@ public final class PcapNicPort implements NicPort
         this.writeDrops = writeDrops;
     }
 
-    /** Reads the cycle's clock, publishes counters that changed, and makes the frames now due available. */
+    /**
+     * Publishes counters that changed and makes the frames now due available. The clock is read only when the replay's
+     * pace needs it (a clock read is not free on every machine: see {@code DataplaneAgent}); a cycle that transmits
+     * without one reads it once, at its first claim.
+     */
     @Override
     public int rxAvailable()
     {
-        final long nowNs = System.nanoTime();
-        cycleNs = nowNs;
+        cycleNs = 0;
         publishCounters();
         if (replay == null)
         {
             return 0;
         }
+        if (replay.needsClock())
+        {
+            cycleNs = System.nanoTime();
+        }
         // A plain load on x86: the flag is set once by control at the end of a run.
-        return receiveStopped ? replay.pending() : replay.available(nowNs);
+        return receiveStopped ? replay.pending() : replay.available(cycleNs);
     }
 
     /**
@@ -111,7 +118,11 @@ public final class PcapNicPort implements NicPort
         {
             return discard.addressOffset();
         }
-        return writer.claim(frameLength, cycleNs != 0 ? cycleNs : System.nanoTime());
+        if (cycleNs == 0)
+        {
+            cycleNs = System.nanoTime();
+        }
+        return writer.claim(frameLength, cycleNs);
     }
 
     @Override

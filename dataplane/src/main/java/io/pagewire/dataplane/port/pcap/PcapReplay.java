@@ -1,6 +1,7 @@
 package io.pagewire.dataplane.port.pcap;
 
 import io.pagewire.config.PcapPace;
+import io.pagewire.config.TrafficConfig;
 
 /**
  * The receive side of the pcap port: replays a {@link PcapFile}'s frames in file order, each becoming available when
@@ -28,8 +29,6 @@ public final class PcapReplay
 {
     /** Most frames due and not yet released; the dataplane's largest burst (dataplane.burst) fits. */
     public static final int WINDOW = 1024;
-    /** Ethernet preamble + start delimiter (8), inter-frame gap (12) and FCS (4): the wire cost beyond the frame. */
-    public static final int WIRE_OVERHEAD = 24;
     /** Records looked at per call at most, so a long run of bad records cannot stall one duty cycle. */
     private static final int MAX_RECORDS_PER_CALL = 4 * WINDOW;
 
@@ -38,7 +37,7 @@ public final class PcapReplay
     private final PcapFile file;
     private final PcapPace pace;
     private final boolean loop;
-    private final long psPerWireByte;
+    private final int rateMbps;
     private final long passSpanNs;
 
     private final long[] windowAddresses = new long[WINDOW];
@@ -73,8 +72,7 @@ public final class PcapReplay
         this.file = file;
         this.pace = pace == PcapPace.RATE && rateMbps == 0 ? PcapPace.MAX : pace;
         this.loop = loop && file.deliverableRecords() > 0;
-        // 8 bits per byte, 10^6 ps per us: ps per byte at rateMbps.
-        this.psPerWireByte = rateMbps == 0 ? 0 : 8L * 1_000_000L / rateMbps;
+        this.rateMbps = rateMbps;
         final long spanNs = file.lastTimestampNs() - file.firstTimestampNs();
         final long frames = file.deliverableRecords();
         this.passSpanNs = frames > 1 ? spanNs + spanNs / (frames - 1) : spanNs;
@@ -128,7 +126,12 @@ public final class PcapReplay
             windowAddresses[slot] = file.frameAddress(offset);
             windowLengths[slot] = caplen;
             tail++;
-            wirePs += (caplen + WIRE_OVERHEAD) * psPerWireByte;
+            if (rateMbps != 0)
+            {
+                // Wire time of this frame in ps, exact per frame as the traffic source counts it: 8 bits per byte,
+                // 10^6 ps per us, the Ethernet overhead beyond the frame included.
+                wirePs += (caplen + TrafficConfig.WIRE_OVERHEAD_BYTES) * 8L * 1_000_000L / rateMbps;
+            }
             nextRecordOffset = PcapFile.nextRecordOffset(offset, caplen);
         }
         return (int)(tail - head);
@@ -142,6 +145,12 @@ public final class PcapReplay
             case RATE -> startNs + wirePs / 1000;
             case MAX -> startNs;
         };
+    }
+
+    /** @return whether {@link #available(long)} needs the time: every pace but {@link PcapPace#MAX}. */
+    public boolean needsClock()
+    {
+        return pace != PcapPace.MAX;
     }
 
     /** @return frames made available and not yet released, without making more available. */

@@ -82,6 +82,25 @@ class PcapReplayTest
     }
 
     @Test
+    void ratePaceIsExactWhenTheRateDoesNotDivideEightMillion()
+    {
+        // 3000 Mb/s: 1476-byte frames cost 1500 bytes on the wire, 4 us each; a per-byte time rounded down to whole
+        // picoseconds (2666 instead of 2666.67) would make the 11th frame due 10 ns early.
+        final PcapBuilder builder = new PcapBuilder(ByteOrder.BIG_ENDIAN, false);
+        for (int i = 0; i < 11; i++)
+        {
+            builder.record(T0, PcapBuilder.frame(1476, i));
+        }
+        try (PcapFile file = open(builder))
+        {
+            final PcapReplay replay = new PcapReplay(file, PcapPace.RATE, false, 3000);
+            assertEquals(1, replay.available(START));
+            assertEquals(10, replay.available(START + 39_999));
+            assertEquals(11, replay.available(START + 40_000));
+        }
+    }
+
+    @Test
     void rateZeroAndMaxMakeEverythingDueAtOnceUpToTheWindow()
     {
         final PcapBuilder builder = new PcapBuilder(ByteOrder.LITTLE_ENDIAN, false);
