@@ -82,7 +82,7 @@ public final class BenchCommand
                 json.put("machine", machine());
                 json.put("runs", runsJson(runs));
                 json.put("summary", summary);
-                Files.writeString(options.json(), Json.write(json) + "\n");
+                Files.writeString(options.json(), Json.write(json));
             }
             return runs.stream().anyMatch(r -> r.error() != null) ? 1 : 0;
         }
@@ -134,7 +134,7 @@ public final class BenchCommand
                 json.put("machine", machine);
                 json.put("runs", GuestBench.runsJson(runs));
                 json.put("summary", summary);
-                Files.writeString(options.json(), Json.write(json) + "\n");
+                Files.writeString(options.json(), Json.write(json));
             }
             return runs.stream().anyMatch(r -> r.error() != null) ? 1 : 0;
         }

@@ -55,7 +55,6 @@ public final class EmbeddedForwarder implements Forwarder
     private final VirtioNetDevice device;
     private final EmbeddedGuest guest;
     private final PeerAgent peer;
-    private final LatencyRecorder latency;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
 
     private AgentRunner dataplaneRunner;
@@ -84,25 +83,14 @@ public final class EmbeddedForwarder implements Forwarder
      */
     public EmbeddedForwarder(final PagewireConfig config, final Path runBase)
     {
-        this(config, runBase, null);
+        this(config, runBase, null, null);
     }
 
     /**
      * Maps the files and builds every part; starts nothing.
      *
-     * @param config  a validated configuration with {@code guest.type=embedded} and {@code nic.type=shm}.
-     * @param runBase the base of runtime directories (see {@link RuntimeDirectory#defaultBase()}).
-     * @param latency where the embedded guest records each frame's latency (see {@link EmbeddedGuest}), or null.
-     */
-    public EmbeddedForwarder(final PagewireConfig config, final Path runBase, final LatencyRecorder latency)
-    {
-        this(config, runBase, latency, null);
-    }
-
-    /**
-     * Maps the files and builds every part; starts nothing.
-     *
-     * @param config    a validated configuration with {@code guest.type=embedded} and {@code nic.type=shm}.
+     * @param config    a validated configuration with {@code guest.type=embedded} (latency: {@code nic.type=shm},
+     *                  whose traffic source stamps the intended send times).
      * @param runBase   the base of runtime directories (see {@link RuntimeDirectory#defaultBase()}).
      * @param latency   where the embedded guest records each frame's latency (see {@link EmbeddedGuest}), or null.
      * @param published where the dataplane samples, once per receive burst, the latency up to the used-ring
@@ -113,7 +101,6 @@ public final class EmbeddedForwarder implements Forwarder
         final LatencyRecorder published)
     {
         this.config = config;
-        this.latency = latency;
         directory = RuntimeDirectory.create(runBase);
         CountersFile counters = null;
         NicPortSet port = null;
@@ -344,12 +331,6 @@ public final class EmbeddedForwarder implements Forwarder
         final long packets = packetsAtStop - packetsAtStart;
         return !steadyStateMarked || packets <= 0 ? Double.NaN :
             (double)(peerAllocatedAtStop - peerAllocatedAtStart) / packets;
-    }
-
-    /** @return where the embedded guest records latency, or null when it does not. */
-    public LatencyRecorder latencyRecorder()
-    {
-        return latency;
     }
 
     /** @return bytes the dataplane thread allocated in steady state (end of warm-up to stop request). */
