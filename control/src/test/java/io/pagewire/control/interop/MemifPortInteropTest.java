@@ -251,7 +251,6 @@ class MemifPortInteropTest
                     "\ntestpmd: " + pmd.logTail(30));
             }
         }
-        assertEquals(count, sent);
     }
 
     private void fill(final int sequence, final int run)

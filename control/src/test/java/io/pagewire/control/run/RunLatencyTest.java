@@ -73,8 +73,10 @@ class RunLatencyTest
         assertTrue(number(usedRing, "count") > 0 && number(usedRing, "count") <= checked, usedRing.toString());
         assertTrue(number(usedRing, "p50_ns") <= number(usedRing, "max_ns"));
         final Map<String, Object> jvm = map(json, "jvm");
-        assertTrue(number(jvm, "gc_count") >= 0);
-        assertTrue(number(jvm, "gc_pause_ms") >= 0);
+        if (number(jvm, "gc_count") == 0)
+        {
+            assertEquals(0, number(jvm, "gc_pause_ms"), "no pause without a collection");
+        }
         // Steady state allocates nothing per packet on either busy thread with latency on. Any allocation per packet
         // costs at least 16 bytes per packet; a one-off JIT deoptimization on a loaded machine can show as a few KB
         // over this short run. The exact zero is asserted on one thread by EmbeddedLatencyTest.
@@ -113,7 +115,7 @@ class RunLatencyTest
         final Map<String, Object> json = (Map<String, Object>)MiniJson.parse(Files.readString(summary));
         assertTrue(json.containsKey("latency"));
         assertNull(json.get("latency"));
-        assertTrue(number(map(json, "jvm"), "gc_count") >= 0);
+        assertNotNull(map(json, "jvm").get("gc_count"), "the jvm section is there without --latency too");
     }
 
     @Test
