@@ -162,8 +162,12 @@ public final class VnetRxFrames
 
     private void drop()
     {
+        // Counted once: add() counts only a frame it has no room for, and a full table needs no -1 entry either.
         dropped++;
-        add(0, -1);
+        if (frames < addresses.length)
+        {
+            add(0, -1);
+        }
     }
 
     /**
