@@ -48,6 +48,24 @@ public record RunResult(
     Map<String, Long> nicCounters)
 {
     /**
+     * @return frames the device delivered into the guest's receive ring that the embedded guest never saw: delivered
+     * minus verified minus those it could not verify (not pagewire test frames); 0 when the guest is another process.
+     */
+    long rxLost()
+    {
+        if (rxVerify == null)
+        {
+            return 0;
+        }
+        long delivered = 0;
+        for (final QueuePair pair : pairs)
+        {
+            delivered += pair.rxPackets();
+        }
+        return delivered - rxVerify.checked() - rxVerify.foreign();
+    }
+
+    /**
      * @return the NIC port's own counters (type ids {@link NicPortSet#FIRST_COUNTER_TYPE_ID} ..
      * {@link NicPortSet#LAST_COUNTER_TYPE_ID}) by label, in registration order.
      */

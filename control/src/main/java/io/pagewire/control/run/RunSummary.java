@@ -126,7 +126,7 @@ public final class RunSummary
 
         final VerifyStats rxVerify = result.rxVerify();
         final Map<String, Object> verify = rxVerify == null ? verify(0, 0, null, 0, 0) :
-            verify(rxVerify.checked(), rxVerify.corrupt(), rxPackets - rxVerify.checked() - rxVerify.foreign(),
+            verify(rxVerify.checked(), rxVerify.corrupt(), result.rxLost(),
                 rxVerify.duplicated(), rxVerify.reordered());
         verify.put("unverifiable", rxVerify == null ? null : rxVerify.foreign());
         json.put("verify", verify);
