@@ -1,5 +1,6 @@
 package io.pagewire.dataplane.os;
 
+import io.pagewire.dataplane.fixture.AllocationMeter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -7,7 +8,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.function.LongUnaryOperator;
 
@@ -17,18 +17,13 @@ import static org.junit.jupiter.api.Assertions.*;
  * The calls the dataplane makes allocate nothing once warmed up: {@link EventFd#signal()} (the call notification,
  * once per burst) and, nice to have for the control thread, {@link EventFd#drain()} and socket send/receive.
  * <p>
- * As in ShmFrameRingAllocationTest, C2 may still be compiling when a window starts and a deoptimization then
- * allocates a few hundred bytes once; so a window may be measured again, up to {@value #ATTEMPTS} times: every window
- * stays below one byte per call (one allocation per call, 16 bytes at least, fails that at once) and one window of
- * {@value #CALLS} calls allocates exactly 0.
+ * Measured with {@link AllocationMeter}: windows of {@value #CALLS} calls, up to {@value #ATTEMPTS} of them.
  */
 @ExtendWith(NoFdLeaks.class)
 class OsAllocationTest
 {
     private static final int CALLS = 100_000;
     private static final int ATTEMPTS = 3;
-    private static final com.sun.management.ThreadMXBean THREADS =
-        (com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean();
 
     @TempDir
     Path dir;
@@ -107,14 +102,10 @@ class OsAllocationTest
     {
         final long warmupResult = calls.applyAsLong(CALLS);
         assertTrue(warmupResult > 0);
-        long allocated = -1;
-        for (int attempt = 0; attempt < ATTEMPTS && allocated != 0; attempt++)
+        AllocationMeter.assertSomeWindowAllocatesNothing(what, ATTEMPTS, () ->
         {
-            final long before = THREADS.getCurrentThreadAllocatedBytes();
             calls.applyAsLong(CALLS);
-            allocated = THREADS.getCurrentThreadAllocatedBytes() - before;
-            assertTrue(allocated < CALLS, what + " allocated " + allocated + " bytes over " + CALLS + " calls");
-        }
-        assertEquals(0, allocated, what + ": bytes allocated over " + CALLS + " calls in the last window");
+            return CALLS;
+        });
     }
 }

@@ -1,6 +1,7 @@
 package io.pagewire.dataplane.port.pcap;
 
 import net.openhft.chronicle.bytes.MappedBytes;
+import net.openhft.chronicle.core.io.BackgroundResourceReleaser;
 import org.agrona.BufferUtil;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.Agent;
@@ -186,6 +187,7 @@ public final class PcapWriter implements AutoCloseable
         catch (final RuntimeException ex)
         {
             bytes.close();
+            BackgroundResourceReleaser.releasePendingResources();
             throw ex;
         }
     }
@@ -467,6 +469,9 @@ public final class PcapWriter implements AutoCloseable
             publish();
             final long end = bytes.writePosition();
             bytes.close();
+            // Chronicle unmaps and closes the file on its background releaser thread; wait for it, so the file is
+            // whole and its descriptor closed when close() returns.
+            BackgroundResourceReleaser.releasePendingResources();
             try (RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw"))
             {
                 // The mapping grew the file to a chunk boundary; a reader must find exactly the records.

@@ -5,6 +5,7 @@ import io.pagewire.config.MemifRole;
 import io.pagewire.config.NicConfig;
 import io.pagewire.config.NicType;
 import io.pagewire.config.PcapPace;
+import io.pagewire.dataplane.fixture.AllocationMeter;
 import io.pagewire.dataplane.fixture.VethPair;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -185,8 +186,6 @@ class AfPacketNicPortTest
     @Test
     void theHotPathAllocatesNothing()
     {
-        final com.sun.management.ThreadMXBean threads =
-            (com.sun.management.ThreadMXBean)java.lang.management.ManagementFactory.getThreadMXBean();
         try (VethPair veth = VethPair.create(false);
             AfPacketNicPort a = AfPacketNicPort.open(config(veth.hostEnd(), 1 << 16, 8), null);
             AfPacketNicPort b = AfPacketNicPort.open(config(veth.peerEnd(), 1 << 16, 16), null))
@@ -198,16 +197,8 @@ class AfPacketNicPortTest
                 received += exchange(a, b, frames);
             }
             assertTrue(received > 0);
-            long allocated = -1;
-            for (int attempt = 0; attempt < 5 && allocated != 0; attempt++)
-            {
-                final long before = threads.getCurrentThreadAllocatedBytes();
-                received = exchange(a, b, frames);
-                allocated = threads.getCurrentThreadAllocatedBytes() - before;
-                // One allocation per frame would be >= 16 bytes per frame: far above what a late deoptimization costs.
-                assertTrue(allocated < 4L * frames, "allocated " + allocated + " bytes over " + frames + " frames");
-            }
-            assertEquals(0, allocated, "bytes allocated over " + frames + " frames in the last window");
+            AllocationMeter.assertSomeWindowAllocatesNothing("exchanging frames over a veth", 5, () ->
+                exchange(a, b, frames));
             final long startNs = System.nanoTime();
             final long moved = exchange(a, b, frames);
             final double seconds = (System.nanoTime() - startNs) / 1e9;

@@ -2,6 +2,7 @@ package io.pagewire.dataplane.port.pcap;
 
 import io.pagewire.config.NicConfig;
 import io.pagewire.config.PcapPace;
+import io.pagewire.dataplane.fixture.AllocationMeter;
 import io.pagewire.dataplane.port.NicPort;
 import io.pagewire.dataplane.port.NicPortException;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -10,7 +11,6 @@ import org.agrona.concurrent.status.CountersReader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -30,8 +30,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class PcapNicPortTest
 {
-    private static final com.sun.management.ThreadMXBean THREADS =
-        (com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean();
     private static final long T0 = 1_700_000_000_000_000_000L;
 
     @TempDir
@@ -164,21 +162,15 @@ class PcapNicPortTest
             {
                 frames += echoCycle(port);
             }
-            // A late JIT deoptimization (the ring filling for the first time takes a new branch) may allocate a
-            // few hundred bytes once; an allocation per frame would show in every round, at least 16 bytes a frame.
-            long allocated = Long.MAX_VALUE;
-            long measured = 0;
-            for (int round = 0; round < 5 && allocated != 0; round++)
+            AllocationMeter.assertSomeWindowAllocatesNothing("replaying and recording", 5, () ->
             {
-                final long before = THREADS.getCurrentThreadAllocatedBytes();
-                measured = 0;
+                long measured = 0;
                 while (measured < 100_000)
                 {
                     measured += echoCycle(port);
                 }
-                allocated = THREADS.getCurrentThreadAllocatedBytes() - before;
-            }
-            assertEquals(0, allocated, "bytes allocated replaying and recording " + measured + " frames");
+                return measured;
+            });
         }
     }
 }
