@@ -1,11 +1,10 @@
 package io.pagewire.dataplane.stats;
 
 import io.pagewire.dataplane.virtio.QueueError;
-import org.agrona.DirectBuffer;
 import org.agrona.concurrent.AtomicBuffer;
 import org.agrona.concurrent.status.CountersReader;
 
-import java.util.TreeSet;
+import java.util.Arrays;
 
 import static org.agrona.concurrent.status.CountersReader.KEY_OFFSET;
 import static org.agrona.concurrent.status.CountersReader.NULL_COUNTER_ID;
@@ -37,25 +36,8 @@ public final class CountersLookup
      */
     public static int findCounterId(final CountersReader reader, final int typeId, final int queue, final int member)
     {
-        final AtomicBuffer metadata = reader.metaDataBuffer();
-        for (int counterId = 0, maxId = reader.maxCounterId(); counterId <= maxId; counterId++)
-        {
-            final int offset = CountersReader.metaDataOffset(counterId);
-            // Acquire: pairs with Agrona's release store of the record state, written after type, key and label.
-            final int state = metadata.getIntVolatile(offset);
-            if (RECORD_UNUSED == state)
-            {
-                break;
-            }
-            if (RECORD_ALLOCATED == state &&
-                metadata.getInt(offset + TYPE_ID_OFFSET) == typeId &&
-                metadata.getInt(offset + KEY_OFFSET + CounterKey.QUEUE_OFFSET) == queue &&
-                metadata.getInt(offset + KEY_OFFSET + CounterKey.MEMBER_OFFSET) == member)
-            {
-                return counterId;
-            }
-        }
-        return NULL_COUNTER_ID;
+        return scan(reader, (counterId, type, key, keyMember) ->
+            type != typeId || key != queue || keyMember != member);
     }
 
     /**
@@ -154,15 +136,28 @@ public final class CountersLookup
      */
     public static int[] queues(final CountersReader reader)
     {
-        final TreeSet<Integer> queues = new TreeSet<>();
-        reader.forEach((final int counterId, final int typeId, final DirectBuffer key, final String label) ->
+        final int[][] queues = {new int[4]};
+        final int[] count = {0};
+        scan(reader, (counterId, type, queue, member) ->
         {
-            if (null != QueueCounter.get(typeId))
+            if (null != QueueCounter.get(type))
             {
-                queues.add(CounterKey.queue(key));
+                final int at = Arrays.binarySearch(queues[0], 0, count[0], queue);
+                if (at < 0)
+                {
+                    if (count[0] == queues[0].length)
+                    {
+                        queues[0] = Arrays.copyOf(queues[0], 2 * count[0]);
+                    }
+                    final int insert = -at - 1;
+                    System.arraycopy(queues[0], insert, queues[0], insert + 1, count[0] - insert);
+                    queues[0][insert] = queue;
+                    count[0]++;
+                }
             }
+            return true;
         });
-        return queues.stream().mapToInt(Integer::intValue).toArray();
+        return Arrays.copyOf(queues[0], count[0]);
     }
 
     /**
@@ -199,13 +194,49 @@ public final class CountersLookup
     private static void forEachMember(
         final CountersReader reader, final int typeId, final int queue, final MemberValueConsumer consumer)
     {
-        reader.forEach((final int counterId, final int type, final DirectBuffer key, final String label) ->
+        scan(reader, (counterId, type, key, member) ->
         {
-            if (type == typeId && CounterKey.queue(key) == queue)
+            if (type == typeId && key == queue)
             {
-                consumer.accept(CounterKey.member(key), reader.getCounterValue(counterId));
+                consumer.accept(member, reader.getCounterValue(counterId));
             }
+            return true;
         });
+    }
+
+    private interface RecordVisitor
+    {
+        /** @return false to stop the scan at this counter. */
+        boolean visit(int counterId, int typeId, int queue, int member);
+    }
+
+    /**
+     * The one scan of the counters: allocated records in id order, by metadata (type id and {@link CounterKey}), never
+     * by label. Agrona's {@code CountersReader.forEach} makes a String of every label, and the control thread reads
+     * counters every second for the status line and metrics: that was most of its garbage.
+     *
+     * @return the id the visitor stopped at, or {@link CountersReader#NULL_COUNTER_ID}.
+     */
+    private static int scan(final CountersReader reader, final RecordVisitor visitor)
+    {
+        final AtomicBuffer metadata = reader.metaDataBuffer();
+        for (int counterId = 0, maxId = reader.maxCounterId(); counterId <= maxId; counterId++)
+        {
+            final int offset = CountersReader.metaDataOffset(counterId);
+            // Acquire: pairs with Agrona's release store of the record state, written after type, key and label.
+            final int state = metadata.getIntVolatile(offset);
+            if (RECORD_UNUSED == state)
+            {
+                break;
+            }
+            if (RECORD_ALLOCATED == state && !visitor.visit(counterId, metadata.getInt(offset + TYPE_ID_OFFSET),
+                metadata.getInt(offset + KEY_OFFSET + CounterKey.QUEUE_OFFSET),
+                metadata.getInt(offset + KEY_OFFSET + CounterKey.MEMBER_OFFSET)))
+            {
+                return counterId;
+            }
+        }
+        return NULL_COUNTER_ID;
     }
 
     private static long valueOf(final CountersReader reader, final int counterId, final String label, final int typeId)
