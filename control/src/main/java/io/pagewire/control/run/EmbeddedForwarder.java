@@ -23,7 +23,9 @@ import org.agrona.concurrent.AgentRunner;
 
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -343,6 +345,15 @@ public final class EmbeddedForwarder implements Forwarder
     public long nicRingFullDrops()
     {
         return peer.source() == null ? 0 : peer.source().droppedRingFull();
+    }
+
+    @Override
+    public Map<String, Integer> busyThreads()
+    {
+        final Map<String, Integer> threads = new LinkedHashMap<>();
+        threads.put("dataplane", dataplane.nativeTid());
+        threads.put("peer", peer.nativeTid());
+        return threads;
     }
 
     @Override

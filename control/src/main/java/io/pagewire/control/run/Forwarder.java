@@ -3,6 +3,8 @@ package io.pagewire.control.run;
 import io.pagewire.dataplane.stats.CountersFile;
 import io.pagewire.dataplane.stats.RuntimeDirectory;
 
+import java.util.Map;
+
 /** A runnable forwarder as {@code pagewire run} drives it, whatever its guest. Control-thread object. */
 public interface Forwarder extends AutoCloseable
 {
@@ -46,6 +48,9 @@ public interface Forwarder extends AutoCloseable
 
     /** @return frames the traffic sources dropped at a full NIC ring so far. */
     long nicRingFullDrops();
+
+    /** @return the busy-polling threads by role ({@code dataplane}, {@code peer}) and their Linux thread ids. */
+    Map<String, Integer> busyThreads();
 
     /** @return the line printed when forwarding starts. */
     String startMessage();

@@ -7,6 +7,7 @@ import io.pagewire.config.PagewireConfig;
 import io.pagewire.control.cli.Json;
 import io.pagewire.control.latency.JvmActivity;
 import io.pagewire.control.latency.LatencyMonitor;
+import io.pagewire.control.latency.SchedActivity;
 import io.pagewire.control.metrics.MetricsServer;
 import io.pagewire.dataplane.guest.LatencyRecorder;
 import io.pagewire.dataplane.port.NicPortException;
@@ -211,6 +212,7 @@ public final class RunCommand
                 }
             }
             final JvmActivity jvm = JvmActivity.start();
+            final SchedActivity sched = SchedActivity.start();
             forwarder.start();
             if (!quiet)
             {
@@ -247,6 +249,8 @@ public final class RunCommand
                     interrupted = true;
                 }
             }
+            // While the busy threads still run: an ended thread has no /proc entry.
+            final SchedActivity.Snapshot schedSnapshot = sched.snapshot(forwarder.busyThreads());
             forwarder.stop();
             if (forwarder.failure() != null)
             {
@@ -262,7 +266,7 @@ public final class RunCommand
             final RunProfile profile = new RunProfile(latency == null ? null : latency.snapshot(),
                 usedRing == null ? null : usedRing.snapshot(), jvm.gcCount(),
                 jvm.gcPauseMs(), forwarder instanceof final EmbeddedForwarder embedded ?
-                    embedded.peerAllocatedBytesPerPacket() : Double.NaN);
+                    embedded.peerAllocatedBytesPerPacket() : Double.NaN, schedSnapshot);
             final RunSummary summary = new RunSummary(result, profile);
             out.print(summary.text());
             if (summaryFile != null)

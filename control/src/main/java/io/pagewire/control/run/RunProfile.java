@@ -1,6 +1,7 @@
 package io.pagewire.control.run;
 
 import io.pagewire.control.latency.LatencySnapshot;
+import io.pagewire.control.latency.SchedActivity;
 
 /**
  * What a run measured about itself beyond the traffic: the {@code latency} and {@code jvm} sections of
@@ -14,9 +15,10 @@ import io.pagewire.control.latency.LatencySnapshot;
  * @param gcPauseMs                milliseconds of collection pauses during the run.
  * @param guestAllocBytesPerPacket bytes the peer thread (traffic source, embedded guest, sink) allocated per packet
  *                                 moved in steady state, NaN when unmeasured (or no such thread).
+ * @param sched                    how much the busy threads were kept off their CPUs, or null when not read.
  */
 public record RunProfile(
     LatencySnapshot latency, LatencySnapshot usedRingLatency, long gcCount, long gcPauseMs,
-    double guestAllocBytesPerPacket)
+    double guestAllocBytesPerPacket, SchedActivity.Snapshot sched)
 {
 }

@@ -172,6 +172,7 @@ public final class RunSummary
             alloc.put("guest", profile.guestAllocBytesPerPacket());
             jvm.put("alloc_bytes_per_packet", alloc);
             json.put("jvm", jvm);
+            json.put("sched", profile.sched() == null ? null : profile.sched().json());
         }
         if (queueError != null)
         {
@@ -192,7 +193,7 @@ public final class RunSummary
         final long offered = result.offeredPackets();
         final String profileText = profile == null ? "" : String.format(Locale.ROOT,
             "  latency         %s%n%s  jvm             %d GCs, %d ms paused; guest thread %.2f bytes allocated per " +
-            "packet in steady state%n",
+            "packet in steady state%n%s",
             profile.latency() == null ? "not measured (pagewire run --latency measures it)" :
                 profile.latency().text() + " (consumed by the guest)" +
                     (result.config().traffic().rateLimited() ? "" : System.lineSeparator() +
@@ -200,7 +201,8 @@ public final class RunSummary
                         "not counted; set a fixed rate"),
             profile.usedRingLatency() == null ? "" : "  to used ring    " +
                 profile.usedRingLatency().text("bursts") + " (oldest frame of each burst)" + System.lineSeparator(),
-            profile.gcCount(), profile.gcPauseMs(), profile.guestAllocBytesPerPacket());
+            profile.gcCount(), profile.gcPauseMs(), profile.guestAllocBytesPerPacket(),
+            profile.sched() == null ? "" : "  sched           " + profile.sched().text() + System.lineSeparator());
         text = String.format(Locale.ROOT, """
             pagewire run summary (%.2f s, guest.type=%s, rx.mode=%s, %s, %d queue pair(s))
               negotiated      %s

@@ -27,7 +27,9 @@ import org.agrona.concurrent.AgentRunner;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -256,6 +258,17 @@ public final class VhostUserForwarder implements Forwarder
             drops += source.droppedRingFull();
         }
         return drops;
+    }
+
+    @Override
+    public Map<String, Integer> busyThreads()
+    {
+        final Map<String, Integer> threads = new LinkedHashMap<>();
+        for (int i = 0; i < agents.length; i++)
+        {
+            threads.put(agents.length == 1 ? "dataplane" : "dataplane-" + i, agents[i].nativeTid());
+        }
+        return threads;
     }
 
     @Override

@@ -86,6 +86,21 @@ class RunLatencyTest
             assertInstanceOf(Number.class, alloc.get(thread), thread);
             assertTrue(((Number)alloc.get(thread)).doubleValue() < 1.0, thread + " " + alloc.get(thread));
         }
+        // Both busy threads spun for the whole run: each was on a CPU most of 2.5 s (less when the machine is
+        // shared, never none); waiting time and preemptions are whatever the scheduler did, but never negative.
+        final Map<String, Object> sched = map(json, "sched");
+        for (final String thread : List.of("dataplane", "peer"))
+        {
+            final Map<String, Object> counted = map(sched, thread);
+            final double cpu = ((Number)counted.get("cpu_s")).doubleValue();
+            assertTrue(cpu > 0.1 && cpu < 10, thread + " cpu_s " + cpu);
+            assertTrue(((Number)counted.get("runnable_wait_s")).doubleValue() >= 0, counted.toString());
+            final double share = ((Number)counted.get("runnable_wait_share")).doubleValue();
+            assertTrue(share >= 0 && share < 1, counted.toString());
+            assertTrue(number(counted, "involuntary_switches") >= 0, counted.toString());
+        }
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("  sched           dataplane "),
+            out.toString(StandardCharsets.UTF_8));
         assertTrue(out.toString(StandardCharsets.UTF_8).contains("latency         " +
             String.format(java.util.Locale.ROOT, "%,d frames", checked)), out.toString(StandardCharsets.UTF_8));
 

@@ -4,6 +4,7 @@ import com.lmax.disruptor.EventPoller;
 import com.lmax.disruptor.RingBuffer;
 import io.pagewire.dataplane.guest.LatencyRecorder;
 import io.pagewire.dataplane.os.Affinity;
+import io.pagewire.dataplane.os.ThreadScheduling;
 import io.pagewire.dataplane.stats.DutyCycleStallTracker;
 import io.pagewire.dataplane.stats.SystemCounters;
 import io.pagewire.dataplane.virtio.DeviceVirtqueue;
@@ -52,6 +53,7 @@ public final class DataplaneAgent implements Agent
     private long maxCycleNs;
     private long lastCycleStartNs;
     private long threadId = -1;
+    private volatile int nativeTid = -1;
     private final SystemCounters counters;
     private final DutyCycleStallTracker stallTracker;
     private final int cpu;
@@ -98,6 +100,7 @@ public final class DataplaneAgent implements Agent
     public void onStart()
     {
         threadId = Thread.currentThread().threadId();
+        nativeTid = ThreadScheduling.currentTid();
         if (stallTracker != null)
         {
             stallTracker.update(System.nanoTime());
@@ -293,6 +296,12 @@ public final class DataplaneAgent implements Agent
     public long maxCycleNs()
     {
         return maxCycleNs;
+    }
+
+    /** @return the Linux thread id of the thread running this agent, or -1 before it started. */
+    public int nativeTid()
+    {
+        return nativeTid;
     }
 
     /** @return the id of the thread running this agent, or -1 before it started. */

@@ -1,5 +1,6 @@
 package io.pagewire.dataplane.guest;
 
+import io.pagewire.dataplane.os.ThreadScheduling;
 import io.pagewire.dataplane.port.ShmFrameRing;
 import org.agrona.concurrent.Agent;
 
@@ -23,6 +24,7 @@ public final class PeerAgent implements Agent
     private final ShmFrameRing nicRx;
     private volatile boolean stopRequested;
     private volatile boolean drained;
+    private volatile int nativeTid = -1;
     private int quietCycles;
 
     /**
@@ -39,6 +41,18 @@ public final class PeerAgent implements Agent
         this.guest = guest;
         this.sink = sink;
         this.nicRx = nicRx;
+    }
+
+    @Override
+    public void onStart()
+    {
+        nativeTid = ThreadScheduling.currentTid();
+    }
+
+    /** @return the Linux thread id of the thread running this agent, or -1 before it started. */
+    public int nativeTid()
+    {
+        return nativeTid;
     }
 
     @Override
