@@ -89,11 +89,6 @@ public final class UnixSocket implements AutoCloseable
     private int chunkFdCount;
     private int lastFdCount;
 
-    private UnixSocket(final int fd, final String name, final Path boundPath, final Object boundFileKey)
-    {
-        this(fd, name, boundPath, boundFileKey, false);
-    }
-
     private UnixSocket(
         final int fd, final String name, final Path boundPath, final Object boundFileKey, final boolean seqPacket)
     {
@@ -282,25 +277,12 @@ public final class UnixSocket implements AutoCloseable
      */
     public UnixSocket accept()
     {
-        checkOpen();
-        if (boundPath == null)
+        checkListening();
+        if (seqPacket)
         {
-            throw new IllegalStateException(name + ": accept on a socket that is not listening");
+            throw new IllegalStateException(name + ": a non-blocking SOCK_SEQPACKET listener: use tryAccept()");
         }
-        while (true)
-        {
-            final int accepted = Libc.accept4(receiveState, fd, Libc.SOCK_CLOEXEC);
-            if (accepted >= 0)
-            {
-                return new UnixSocket(accepted, name + " (accepted)", null, null);
-            }
-            final int errno = Libc.errno(receiveState);
-            if (errno != Libc.EINTR && errno != Libc.ECONNABORTED)
-            {
-                throw new OsException("accept(" + name + ")", errno,
-                    errno == Libc.EINVAL ? "the socket was shut down" : null);
-            }
-        }
+        return acceptOne(Libc.SOCK_CLOEXEC);
     }
 
     /**
@@ -312,26 +294,38 @@ public final class UnixSocket implements AutoCloseable
      */
     public UnixSocket tryAccept()
     {
+        checkListening();
+        return acceptOne(Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
+    }
+
+    private void checkListening()
+    {
         checkOpen();
         if (boundPath == null)
         {
             throw new IllegalStateException(name + ": accept on a socket that is not listening");
         }
+    }
+
+    /** @return the accepted socket, of this listener's type; null when non-blocking and none is pending. */
+    private UnixSocket acceptOne(final int flags)
+    {
         while (true)
         {
-            final int accepted = Libc.accept4(receiveState, fd, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
+            final int accepted = Libc.accept4(receiveState, fd, flags);
             if (accepted >= 0)
             {
                 return new UnixSocket(accepted, name + " (accepted)", null, null, seqPacket);
             }
             final int errno = Libc.errno(receiveState);
-            if (errno == Libc.EAGAIN)
+            if (errno == Libc.EAGAIN && (flags & Libc.SOCK_NONBLOCK) != 0)
             {
                 return null;
             }
             if (errno != Libc.EINTR && errno != Libc.ECONNABORTED)
             {
-                throw new OsException("accept(" + name + ")", errno);
+                throw new OsException("accept(" + name + ")", errno,
+                    errno == Libc.EINVAL ? "the socket was shut down" : null);
             }
         }
     }

@@ -79,6 +79,8 @@ class MemifOsTest
         try (UnixSocket listener = UnixSocket.listenSeqPacket(path))
         {
             assertNull(listener.tryAccept(), "nothing pending: null, not a wait");
+            assertThrows(IllegalStateException.class, listener::accept,
+                "a blocking accept on a non-blocking SOCK_SEQPACKET listener is refused, not turned into a stream");
             try (UnixSocket client = UnixSocket.connectSeqPacket(path); UnixSocket server = listener.tryAccept())
             {
                 assertNotNull(server);
