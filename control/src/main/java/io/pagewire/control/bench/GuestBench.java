@@ -219,29 +219,7 @@ final class GuestBench
             List.of("net_af_packet0,iface=" + veth.hostEnd, "net_vhost0,iface=" + socket + ",queues=1"),
             List.of("--forward-mode=io", "--nb-cores=1"), START_TIMEOUT);
         testpmd.command("start");
-        return new PvpBench.ForwarderUnderTest()
-        {
-            @Override
-            public List<Long> pids()
-            {
-                return List.of(testpmd.pid());
-            }
-
-            @Override
-            public void checkAlive()
-            {
-                if (!testpmd.isAlive())
-                {
-                    throw new IllegalStateException("dpdk-testpmd died: " + testpmd.logTail(5));
-                }
-            }
-
-            @Override
-            public void close()
-            {
-                testpmd.close();
-            }
-        };
+        return new PvpBench.DpdkForwarder(testpmd);
     }
 
     /** The namespace's iperf3 client; retried while the guest's server is not listening yet. */

@@ -300,12 +300,17 @@ final class PvpBench
         void close();
     }
 
-    /** DPDK testpmd forwarding between {@code net_memif} (server) and {@code net_vhost}, its lcore on CPU 0. */
+    /**
+     * DPDK testpmd as the forwarder under test, its lcore on CPU 0: between {@code net_memif} (server) and
+     * {@code net_vhost} here ({@link #start}), between {@code net_af_packet} and {@code net_vhost} in
+     * {@code bench guest}.
+     */
     static final class DpdkForwarder implements ForwarderUnderTest
     {
         private final TestPmd testpmd;
 
-        private DpdkForwarder(final TestPmd testpmd)
+        /** @param testpmd a started testpmd, forwarding. */
+        DpdkForwarder(final TestPmd testpmd)
         {
             this.testpmd = testpmd;
         }
@@ -333,7 +338,7 @@ final class PvpBench
         {
             if (!testpmd.isAlive())
             {
-                throw new IllegalStateException("the DPDK forwarder died: " + testpmd.logTail(5));
+                throw new IllegalStateException("dpdk-testpmd died: " + testpmd.logTail(5));
             }
         }
 
