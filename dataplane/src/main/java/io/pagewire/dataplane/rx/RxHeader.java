@@ -2,17 +2,20 @@ package io.pagewire.dataplane.rx;
 
 import io.pagewire.dataplane.virtio.VirtioNetHeader;
 import org.agrona.BufferUtil;
+import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
  * The virtio-net header the device puts before every received frame, staged off-heap so it can be copied into
- * guest buffers like frame bytes (it may straddle buffers). pagewire offers no receive offloads yet, so everything
- * but {@code num_buffers} is zero: flags 0, GSO_NONE (§5.1.6.4).
+ * guest buffers like frame bytes (it may straddle buffers). For a plain frame everything but {@code num_buffers} is
+ * zero: flags 0, GSO_NONE (§5.1.6.4); a frame the NIC port passes with an offload brings its own 10 bytes
+ * ({@link #vnetHeader}). The zeros are written back only after such a frame, so plain frames cost one branch.
  */
 final class RxHeader
 {
     private final UnsafeBuffer header = new UnsafeBuffer(BufferUtil.allocateDirectAligned(64, 64));
     private final int length;
+    private boolean offload;
 
     RxHeader(final int length)
     {
@@ -32,6 +35,27 @@ final class RxHeader
     long address()
     {
         return header.addressOffset();
+    }
+
+    /**
+     * Sets the header's flags .. csum_offset (virtio 1.2 §5.1.6).
+     *
+     * @param source host address of the 10 bytes to copy, or 0 for zeros.
+     */
+    void vnetHeader(final long source)
+    {
+        if (source != 0)
+        {
+            header.putLong(0, UnsafeApi.getLong(source));
+            header.putShort(8, UnsafeApi.getShort(source + 8));
+            offload = true;
+        }
+        else if (offload)
+        {
+            header.putLong(0, 0);
+            header.putShort(8, (short)0);
+            offload = false;
+        }
     }
 
     /** Sets num_buffers (12-byte header only; §5.1.6.4: 1 when MRG_RXBUF was not negotiated). */
