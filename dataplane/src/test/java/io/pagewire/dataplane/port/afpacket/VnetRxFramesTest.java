@@ -77,7 +77,7 @@ class VnetRxFramesTest
         ALL.set(ValueLayout.JAVA_INT_UNALIGNED, ring + BLOCK_STATUS_OFFSET, 1);
     }
 
-    private static int sum16(final byte[] b, final int from, final int to, final long initial)
+    static int sum16(final byte[] b, final int from, final int to, final long initial)
     {
         long s = initial;
         for (int i = from; i < to; i += 2)
@@ -92,7 +92,7 @@ class VnetRxFramesTest
     }
 
     /** @return whether the L4 checksum of an IPv4 or IPv6 frame at l3 = 14 verifies (sum with pseudo-header = 0xFFFF). */
-    private static boolean l4ChecksumValid(final byte[] f, final boolean v6, final int protocol)
+    static boolean l4ChecksumValid(final byte[] f, final boolean v6, final int protocol)
     {
         final int l4 = v6 ? 54 : 14 + (f[14] & 0xF) * 4;
         final int l4Length = f.length - l4;
