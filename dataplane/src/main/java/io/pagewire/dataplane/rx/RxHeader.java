@@ -46,14 +46,16 @@ final class RxHeader
     {
         if (source != 0)
         {
-            header.putLong(0, UnsafeApi.getLong(source));
-            header.putShort(8, UnsafeApi.getShort(source + 8));
+            // flags .. csum_start as one long, csum_offset as a short: the legacy header's 10 bytes.
+            header.putLong(VirtioNetHeader.FLAGS_OFFSET, UnsafeApi.getLong(source));
+            header.putShort(VirtioNetHeader.CSUM_OFFSET_OFFSET,
+                UnsafeApi.getShort(source + VirtioNetHeader.CSUM_OFFSET_OFFSET));
             offload = true;
         }
         else if (offload)
         {
-            header.putLong(0, 0);
-            header.putShort(8, (short)0);
+            header.putLong(VirtioNetHeader.FLAGS_OFFSET, 0);
+            header.putShort(VirtioNetHeader.CSUM_OFFSET_OFFSET, (short)0);
             offload = false;
         }
     }

@@ -23,8 +23,8 @@ import java.util.concurrent.TimeUnit;
  * with retire timeout {@code nic.af_packet.retire_timeout_ms} (with vnet_hdr at least {@link #VNET_HDR_MIN_BLOCK_SIZE}
  * bytes per block, so a 64 KiB GSO frame fits one); the transmit ring has at least {@code nic.ring.size}
  * slots of {@code nic.slot_size + 64} bytes, packed into blocks of {@code nic.af_packet.block_size} bytes (or the
- * next power of two that holds a slot). Frames up to {@code nic.slot_size - 8} bytes pass both ways; longer received
- * frames are dropped and counted ({@link AfPacketCounter#RX_TOO_LONG}); the guest may transmit frames up to the
+ * next power of two that holds a slot). Frames up to {@code nic.slot_size - 8} bytes pass both ways (with vnet_hdr,
+ * GSO frames passed into the guest whole go up to 64 KiB); longer received frames are dropped and counted ({@link AfPacketCounter#RX_TOO_LONG}); the guest may transmit frames up to the
  * interface's MTU plus the 14-byte Ethernet header (longer ones the kernel would refuse, so the dataplane drops and
  * counts them as too long).
  * <p>

@@ -126,7 +126,8 @@ public final class VnetRxFrames
     /**
      * Sets which offloads frames may be passed to the guest with: its negotiated features, on the dataplane thread
      * when its queue pair attaches, 0 when it detaches (until then every frame is made plain). Frames already made
-     * for the old features and not yet released are dropped if they carry a header the new ones do not allow.
+     * with an offload for the old features and not yet released are dropped and counted: the next guest may not
+     * take it (this happens only around a reattach).
      *
      * @param negotiatedFeatures the features the guest's driver accepted.
      */
