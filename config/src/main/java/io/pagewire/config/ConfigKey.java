@@ -83,7 +83,8 @@ public enum ConfigKey
 
     /** TPACKET_V3 block size. */
     NIC_AF_PACKET_BLOCK_SIZE("nic.af_packet.block_size", 1 << 16, IntRule.powerOfTwo(4096, 1 << 26),
-        "Bytes of each TPACKET_V3 receive block; frames are packed into blocks and a block is given back whole."),
+        "Bytes of each TPACKET_V3 receive block; frames are packed into blocks and a block is given back whole. " +
+        "With nic.af_packet.vnet_hdr=true at least 131072 is used, so a 64 KiB GSO frame fits one block."),
 
     /** TPACKET_V3 block count. */
     NIC_AF_PACKET_BLOCK_COUNT("nic.af_packet.block_count", 64, IntRule.range(2, 65536),
@@ -99,8 +100,10 @@ public enum ConfigKey
 
     /** PACKET_VNET_HDR. */
     NIC_AF_PACKET_VNET_HDR("nic.af_packet.vnet_hdr", false,
-        "Exchange frames with the kernel with a virtio-net header (PACKET_VNET_HDR): partial checksums are " +
-        "completed and TCP GSO frames segmented in software before they reach the guest."),
+        "Exchange frames with the kernel with a virtio-net header (PACKET_VNET_HDR): frames with a partial " +
+        "checksum and TCP GSO frames (up to 64 KiB) go to the guest with their offload when it negotiated " +
+        "GUEST_CSUM / GUEST_TSO4/6 (features.guest_tso=true); otherwise partial checksums are completed and GSO " +
+        "frames segmented in software."),
 
     /** pcap file to replay. */
     NIC_PCAP_READ("nic.pcap.read", "", StringRule.pathOrEmpty(),
@@ -160,8 +163,10 @@ public enum ConfigKey
 
     /** Whether the device offers VIRTIO_NET_F_GUEST_CSUM, GUEST_TSO4 and GUEST_TSO6. */
     FEATURES_GUEST_TSO("features.guest_tso", false,
-        "Offer VIRTIO_NET_F_GUEST_CSUM, GUEST_TSO4 and GUEST_TSO6. pagewire never sends the guest GSO packets or " +
-        "partial checksums; the offer makes a Linux guest without mrg_rxbuf post 64 KiB big-packet chains."),
+        "Offer VIRTIO_NET_F_GUEST_CSUM, GUEST_TSO4 and GUEST_TSO6. With nic.type=af_packet and " +
+        "nic.af_packet.vnet_hdr=true the guest then receives the kernel's GSO frames whole and partial checksums " +
+        "as they are; other ports send plain frames, and the offer makes a Linux guest without mrg_rxbuf post " +
+        "64 KiB big-packet chains."),
 
     /** Size of each frame the embedded traffic source sends. */
     TRAFFIC_FRAME_SIZE("traffic.frame_size", 1514, IntRule.range(60, 65535),

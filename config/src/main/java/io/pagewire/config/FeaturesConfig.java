@@ -9,7 +9,8 @@ package io.pagewire.config;
  * @param indirectDesc {@code features.indirect_desc}: VIRTIO_RING_F_INDIRECT_DESC (bit 28).
  * @param version1     {@code features.version_1}: VIRTIO_F_VERSION_1 (bit 32).
  * @param guestTso     {@code features.guest_tso}: VIRTIO_NET_F_GUEST_CSUM, GUEST_TSO4, GUEST_TSO6 (bits 1, 7, 8),
- *                     offered only (pagewire sends no GSO packets): a Linux guest then posts big-packet chains.
+ *                     used by the AF_PACKET port with vnet_hdr to pass GSO frames and partial checksums into the
+ *                     guest; with any port, a Linux guest without mrg_rxbuf then posts big-packet chains.
  */
 public record FeaturesConfig(
     boolean mrgRxbuf, boolean eventIdx, boolean indirectDesc, boolean version1, boolean guestTso)

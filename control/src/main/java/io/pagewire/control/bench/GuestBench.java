@@ -26,9 +26,10 @@ import java.util.stream.Stream;
  * running {@code reps} iperf3 tests; the backends' order flips from cell to cell so that drift in the machine's load
  * does not favour one.
  * <p>
- * The guest's receive offloads ({@code --tso}): pagewire offers them with {@code features.guest_tso=true} (it never
- * sends GSO packets, but the offer makes virtio_net post 64 KiB big-packet chains without mrg_rxbuf, as DPDK's
- * {@code net_vhost} offer does); "off" also switches them off on QEMU's device.
+ * The guest's receive offloads ({@code --tso}): pagewire offers them with {@code features.guest_tso=true} (without
+ * {@code nic.af_packet.vnet_hdr}, as here, it sends no GSO packets, but the offer makes virtio_net post 64 KiB
+ * big-packet chains without mrg_rxbuf, as DPDK's {@code net_vhost} offer does); "off" also switches them off on
+ * QEMU's device.
  * <p>
  * Both backends busy-poll on CPU 0 (pagewire {@code dataplane.cpu=0}; testpmd's forwarding lcore); the guest's one
  * vCPU thread and the iperf3 client share the rest. Per run the CPU that went to neither the backend, QEMU nor the

@@ -101,8 +101,7 @@ public final class QueuePairFactory
         final RxWriter writer = FeatureBit.MRG_RXBUF.isSetIn(negotiatedFeatures) ?
             new MergeableRxWriter(rxQueue) : new ChainRxWriter(rxQueue, headerLength);
         return new QueuePair(index, rxQueue, writer, txQueue, new TxReader(txQueue, headerLength), rxRings, txRings,
-            FeatureBit.EVENT_IDX.isSetIn(negotiatedFeatures), FeatureBit.INDIRECT_DESC.isSetIn(negotiatedFeatures),
-            nic, notifier, policy, Math.min(burst, Math.min(rxSize, txSize)),
+            negotiatedFeatures, nic, notifier, policy, Math.min(burst, Math.min(rxSize, txSize)),
             counters);
     }
 }

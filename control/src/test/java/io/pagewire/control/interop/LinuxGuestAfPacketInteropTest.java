@@ -32,7 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>
  * Offloads: the veth's checksum and segmentation offloads are off ({@link VethPair}: ethtool {@code tx tso gso gro
  * off}) and the port runs without {@code vnet_hdr}, so only whole MTU frames with finished checksums cross, as on a
- * physical wire and as DPDK's {@code net_af_packet} (the benchmark's other backend) needs them.
+ * physical wire and as DPDK's {@code net_af_packet} (the benchmark's other backend) needs them. One case leaves them
+ * on with {@code vnet_hdr} and GUEST_TSO4/6 negotiated: the namespace's TSO frames reach the guest's TCP whole.
  */
 @Tag("interop")
 class LinuxGuestAfPacketInteropTest
@@ -76,12 +77,12 @@ class LinuxGuestAfPacketInteropTest
         }
     }
 
-    @ParameterizedTest(name = "mrg_rxbuf={0}, guest_tso={1}")
-    @CsvSource({"true, false", "false, false", "false, true"})
-    void pingBothWaysAndTcpFromTheNamespaceIntoTheGuest(final boolean mergeable, final boolean guestTso)
-        throws Exception
+    @ParameterizedTest(name = "mrg_rxbuf={0}, guest_tso={1}, vnet_hdr={2}")
+    @CsvSource({"true, false, false", "false, false, false", "false, true, false", "true, true, true"})
+    void pingBothWaysAndTcpFromTheNamespaceIntoTheGuest(
+        final boolean mergeable, final boolean guestTso, final boolean vnetHdr) throws Exception
     {
-        try (VethPair veth = VethPair.create(true))
+        try (VethPair veth = VethPair.create(true, vnetHdr))
         {
             veth.inNamespace("ip", "addr", "add", NAMESPACE_ADDRESS + "/24", "dev", veth.peerEnd());
             final Path socket = temp.resolve("vhost.sock");
@@ -89,7 +90,7 @@ class LinuxGuestAfPacketInteropTest
                 "guest.type=vhost-user", "guest.socket=" + socket, "dataplane.idle_strategy=backoff",
                 "nic.type=af_packet", "nic.af_packet.interface=" + veth.hostEnd(),
                 "features.mrg_rxbuf=" + mergeable, "rx.mode=" + (mergeable ? "mergeable" : "small"),
-                "features.guest_tso=" + guestTso)),
+                "features.guest_tso=" + guestTso, "nic.af_packet.vnet_hdr=" + vnetHdr)),
                 temp.resolve("run"));
             forwarder.start();
             controlRunning.set(true);
@@ -126,11 +127,17 @@ class LinuxGuestAfPacketInteropTest
 
                 final String client = iperf3Client(veth, 3);
                 final String result = guest.await("PW-IPERF3", Duration.ofSeconds(60));
-                System.out.printf("LinuxGuestAfPacketInteropTest mrg_rxbuf=%s guest_tso=%s: features %s, guest %s%n",
-                    mergeable, guestTso, features, result);
+                final long gsoPassed = nicCounter("nic.af_packet.rx_gso_passed");
+                System.out.printf("LinuxGuestAfPacketInteropTest mrg_rxbuf=%s guest_tso=%s vnet_hdr=%s: features %s, " +
+                    "GSO frames passed whole %d, guest %s%n", mergeable, guestTso, vnetHdr, features, gsoPassed, result);
                 assertTrue(result.contains(" rc=0 "), result + "\nclient:\n" + client);
                 final double received = Double.parseDouble(field(result, "received_bps"));
                 assertTrue(received > 0, "TCP data reached the guest's iperf3 server: " + result);
+                if (vnetHdr)
+                {
+                    // The veth's offloads are on: the kernel hands over TSO frames, and the guest took them whole.
+                    assertTrue(gsoPassed > 0, "GSO frames went into the guest whole: " + gsoPassed);
+                }
 
                 assertEquals(0, guest.awaitExit(Duration.ofSeconds(60)), "QEMU exited after the guest's poweroff");
                 final Map<String, Long> stats = guest.lastStats();
@@ -144,6 +151,20 @@ class LinuxGuestAfPacketInteropTest
      * Runs the namespace's iperf3 client against the guest, retrying while the guest's server is not listening yet
      * (its /init prints the step before iperf3 binds the port; TCG is slow).
      */
+    private long nicCounter(final String label)
+    {
+        final long[] value = {-1};
+        final var reader = forwarder.countersFile().reader();
+        reader.forEach((id, typeId, key, counterLabel) ->
+        {
+            if (counterLabel.equals(label))
+            {
+                value[0] = reader.getCounterValue(id);
+            }
+        });
+        return value[0];
+    }
+
     private static String iperf3Client(final VethPair veth, final int seconds) throws InterruptedException
     {
         final long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();

@@ -9,6 +9,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.status.AtomicCounter;
 import io.pagewire.dataplane.tx.TxReader;
 import io.pagewire.dataplane.virtio.DeviceVirtqueue;
+import io.pagewire.dataplane.virtio.FeatureBit;
 
 /**
  * One receive/transmit virtqueue pair of a guest served against one NIC port: the unit a dataplane agent owns.
@@ -46,8 +47,7 @@ public final class QueuePair
     private final int burst;
     private final RingAddresses rxRings;
     private final RingAddresses txRings;
-    private final boolean eventIdx;
-    private final boolean indirectDesc;
+    private final long negotiatedFeatures;
 
     private final long[] rxDrops = new long[RxDrop.values().length];
     private final long[] buffersPerPacket = new long[MAX_EXACT_BUFFERS + 2];
@@ -80,8 +80,8 @@ public final class QueuePair
      * @param reader       the TX reader over {@code txQueue}.
      * @param rxRings      ring addresses of the receive queue.
      * @param txRings      ring addresses of the transmit queue.
-     * @param eventIdx     VIRTIO_F_EVENT_IDX negotiated.
-     * @param indirectDesc VIRTIO_F_INDIRECT_DESC negotiated.
+     * @param negotiatedFeatures the features the driver accepted (EVENT_IDX, INDIRECT_DESC for the rings; the NIC
+     *                           port learns them at attach, for the receive offloads it may pass on).
      * @param nic          the NIC port frames come from and go to.
      * @param notifier     how to tell the guest about used buffers.
      * @param policy       what to do when the guest has no buffers.
@@ -96,8 +96,7 @@ public final class QueuePair
         final TxReader reader,
         final RingAddresses rxRings,
         final RingAddresses txRings,
-        final boolean eventIdx,
-        final boolean indirectDesc,
+        final long negotiatedFeatures,
         final NicPort nic,
         final GuestNotifier notifier,
         final RxPolicy policy,
@@ -111,8 +110,7 @@ public final class QueuePair
         this.reader = reader;
         this.rxRings = rxRings;
         this.txRings = txRings;
-        this.eventIdx = eventIdx;
-        this.indirectDesc = indirectDesc;
+        this.negotiatedFeatures = negotiatedFeatures;
         this.nic = nic;
         this.notifier = notifier;
         this.policy = policy;
@@ -120,20 +118,30 @@ public final class QueuePair
         this.counters = counters;
     }
 
-    /** Enables both virtqueues. Dataplane thread only (or before the pair is attached). */
+    /**
+     * Enables both virtqueues and tells the NIC port the guest's features. Dataplane thread only (or before the pair
+     * is attached).
+     */
     void enable()
     {
+        final boolean eventIdx = FeatureBit.EVENT_IDX.isSetIn(negotiatedFeatures);
+        final boolean indirectDesc = FeatureBit.INDIRECT_DESC.isSetIn(negotiatedFeatures);
         rxQueue.enable(rxRings.descTable(), rxRings.availRing(), rxRings.usedRing(), rxRings.baseIndex(),
             eventIdx, indirectDesc);
         txQueue.enable(txRings.descTable(), txRings.availRing(), txRings.usedRing(), txRings.baseIndex(),
             eventIdx, indirectDesc);
+        nic.guestFeatures(negotiatedFeatures);
     }
 
-    /** Disables both virtqueues; their last available indices are what vhost-user GET_VRING_BASE returns. */
+    /**
+     * Disables both virtqueues (their last available indices are what vhost-user GET_VRING_BASE returns) and tells
+     * the NIC port no guest takes offloads any more.
+     */
     void disable()
     {
         rxQueue.disable();
         txQueue.disable();
+        nic.guestFeatures(0);
     }
 
     /**
@@ -160,7 +168,7 @@ public final class QueuePair
                 taken++;
                 continue;
             }
-            final int result = writer.deliverToGuest(nic.rxFrameAddress(taken), length);
+            final int result = writer.deliverToGuest(nic.rxFrameAddress(taken), length, nic.rxFrameVnetHeader(taken));
             if (result > 0)
             {
                 oldestDelivered |= taken == 0;

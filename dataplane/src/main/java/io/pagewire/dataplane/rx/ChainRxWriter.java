@@ -32,7 +32,7 @@ public final class ChainRxWriter implements RxWriter
     }
 
     @Override
-    public int deliverToGuest(final long frameAddress, final int frameLength)
+    public int deliverToGuest(final long frameAddress, final int frameLength, final long vnetHeader)
     {
         if (frameLength < 0 || frameLength > VirtioNetHeader.MAX_FRAME_LENGTH)
         {
@@ -61,6 +61,7 @@ public final class ChainRxWriter implements RxWriter
             return BUFFER_TOO_SMALL;
         }
         queue.consume(1);
+        header.vnetHeader(vnetHeader);
         final long offset = scatter.copyIn(header.address(), header.length(), 0);
         scatter.copyIn(frameAddress, frameLength, offset);
         queue.addUsed(head, needed);

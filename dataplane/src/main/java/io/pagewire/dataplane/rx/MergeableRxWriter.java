@@ -13,7 +13,9 @@ import io.pagewire.dataplane.virtio.VirtioNetHeader;
  * consuming them, until their capacity covers header + frame. If the ring runs out first, nothing is consumed and
  * nothing is written ({@link #NO_BUFFERS}), so no partial packet is ever visible. Otherwise it writes the 12-byte
  * header with {@code num_buffers} = k in the first buffer, the frame across the k buffers in order (each filled
- * before the next), and one used element per buffer carrying the bytes written into it.
+ * before the next), and one used element per buffer carrying the bytes written into it. A GSO frame the NIC port
+ * passes whole (up to 64 KiB, with its offload in the header) is the case merged buffers were made for: it takes
+ * as many buffers as it needs, like any frame.
  */
 public final class MergeableRxWriter implements RxWriter
 {
@@ -31,7 +33,7 @@ public final class MergeableRxWriter implements RxWriter
     }
 
     @Override
-    public int deliverToGuest(final long frameAddress, final int frameLength)
+    public int deliverToGuest(final long frameAddress, final int frameLength, final long vnetHeader)
     {
         if (frameLength < 0 || frameLength > VirtioNetHeader.MAX_FRAME_LENGTH)
         {
@@ -76,6 +78,7 @@ public final class MergeableRxWriter implements RxWriter
         }
 
         queue.consume(buffers);
+        header.vnetHeader(vnetHeader);
         header.numBuffers(buffers);
         final long offset = scatter.copyIn(header.address(), VirtioNetHeader.MRG_RXBUF_LENGTH, 0);
         scatter.copyIn(frameAddress, frameLength, offset);

@@ -26,9 +26,20 @@ public interface RxWriter
      *
      * @param frameAddress host address of the frame's first byte (Ethernet destination MAC).
      * @param frameLength  frame length in bytes, without the virtio-net header.
+     * @param vnetHeader   host address of the 10 bytes flags .. csum_offset the header carries (an offload the
+     *                     guest negotiated, validated by the NIC port: {@link
+     *                     io.pagewire.dataplane.port.NicPort#rxFrameVnetHeader}), or 0 for zeros (no offload).
      * @return the number of buffers used (≥ 1, the header's num_buffers), or a negative result code above.
      */
-    int deliverToGuest(long frameAddress, int frameLength);
+    int deliverToGuest(long frameAddress, int frameLength, long vnetHeader);
+
+    /**
+     * Delivers a plain frame: {@link #deliverToGuest(long, int, long)} with no offload.
+     */
+    default int deliverToGuest(final long frameAddress, final int frameLength)
+    {
+        return deliverToGuest(frameAddress, frameLength, 0);
+    }
 
     /**
      * @param result a value returned by {@link #deliverToGuest}.

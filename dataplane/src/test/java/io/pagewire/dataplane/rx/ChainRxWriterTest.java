@@ -192,4 +192,30 @@ class ChainRxWriterTest
         assertEquals(0, queue.device().lastAvailIdx());
         assertEquals(0, queue.usedIdx());
     }
+
+    /** A GSO frame in a big chain with the port's header; the legacy 10-byte header carries the same ten bytes. */
+    @ParameterizedTest(name = "header of {0} bytes")
+    @ValueSource(ints = {VirtioNetHeader.LEGACY_LENGTH, VirtioNetHeader.MRG_RXBUF_LENGTH})
+    void offloadHeaderGoesIntoTheBigChainThenZerosAgain(final int headerLength)
+    {
+        final ChainRxWriter writer = new ChainRxWriter(queue.device(), headerLength);
+        final MemorySegment vnet = arena.allocate(VirtioNetHeader.LEGACY_LENGTH, 8);
+        final byte[] offload = {1, 4, 86, 0, (byte)0x94, 5, 54, 0, 16, 0};
+        MemorySegment.copy(MemorySegment.ofArray(offload), 0, vnet, 0, offload.length);
+        postBigChain(headerLength);
+        postBigChain(headerLength);
+        queue.driver().publishAvail();
+        fillFrame(60000, 9);
+        assertEquals(1, writer.deliverToGuest(frame.address(), 60000, vnet.address()));
+        queue.device().publishUsed();
+        final byte[] packet = reap();
+        assertArrayEquals(offload, Arrays.copyOf(packet, VirtioNetHeader.LEGACY_LENGTH));
+        assertArrayEquals(frame.asSlice(0, 60000).toArray(ValueLayout.JAVA_BYTE),
+            Arrays.copyOfRange(packet, headerLength, packet.length));
+
+        assertEquals(1, writer.deliverToGuest(frame.address(), 60));
+        queue.device().publishUsed();
+        final byte[] plain = reap();
+        assertArrayEquals(new byte[VirtioNetHeader.LEGACY_LENGTH], Arrays.copyOf(plain, VirtioNetHeader.LEGACY_LENGTH));
+    }
 }

@@ -16,6 +16,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
@@ -292,5 +293,34 @@ class MergeableRxWriterTest
             delivered++;
         }
         assertEquals(QUEUE_SIZE, delivered, "in-flight capacity with page-sized mergeable buffers");
+    }
+
+    /**
+     * A GSO frame the NIC port passes whole: 64 KiB over merged 1500-byte buffers, the header carrying the port's ten
+     * bytes (flags .. csum_offset) and num_buffers; the next plain frame gets zeros again.
+     */
+    @Test
+    void offloadHeaderIsCopiedAndZerosComeBackForThePlainFrameAfterIt()
+    {
+        setUp(new int[] {1500});
+        final MemorySegment vnet = arena.allocate(VirtioNetHeader.LEGACY_LENGTH, 8);
+        final byte[] offload = {1, 1, 66, 0, (byte)0xA8, 5, 34, 0, 16, 0};
+        MemorySegment.copy(MemorySegment.ofArray(offload), 0, vnet, 0, offload.length);
+        final int length = 65000;
+        fillFrame(length, 7);
+        final int buffers = (HDR + length + 1499) / 1500;
+        assertEquals(buffers, writer.deliverToGuest(frame.address(), length, vnet.address()));
+        queue.device().publishUsed();
+        final byte[] packet = reapPacket(buffers);
+        assertArrayEquals(offload, Arrays.copyOf(packet, VirtioNetHeader.NUM_BUFFERS_OFFSET), "the port's header");
+        assertArrayEquals(expectedFrame(length), Arrays.copyOfRange(packet, HDR, packet.length));
+
+        fillFrame(100, 8);
+        assertEquals(1, writer.deliverToGuest(frame.address(), 100));
+        queue.device().publishUsed();
+        final byte[] plain = reapPacket(1);
+        assertArrayEquals(new byte[VirtioNetHeader.NUM_BUFFERS_OFFSET],
+            Arrays.copyOf(plain, VirtioNetHeader.NUM_BUFFERS_OFFSET), "flags 0, GSO_NONE after an offloaded frame");
+        assertEquals(1, plain[VirtioNetHeader.NUM_BUFFERS_OFFSET]);
     }
 }

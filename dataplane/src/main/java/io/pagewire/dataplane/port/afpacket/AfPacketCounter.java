@@ -30,7 +30,13 @@ public enum AfPacketCounter
     /** Received GSO frames segmented in software (vnet_hdr). */
     RX_GSO_SEGMENTED(330, "nic.af_packet.rx_gso_segmented"),
     /** Received frames whose virtio_net_hdr failed validation or could not be handled, dropped (vnet_hdr). */
-    RX_VNET_DROPS(331, "nic.af_packet.rx_vnet_drops");
+    RX_VNET_DROPS(331, "nic.af_packet.rx_vnet_drops"),
+    /** Received frames passed to the guest with NEEDS_CSUM, no GSO: it negotiated GUEST_CSUM (vnet_hdr). */
+    RX_CSUM_PASSED(332, "nic.af_packet.rx_csum_passed"),
+    /** Received TCP GSO frames passed to the guest whole: it negotiated GUEST_TSO4/6 (vnet_hdr). */
+    RX_GSO_PASSED(333, "nic.af_packet.rx_gso_passed"),
+    /** Received frames passed to the guest with DATA_VALID: it negotiated GUEST_CSUM (vnet_hdr). */
+    RX_DATA_VALID_PASSED(334, "nic.af_packet.rx_data_valid_passed");
 
     private final int id;
     private final String label;

@@ -20,10 +20,11 @@ import java.util.concurrent.TimeUnit;
  * {@link #flush()}.
  * <p>
  * Geometry: the receive ring is {@code nic.af_packet.block_count} blocks of {@code nic.af_packet.block_size} bytes
- * with retire timeout {@code nic.af_packet.retire_timeout_ms}; the transmit ring has at least {@code nic.ring.size}
+ * with retire timeout {@code nic.af_packet.retire_timeout_ms} (with vnet_hdr at least {@link #VNET_HDR_MIN_BLOCK_SIZE}
+ * bytes per block, so a 64 KiB GSO frame fits one); the transmit ring has at least {@code nic.ring.size}
  * slots of {@code nic.slot_size + 64} bytes, packed into blocks of {@code nic.af_packet.block_size} bytes (or the
- * next power of two that holds a slot). Frames up to {@code nic.slot_size - 8} bytes pass both ways; longer received
- * frames are dropped and counted ({@link AfPacketCounter#RX_TOO_LONG}); the guest may transmit frames up to the
+ * next power of two that holds a slot). Frames up to {@code nic.slot_size - 8} bytes pass both ways (with vnet_hdr,
+ * GSO frames passed into the guest whole go up to 64 KiB); longer received frames are dropped and counted ({@link AfPacketCounter#RX_TOO_LONG}); the guest may transmit frames up to the
  * interface's MTU plus the 14-byte Ethernet header (longer ones the kernel would refuse, so the dataplane drops and
  * counts them as too long).
  * <p>
@@ -36,6 +37,12 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
     private static final long STATISTICS_INTERVAL_NS = TimeUnit.SECONDS.toNanos(1);
     private static final int TX_SLOT_EXTRA = 64;
     private static final int ETHERNET_HEADER_LENGTH = 14;
+    /**
+     * Smallest receive block with vnet_hdr: a GSO frame of a 64 KiB IP packet (65535 + 14 bytes) plus the block
+     * descriptor, tpacket3_hdr and virtio_net_hdr must fit one block whole, or the kernel cuts it short
+     * ({@code tp_snaplen < tp_len}); 64 KiB blocks are just too small, so the next power of two.
+     */
+    public static final int VNET_HDR_MIN_BLOCK_SIZE = 1 << 17;
 
     private final PacketSocket socket;
     private final TpacketV3RxRing rx;
@@ -87,8 +94,10 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         final int txBlockSize = Math.max(config.blockSize(), Integer.highestOneBit(txFrameSize - 1) << 1);
         final int txFramesPerBlock = txBlockSize / txFrameSize;
         final int txBlockCount = (nic.ringSize() + txFramesPerBlock - 1) / txFramesPerBlock;
+        final int rxBlockSize = config.vnetHdr() ? Math.max(config.blockSize(), VNET_HDR_MIN_BLOCK_SIZE) :
+            config.blockSize();
         final PacketSocket.Options options = new PacketSocket.Options(
-            config.interfaceName(), config.blockSize(), config.blockCount(), Math.min(slotSize, config.blockSize()),
+            config.interfaceName(), rxBlockSize, config.blockCount(), Math.min(slotSize, rxBlockSize),
             config.retireTimeoutMs(), txBlockSize, txBlockCount, txFrameSize, config.promiscuous(), config.vnetHdr());
         final PacketSocket socket;
         try
@@ -189,6 +198,23 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         return vnet == null ? rx.frameLength(i) : vnet.frameLength(i);
     }
 
+    /** The header of a frame passed to the guest with its offload (vnet_hdr), else 0. */
+    @Override
+    public long rxFrameVnetHeader(final int i)
+    {
+        return vnet == null ? 0 : vnet.frameVnetHeader(i);
+    }
+
+    /** With vnet_hdr, offloads the guest negotiated are passed to it rather than done in software. */
+    @Override
+    public void guestFeatures(final long negotiatedFeatures)
+    {
+        if (vnet != null)
+        {
+            vnet.guestFeatures(negotiatedFeatures);
+        }
+    }
+
     /** Releases received frames; a block goes back to the kernel when all its frames are released. */
     @Override
     public void rxRelease(final int count)
@@ -264,6 +290,9 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
             publish(AfPacketCounter.RX_CSUM_COMPLETED, vnet.checksumsCompleted());
             publish(AfPacketCounter.RX_GSO_SEGMENTED, vnet.segmented());
             publish(AfPacketCounter.RX_VNET_DROPS, vnet.dropped());
+            publish(AfPacketCounter.RX_CSUM_PASSED, vnet.checksumsPassed());
+            publish(AfPacketCounter.RX_GSO_PASSED, vnet.gsoPassed());
+            publish(AfPacketCounter.RX_DATA_VALID_PASSED, vnet.dataValidPassed());
         }
     }
 
@@ -350,6 +379,15 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
     public long rxGsoSegmented()
     {
         return vnet == null ? 0 : vnet.segmented();
+    }
+
+    /**
+     * @return GSO frames passed to the guest whole (vnet_hdr), 0 without vnet_hdr; dataplane thread or after it
+     * stopped.
+     */
+    public long rxGsoPassed()
+    {
+        return vnet == null ? 0 : vnet.gsoPassed();
     }
 
     /** @return the socket (tests, diagnostics). */

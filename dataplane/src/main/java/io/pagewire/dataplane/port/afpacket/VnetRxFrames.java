@@ -1,6 +1,8 @@
 package io.pagewire.dataplane.port.afpacket;
 
 import io.pagewire.dataplane.memory.MemoryCopy;
+import io.pagewire.dataplane.virtio.FeatureBit;
+import io.pagewire.dataplane.virtio.VirtioNetHeader;
 import org.agrona.UnsafeApi;
 
 import java.lang.foreign.Arena;
@@ -16,10 +18,29 @@ import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_SIZE_OFFSET;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TCPV4;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TCPV6;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TYPE_OFFSET;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.HDR_LEN_OFFSET;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.MAX_FRAME_LENGTH;
 
 /**
  * Received frames that arrive with a virtio_net_hdr ({@code PACKET_VNET_HDR}: the kernel writes the 10-byte legacy
- * header right before each frame), made into frames a guest without checksum or segmentation offload can take:
+ * header right before each frame), passed to the guest with their offload as far as it negotiated it, and made into
+ * frames it can take otherwise.
+ * <p>
+ * Passed through (the frame goes to the guest whole, {@link #frameVnetHeader} gives the header it must receive,
+ * rewritten in place in the kernel's headroom as virtio 1.2 §5.1.6.4 wants it from a device):
+ * <ul>
+ *   <li>{@code NEEDS_CSUM} without GSO, when the guest negotiated GUEST_CSUM: flags NEEDS_CSUM, csum_start and
+ *       csum_offset as the kernel gave them (counted from the frame's first byte, 4 more when the ring put a VLAN tag
+ *       back), the checksum field holding the pseudo-header sum as Linux leaves it ("the device MUST set the packet
+ *       checksum ... to the TCP/UDP pseudo header");</li>
+ *   <li>{@code GSO_TCPV4}/{@code GSO_TCPV6} when the guest negotiated GUEST_TSO4/GUEST_TSO6 (and GUEST_ECN for a
+ *       frame with the ECN bit), up to {@link io.pagewire.dataplane.virtio.VirtioNetHeader#MAX_FRAME_LENGTH} bytes,
+ *       with NEEDS_CSUM at the TCP checksum: gso_type and gso_size as given, hdr_len set to the exact length of the
+ *       Ethernet, IP and TCP headers as parsed here (the kernel gives its linear length, only a hint);</li>
+ *   <li>{@code DATA_VALID} (the kernel or the NIC checked the checksum) when the guest negotiated GUEST_CSUM, the
+ *       only feature under which the spec lets a device set it.</li>
+ * </ul>
+ * Everything else is done here in software, as for a guest without offloads:
  * <ul>
  *   <li>{@code VIRTIO_NET_HDR_F_NEEDS_CSUM} without GSO: the checksum from {@code csum_start} to the end is computed
  *       and stored at {@code csum_start + csum_offset} (the field holds the pseudo-header sum, as Linux leaves it for
@@ -40,7 +61,7 @@ import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TYPE_OFFSET;
 public final class VnetRxFrames
 {
     /** Bytes of the virtio_net_hdr the kernel puts before each frame (no num_buffers). */
-    public static final int VNET_HDR_LENGTH = 10;
+    public static final int VNET_HDR_LENGTH = VirtioNetHeader.LEGACY_LENGTH;
 
     private static final int ETH_P_IPV4 = 0x0800;
     private static final int ETH_P_IPV6 = 0x86DD;
@@ -50,6 +71,7 @@ public final class VnetRxFrames
     private static final int TCP_PSH = 0x08;
     private static final int TCP_CWR = 0x80;
     private static final int MIN_GSO_SIZE = 8;
+    private static final int TCP_CHECKSUM_OFFSET = 16;
 
     private final TpacketV3RxRing ring;
     private final int maxFrameLength;
@@ -58,14 +80,26 @@ public final class VnetRxFrames
     private final long scratchLength;
     private final long[] addresses;
     private final int[] lengths;
+    private final long[] headers;
 
     private int frames;
     private int released;
     private long scratchUsed;
+    private long guestFeatures;
+    private boolean guestCsum;
+    private boolean guestTso4;
+    private boolean guestTso6;
+    private boolean guestEcn;
+    private int l3;
+    private int l4;
+    private int headersLength;
 
     private long checksumsCompleted;
     private long segmented;
     private long dropped;
+    private long checksumsPassed;
+    private long gsoPassed;
+    private long dataValidPassed;
 
     /**
      * @param ring           the receive ring, made with headroom {@link #VNET_HDR_LENGTH} and no frame length limit
@@ -86,6 +120,38 @@ public final class VnetRxFrames
         final int capacity = blockSize / 8;
         this.addresses = new long[capacity];
         this.lengths = new int[capacity];
+        this.headers = new long[capacity];
+    }
+
+    /**
+     * Sets which offloads frames may be passed to the guest with: its negotiated features, on the dataplane thread
+     * when its queue pair attaches, 0 when it detaches (until then every frame is made plain). Frames already made
+     * with an offload for the old features and not yet released are dropped and counted: the next guest may not
+     * take it (this happens only around a reattach).
+     *
+     * @param negotiatedFeatures the features the guest's driver accepted.
+     */
+    public void guestFeatures(final long negotiatedFeatures)
+    {
+        if (negotiatedFeatures == guestFeatures)
+        {
+            return;
+        }
+        guestFeatures = negotiatedFeatures;
+        guestCsum = FeatureBit.GUEST_CSUM.isSetIn(negotiatedFeatures);
+        // §5.1.3.1: GUEST_TSO4/6 and GUEST_ECN require GUEST_CSUM.
+        guestTso4 = guestCsum && FeatureBit.GUEST_TSO4.isSetIn(negotiatedFeatures);
+        guestTso6 = guestCsum && FeatureBit.GUEST_TSO6.isSetIn(negotiatedFeatures);
+        guestEcn = guestCsum && FeatureBit.GUEST_ECN.isSetIn(negotiatedFeatures);
+        for (int i = released; i < frames; i++)
+        {
+            if (headers[i] != 0)
+            {
+                headers[i] = 0;
+                lengths[i] = -1;
+                dropped++;
+            }
+        }
     }
 
     /**
@@ -134,6 +200,15 @@ public final class VnetRxFrames
         return lengths[released + i];
     }
 
+    /**
+     * @return address of the 10-byte virtio_net_hdr the guest must receive with the {@code i}-th unreleased frame
+     * (an offload it negotiated), or 0 for a plain frame (flags 0, GSO_NONE).
+     */
+    public long frameVnetHeader(final int i)
+    {
+        return headers[released + i];
+    }
+
     /** Releases frames; the block goes back to the kernel with the last of them. */
     public void release(final int count)
     {
@@ -148,10 +223,16 @@ public final class VnetRxFrames
 
     private void add(final long address, final int length)
     {
+        add(address, length, 0);
+    }
+
+    private void add(final long address, final int length, final long header)
+    {
         if (frames < addresses.length)
         {
             addresses[frames] = address;
             lengths[frames] = length;
+            headers[frames] = header;
             frames++;
         }
         else
@@ -207,21 +288,107 @@ public final class VnetRxFrames
             }
             if (needsCsum)
             {
+                if (guestCsum)
+                {
+                    add(frame, length, passHeader(hdr, F_NEEDS_CSUM, GSO_NONE, 0, 0, csumStart, csumOffset));
+                    checksumsPassed++;
+                    return;
+                }
                 final int sum = finish(sum(frame + csumStart, length - csumStart, 0));
                 UnsafeApi.putShort(frame + csumStart + csumOffset,
                     Short.reverseBytes((short)(sum == 0 && csumOffset == 6 ? 0xFFFF : sum)));
                 checksumsCompleted++;
             }
+            else if ((flags & F_DATA_VALID) != 0 && guestCsum)
+            {
+                add(frame, length, passHeader(hdr, F_DATA_VALID, GSO_NONE, 0, 0, 0, 0));
+                dataValidPassed++;
+                return;
+            }
             add(frame, length);
             return;
         }
         final int baseType = gsoType & ~GSO_ECN;
-        if ((baseType != GSO_TCPV4 && baseType != GSO_TCPV6) || gsoSize < MIN_GSO_SIZE)
+        if ((baseType != GSO_TCPV4 && baseType != GSO_TCPV6) || gsoSize < MIN_GSO_SIZE ||
+            !parseTcp(frame, length, baseType == GSO_TCPV4))
         {
             drop();
             return;
         }
-        segment(frame, length, baseType, gsoSize);
+        if ((baseType == GSO_TCPV4 ? guestTso4 : guestTso6) && (gsoType == baseType || guestEcn) &&
+            needsCsum && csumStart == l4 && csumOffset == TCP_CHECKSUM_OFFSET && length > headersLength &&
+            length <= MAX_FRAME_LENGTH)
+        {
+            add(frame, length, passHeader(hdr, F_NEEDS_CSUM, gsoType, headersLength, gsoSize, csumStart, csumOffset));
+            gsoPassed++;
+            return;
+        }
+        segment(frame, length, baseType == GSO_TCPV4, gsoSize);
+    }
+
+    /** Rewrites the kernel's header in place as the guest must receive it; @return its address. */
+    private static long passHeader(final long hdr, final int flags, final int gsoType, final int hdrLen,
+        final int gsoSize, final int csumStart, final int csumOffset)
+    {
+        UnsafeApi.putByte(hdr, (byte)flags);
+        UnsafeApi.putByte(hdr + GSO_TYPE_OFFSET, (byte)gsoType);
+        UnsafeApi.putShort(hdr + HDR_LEN_OFFSET, (short)hdrLen);
+        UnsafeApi.putShort(hdr + GSO_SIZE_OFFSET, (short)gsoSize);
+        UnsafeApi.putShort(hdr + CSUM_START_OFFSET, (short)csumStart);
+        UnsafeApi.putShort(hdr + CSUM_OFFSET_OFFSET, (short)csumOffset);
+        return hdr;
+    }
+
+    /**
+     * Checks the Ethernet (optionally 802.1Q), IPv4 or IPv6 (no extension headers) and TCP headers of a GSO frame
+     * against its length and sets {@link #l3}, {@link #l4} and {@link #headersLength}.
+     *
+     * @return false when they do not add up or are not TCP over the IP version the GSO type says.
+     */
+    private boolean parseTcp(final long frame, final int length, final boolean v4)
+    {
+        int l3 = 14;
+        int etherType = be16(frame + 12);
+        if (etherType == ETH_P_8021Q)
+        {
+            l3 = 18;
+            etherType = be16(frame + 16);
+        }
+        if (etherType != (v4 ? ETH_P_IPV4 : ETH_P_IPV6) || l3 + (v4 ? 20 : 40) > length)
+        {
+            return false;
+        }
+        final int l4;
+        if (v4)
+        {
+            final int versionIhl = UnsafeApi.getByte(frame + l3) & 0xFF;
+            if (versionIhl >> 4 != 4 || (versionIhl & 0xF) < 5 || (UnsafeApi.getByte(frame + l3 + 9) & 0xFF) != 6)
+            {
+                return false;
+            }
+            l4 = l3 + (versionIhl & 0xF) * 4;
+        }
+        else
+        {
+            if ((UnsafeApi.getByte(frame + l3) & 0xF0) != 0x60 || (UnsafeApi.getByte(frame + l3 + 6) & 0xFF) != 6)
+            {
+                return false;
+            }
+            l4 = l3 + 40;
+        }
+        if (l4 + 20 > length)
+        {
+            return false;
+        }
+        final int tcpLength = ((UnsafeApi.getByte(frame + l4 + 12) & 0xFF) >> 4) * 4;
+        if (tcpLength < 20 || l4 + tcpLength > length)
+        {
+            return false;
+        }
+        this.l3 = l3;
+        this.l4 = l4;
+        this.headersLength = l4 + tcpLength;
+        return true;
     }
 
     private static int be16(final long address)
@@ -234,49 +401,13 @@ public final class VnetRxFrames
         UnsafeApi.putShort(address, Short.reverseBytes((short)value));
     }
 
-    private void segment(final long frame, final int length, final int gsoType, final int mss)
+    /** Cuts a TCP GSO frame whose headers {@link #parseTcp} checked into segments of {@code mss} payload bytes. */
+    private void segment(final long frame, final int length, final boolean v4, final int mss)
     {
-        int l3 = 14;
-        int etherType = be16(frame + 12);
-        if (etherType == ETH_P_8021Q)
-        {
-            l3 = 18;
-            etherType = be16(frame + 16);
-        }
-        final boolean v4 = gsoType == GSO_TCPV4;
-        if (etherType != (v4 ? ETH_P_IPV4 : ETH_P_IPV6) || l3 + (v4 ? 20 : 40) > length)
-        {
-            drop();
-            return;
-        }
-        final int l4;
-        if (v4)
-        {
-            final int versionIhl = UnsafeApi.getByte(frame + l3) & 0xFF;
-            if (versionIhl >> 4 != 4 || (versionIhl & 0xF) < 5 || (UnsafeApi.getByte(frame + l3 + 9) & 0xFF) != 6)
-            {
-                drop();
-                return;
-            }
-            l4 = l3 + (versionIhl & 0xF) * 4;
-        }
-        else
-        {
-            if ((UnsafeApi.getByte(frame + l3) & 0xF0) != 0x60 || (UnsafeApi.getByte(frame + l3 + 6) & 0xFF) != 6)
-            {
-                drop();
-                return;
-            }
-            l4 = l3 + 40;
-        }
-        if (l4 + 20 > length)
-        {
-            drop();
-            return;
-        }
-        final int tcpLength = ((UnsafeApi.getByte(frame + l4 + 12) & 0xFF) >> 4) * 4;
-        final int headers = l4 + tcpLength;
-        if (tcpLength < 20 || headers > length || headers + mss > maxFrameLength)
+        final int l3 = this.l3;
+        final int l4 = this.l4;
+        final int headers = headersLength;
+        if (headers + mss > maxFrameLength)
         {
             drop();
             return;
@@ -371,6 +502,24 @@ public final class VnetRxFrames
     public long segmented()
     {
         return segmented;
+    }
+
+    /** @return frames passed to the guest with NEEDS_CSUM and no GSO (it negotiated GUEST_CSUM). */
+    public long checksumsPassed()
+    {
+        return checksumsPassed;
+    }
+
+    /** @return TCP GSO frames passed to the guest whole (it negotiated GUEST_TSO4/6). */
+    public long gsoPassed()
+    {
+        return gsoPassed;
+    }
+
+    /** @return frames passed to the guest with DATA_VALID (it negotiated GUEST_CSUM). */
+    public long dataValidPassed()
+    {
+        return dataValidPassed;
     }
 
     /** @return frames dropped: bad header, unsupported GSO, too long. */

@@ -8,6 +8,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 
+import io.pagewire.dataplane.virtio.FeatureBit;
+
 import static io.pagewire.dataplane.port.afpacket.TpacketLayout.BLOCK_STATUS_OFFSET;
 import static io.pagewire.dataplane.port.afpacket.TpacketLayout.NUM_PKTS_OFFSET;
 import static io.pagewire.dataplane.port.afpacket.TpacketLayout.OFFSET_TO_FIRST_PKT_OFFSET;
@@ -17,6 +19,8 @@ import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_NEXT_OFFSET_O
 import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_SNAPLEN_OFFSET;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Frames with a virtio_net_hdr, laid out in a fake TPACKET_V3 block as the kernel does with PACKET_VNET_HDR (header
@@ -73,7 +77,7 @@ class VnetRxFramesTest
         ALL.set(ValueLayout.JAVA_INT_UNALIGNED, ring + BLOCK_STATUS_OFFSET, 1);
     }
 
-    private static int sum16(final byte[] b, final int from, final int to, final long initial)
+    static int sum16(final byte[] b, final int from, final int to, final long initial)
     {
         long s = initial;
         for (int i = from; i < to; i += 2)
@@ -88,7 +92,7 @@ class VnetRxFramesTest
     }
 
     /** @return whether the L4 checksum of an IPv4 or IPv6 frame at l3 = 14 verifies (sum with pseudo-header = 0xFFFF). */
-    private static boolean l4ChecksumValid(final byte[] f, final boolean v6, final int protocol)
+    static boolean l4ChecksumValid(final byte[] f, final boolean v6, final int protocol)
     {
         final int l4 = v6 ? 54 : 14 + (f[14] & 0xF) * 4;
         final int l4Length = f.length - l4;
@@ -157,6 +161,8 @@ class VnetRxFramesTest
         assertEquals(tcp.length, completed.length);
         assertEquals(true, l4ChecksumValid(completed, false, 6), "TCP checksum verifies");
         assertArrayEquals(plain, frame(1), "DATA_VALID without NEEDS_CSUM: untouched");
+        assertEquals(0, frames.frameVnetHeader(0), "no offload passed to a guest that negotiated none");
+        assertEquals(0, frames.frameVnetHeader(1), "DATA_VALID only with GUEST_CSUM (virtio 1.2 §5.1.6.4)");
         assertEquals(1, frames.checksumsCompleted());
         frames.release(2);
         assertEquals(0, ALL.get(ValueLayout.JAVA_INT_UNALIGNED, ring + BLOCK_STATUS_OFFSET), "block handed back");
@@ -235,5 +241,90 @@ class VnetRxFramesTest
         assertEquals(8, frames.dropped());
         frames.release(9);
         assertEquals(0, ALL.get(ValueLayout.JAVA_INT_UNALIGNED, ring + BLOCK_STATUS_OFFSET));
+    }
+
+    private byte[] header(final int i)
+    {
+        final long address = frames.frameVnetHeader(i);
+        assertNotEquals(0, address, "frame " + i + " carries an offload");
+        final byte[] out = new byte[10];
+        MemorySegment.copy(ALL, address, MemorySegment.ofArray(out), 0, 10);
+        return out;
+    }
+
+    private static final long CSUM_TSO4 = FeatureBit.GUEST_CSUM.mask() | FeatureBit.GUEST_TSO4.mask();
+
+    /**
+     * The guest negotiated GUEST_CSUM and GUEST_TSO4: a partial checksum, DATA_VALID and a TCPv4 GSO frame go to it as
+     * the kernel gave them, with the header a device must write (hdr_len = 54, the parsed header length, not the
+     * kernel's hint 0); TCPv6 GSO (no GUEST_TSO6), ECN (no GUEST_ECN) and a GSO frame whose checksum is not at the
+     * TCP checksum field are still segmented here.
+     */
+    @Test
+    void offloadsTheGuestNegotiatedArePassedThroughTheRestDoneHere()
+    {
+        frames.guestFeatures(CSUM_TSO4);
+        final byte[] partial = ipv4Tcp(301, 0x18, true);
+        final byte[] valid = ipv4Tcp(100, 0x10, false);
+        final byte[] big = ipv4Tcp(4500, 0x18, true);
+        kernelFills(
+            new Packet(partial, 1, 0, 0, 34, 16),
+            new Packet(valid, 2, 0, 0, 0, 0),
+            new Packet(big, 1, 1, 1000, 34, 16),
+            new Packet(ipv6Tcp(3000), 1, 4, 1400, 54, 16),
+            new Packet(big, 1, 1 | 0x80, 1000, 34, 16),
+            new Packet(big, 1, 1, 1000, 14, 36));
+        assertEquals(3 + 3 + 5 + 5, frames.available());
+        assertArrayEquals(partial, frame(0), "the pseudo-header sum stays for the guest to finish");
+        assertArrayEquals(new byte[] {1, 0, 0, 0, 0, 0, 34, 0, 16, 0}, header(0));
+        assertArrayEquals(valid, frame(1));
+        assertArrayEquals(new byte[] {2, 0, 0, 0, 0, 0, 0, 0, 0, 0}, header(1));
+        assertArrayEquals(big, frame(2), "the GSO frame whole");
+        assertArrayEquals(new byte[] {1, 1, 54, 0, (byte)0xE8, 3, 34, 0, 16, 0}, header(2));
+        for (int i = 3; i < 16; i++)
+        {
+            assertEquals(0, frames.frameVnetHeader(i), "segment " + i + " is plain");
+            assertTrue(frames.frameLength(i) <= (i < 6 ? 86 + 1400 : 54 + 1000), "segment " + i);
+            assertTrue(l4ChecksumValid(frame(i), i < 6, 6), "TCP checksum of segment " + i);
+        }
+        assertEquals(1, frames.checksumsPassed());
+        assertEquals(1, frames.dataValidPassed());
+        assertEquals(1, frames.gsoPassed());
+        assertEquals(3, frames.segmented());
+        assertEquals(0, frames.checksumsCompleted());
+        assertEquals(0, frames.dropped());
+    }
+
+    @Test
+    void checksumOnlyGuestGetsGsoSegmentedAndHostileGsoStillDropped()
+    {
+        frames.guestFeatures(FeatureBit.GUEST_CSUM.mask());
+        final byte[] bad = ipv4Tcp(3000, 0x10, true);
+        bad[14] = 0x44;
+        kernelFills(new Packet(ipv4Tcp(2000, 0x10, true), 1, 1, 1000, 34, 16), new Packet(bad, 1, 1, 1000, 34, 16));
+        assertEquals(3, frames.available());
+        assertEquals(0, frames.frameVnetHeader(0));
+        assertEquals(0, frames.frameVnetHeader(1));
+        assertEquals(-1, frames.frameLength(2), "IHL 4: the header does not validate, with or without offloads");
+        assertEquals(1, frames.segmented());
+        assertEquals(0, frames.gsoPassed());
+        assertEquals(1, frames.dropped());
+    }
+
+    /** A guest that goes away leaves frames made for it: those with an offload it alone took are dropped. */
+    @Test
+    void framesPassedForFeaturesThatChangedAreDropped()
+    {
+        frames.guestFeatures(CSUM_TSO4);
+        final byte[] plain = ipv4Tcp(100, 0x10, false);
+        kernelFills(new Packet(ipv4Tcp(4500, 0x18, true), 1, 1, 1000, 34, 16), new Packet(plain, 0, 0, 0, 0, 0));
+        assertEquals(2, frames.available());
+        frames.guestFeatures(0);
+        assertEquals(-1, frames.frameLength(0));
+        assertEquals(0, frames.frameVnetHeader(0));
+        assertArrayEquals(plain, frame(1));
+        assertEquals(1, frames.dropped());
+        frames.release(2);
+        assertEquals(0, ALL.get(ValueLayout.JAVA_INT_UNALIGNED, ring + BLOCK_STATUS_OFFSET), "block handed back");
     }
 }
