@@ -62,7 +62,9 @@ import static io.pagewire.dataplane.port.memif.MemifLayout.descAddress;
  * waits for its remaining descriptors; it is never dropped for being incomplete. A chain whose frame is longer than
  * {@link #MAX_FRAME_LENGTH} is dropped whole (one frame of length -1) and counted in
  * {@link MemifCounter#RX_DROPS_TOO_LONG}; one with a bad descriptor is dropped whole as above; one that fills the
- * whole ring and still says NEXT can never end, so it is dropped whole and reported as a bad descriptor.
+ * whole ring and still says NEXT can never end, so it is dropped whole and reported as a bad descriptor. As server,
+ * pagewire clears NEXT on the descriptors of the chains it takes (see {@code clearNextFlags}: DPDK 22.11's client
+ * leaves it set).
  * <p>
  * <b>Transmit.</b> As DPDK's {@code eth_memif_tx}: a frame longer than a buffer is written over as many consecutive
  * buffers as it needs (client: {@code nic.slot_size} bytes each; server: each descriptor's length as the client
@@ -531,6 +533,10 @@ public final class MemifNicPort implements NicPort
                 gather(start, next, address);
                 staged += alignUp(length);
             }
+            if (next - start > 1 && !client)
+            {
+                clearNextFlags(from + start, next - start);
+            }
             rxFrameAddresses[frames] = address;
             rxFrameLengths[frames] = length;
             rxFrameEnds[frames] = (from + next) & 0xFFFF;
@@ -539,6 +545,20 @@ public final class MemifNicPort implements NicPort
         rxFirstFrame = 0;
         rxFrames = frames;
         return frames;
+    }
+
+    /**
+     * Server role: clears NEXT on a chain's descriptors (the client's, but pagewire's until it moves tail past them).
+     * DPDK 22.11's client sets NEXT on a chain's descriptors and never clears it on the first descriptor of a later
+     * frame, so a one-buffer frame in a slot that once carried a chain would read as chained into the next frame.
+     * A client following memif rewrites the flags anyway; the cost falls on chains only.
+     */
+    private void clearNextFlags(final int first, final int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            UnsafeApi.putShort(null, descAddress(rxRing, (first + i) & rxMask) + DESC_FLAGS_OFFSET, (short)0);
+        }
     }
 
     /** Copies the buffers of descriptors {@code start..end} (burst positions), in order, to {@code destination}. */

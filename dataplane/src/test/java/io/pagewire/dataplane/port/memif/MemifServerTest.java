@@ -291,6 +291,11 @@ class MemifServerTest
         assertEquals(260, head);
 
         assertEquals(3, port.rxAvailable(), "eight descriptors, three frames");
+        for (final int slot : new int[] {252, 253, 254, 255, 0, 2, 3})
+        {
+            assertEquals(0, s2m.getShort(RING_HEADER_LENGTH + slot * DESC_LENGTH + DESC_FLAGS_OFFSET),
+                "NEXT cleared on an assembled chain, so a client that leaves it set cannot chain a later frame");
+        }
         assertFrame(jumbo, port, 0);
         assertFrame(small, port, 1);
         assertFrame(two, port, 2);
@@ -415,6 +420,8 @@ class MemifServerTest
         }
         s2m.putShortVolatile(RING_HEAD_OFFSET, (short)head);
         assertEquals(MemifNicPort.RX_STAGING_FRAMES, port.rxAvailable());
+        assertEquals(DESC_FLAG_NEXT, s2m.getShort(RING_HEADER_LENGTH + (head - 32) * DESC_LENGTH + DESC_FLAGS_OFFSET),
+            "the chain left for the next burst keeps its flags");
         for (int i = 0; i < MemifNicPort.RX_STAGING_FRAMES; i++)
         {
             assertFrame(frame(MemifNicPort.MAX_FRAME_LENGTH, 10 + i), port, i);
