@@ -114,6 +114,28 @@ class MemifInteropTest
         return peer;
     }
 
+    /**
+     * Starts pagewire in {@code role} (guest transmitting per {@code guestTx}) and testpmd in the other role, the
+     * server first.
+     *
+     * @return testpmd's role.
+     */
+    private String startBoth(final String role, final String guestTx) throws Exception
+    {
+        final String peerRole = role.equals("server") ? "client" : "server";
+        if (role.equals("server"))
+        {
+            startForwarder(role, guestTx);
+            pmd = startPeer(peerRole);
+        }
+        else
+        {
+            pmd = startPeer(peerRole);
+            startForwarder(role, guestTx);
+        }
+        return peerRole;
+    }
+
     private long counter(final QueueCounter counter)
     {
         final CountersReader reader = forwarder.countersFile().reader();
@@ -125,17 +147,7 @@ class MemifInteropTest
     @ValueSource(strings = {"server", "client"})
     void framesFromTestPmdReachTheGuestExactlyAndResumeAfterThePeerRestarts(final String role) throws Exception
     {
-        final String peerRole = role.equals("server") ? "client" : "server";
-        if (role.equals("server"))
-        {
-            startForwarder(role, "off");
-            pmd = startPeer(peerRole);
-        }
-        else
-        {
-            pmd = startPeer(peerRole);
-            startForwarder(role, "off");
-        }
+        final String peerRole = startBoth(role, "off");
         pmd.awaitLinkUp(0, Duration.ofSeconds(30));
         final long first = txonlyBurst(0);
 
@@ -174,17 +186,7 @@ class MemifInteropTest
     @ValueSource(strings = {"server", "client"})
     void jumboFramesChainedOverMemifBuffersArriveWholeBothWays(final String role) throws Exception
     {
-        final String peerRole = role.equals("server") ? "client" : "server";
-        if (role.equals("server"))
-        {
-            startForwarder(role, "echo");
-            pmd = startPeer(peerRole);
-        }
-        else
-        {
-            pmd = startPeer(peerRole);
-            startForwarder(role, "echo");
-        }
+        startBoth(role, "echo");
         pmd.awaitLinkUp(0, Duration.ofSeconds(30));
         pmd.command("set txpkts " + JUMBO_SEGMENTS);
         pmd.clearPortStats();
@@ -210,17 +212,7 @@ class MemifInteropTest
     @ValueSource(strings = {"server", "client"})
     void framesTheGuestEchoesReachTestPmdExactly(final String role) throws Exception
     {
-        final String peerRole = role.equals("server") ? "client" : "server";
-        if (role.equals("server"))
-        {
-            startForwarder(role, "echo");
-            pmd = startPeer(peerRole);
-        }
-        else
-        {
-            pmd = startPeer(peerRole);
-            startForwarder(role, "echo");
-        }
+        startBoth(role, "echo");
         pmd.awaitLinkUp(0, Duration.ofSeconds(30));
         pmd.command("set fwd txonly");
         pmd.command("start");
