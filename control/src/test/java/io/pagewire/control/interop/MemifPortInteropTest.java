@@ -3,6 +3,7 @@ package io.pagewire.control.interop;
 import io.pagewire.config.PagewireConfig;
 import io.pagewire.dataplane.memory.MemoryCopy;
 import io.pagewire.dataplane.port.NicPort;
+import io.pagewire.dataplane.port.memif.MemifCounter;
 import io.pagewire.dataplane.port.memif.MemifNicPortSet;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -12,6 +13,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -33,9 +36,11 @@ import static org.junit.jupiter.api.Assertions.*;
 class MemifPortInteropTest
 {
     private static final int FRAME_LENGTH = 98;
+    /** A jumbo frame: longer than a memif buffer (2048 on both sides here), so both peers chain it. */
+    private static final int JUMBO_LENGTH = 9000;
 
     private final List<String> log = new ArrayList<>();
-    private final ByteBuffer frameBytes = BufferUtil.allocateDirectAligned(2048, 64);
+    private final ByteBuffer frameBytes = BufferUtil.allocateDirectAligned(JUMBO_LENGTH, 64);
     private final UnsafeBuffer frame = new UnsafeBuffer(frameBytes);
     private MemifNicPortSet set;
     private TestPmd pmd;
@@ -82,7 +87,8 @@ class MemifPortInteropTest
     private TestPmd startPeer(final String role)
     {
         final TestPmd peer = TestPmd.start(
-            List.of("net_memif0,role=" + role + ",socket=" + socket + ",socket-abstract=no,id=0"), List.of(), Duration.ofSeconds(30));
+            List.of("net_memif0,role=" + role + ",socket=" + socket + ",socket-abstract=no,id=0"), List.of(),
+            Duration.ofSeconds(30));
         peer.command("set fwd io");
         peer.command("start");
         return peer;
@@ -139,6 +145,39 @@ class MemifPortInteropTest
         pmd = startPeer("server");
         awaitConnected(2);
         echo(set.port(0), 5_000, 1);
+    }
+
+    /**
+     * 9000-byte frames both ways: pagewire chains each over five 2048-byte buffers, testpmd assembles the chain into
+     * a multi-segment mbuf, forwards it, and chains it again on its way back; pagewire assembles it and checks every
+     * byte; testpmd counted every frame and byte once.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"server", "client"})
+    void jumboFramesEchoWholeThroughTestPmdChainedBothWays(final String role) throws Exception
+    {
+        if (role.equals("server"))
+        {
+            set = open(role);
+            pmd = startPeer("client");
+        }
+        else
+        {
+            pmd = startPeer("server");
+            set = open(role);
+        }
+        awaitConnected(1);
+        // At most 64 in flight (320 of testpmd's 1024 descriptors): see MemifInteropTest for DPDK 22.11 overrunning
+        // its ring when a chained frame finds too few free descriptors. Short frames after long ones check that a
+        // descriptor that carried a chain does not make the next frame in it look chained.
+        echo(set.port(0), 5_000, 0, JUMBO_LENGTH, 64);
+        echo(set.port(0), 1_000, 1, FRAME_LENGTH, 64);
+        assertEquals(0, set.portCounter(0, MemifCounter.RX_DROPS_TOO_LONG) +
+            set.portCounter(0, MemifCounter.TX_DROPS_BUFFER_TOO_SMALL) +
+            set.portCounter(0, MemifCounter.BAD_DESCRIPTORS));
+        final TestPmd.PortStats stats = pmd.portStats(0);
+        assertEquals(6_000, stats.rxPackets(), "testpmd counted every frame once: " + stats);
+        assertEquals(5_000L * JUMBO_LENGTH + 1_000L * FRAME_LENGTH, stats.rxBytes(), "and every byte: " + stats);
     }
 
     /** Not an assertion on speed (no wall-clock asserts): prints what one thread receives from testpmd txonly. */
@@ -209,8 +248,16 @@ class MemifPortInteropTest
         }
     }
 
-    /** Sends {@code count} numbered frames and receives them back, checking order and bytes. */
     private void echo(final NicPort port, final int count, final int run)
+    {
+        echo(port, count, run, FRAME_LENGTH, 256);
+    }
+
+    /**
+     * Sends {@code count} numbered frames of {@code length} bytes, at most {@code inFlight} unanswered, and receives
+     * them back, checking order and bytes.
+     */
+    private void echo(final NicPort port, final int count, final int run, final int length, final int inFlight)
     {
         int sent = 0;
         int received = 0;
@@ -218,29 +265,32 @@ class MemifPortInteropTest
         while (received < count)
         {
             set.poll();
-            while (sent < count && sent - received < 256)
+            while (sent < count && sent - received < inFlight)
             {
-                final long address = port.claim(FRAME_LENGTH);
+                final long address = port.claim(length);
                 if (address == 0)
                 {
                     break;
                 }
-                fill(sent, run);
-                MemoryCopy.copy(frame.addressOffset(), address, FRAME_LENGTH);
-                port.commit(FRAME_LENGTH);
+                fill(sent, run, length);
+                MemoryCopy.copy(frame.addressOffset(), address, length);
+                port.commit(length);
                 sent++;
             }
             port.flush();
             final int available = port.rxAvailable();
             for (int i = 0; i < available; i++)
             {
-                assertEquals(FRAME_LENGTH, port.rxFrameLength(i), "frame " + received);
-                final UnsafeBuffer got = new UnsafeBuffer(port.rxFrameAddress(i), FRAME_LENGTH);
+                assertEquals(length, port.rxFrameLength(i), "frame " + received);
+                final UnsafeBuffer got = new UnsafeBuffer(port.rxFrameAddress(i), length);
                 assertEquals(received, got.getInt(14), "sequence number");
                 assertEquals(run, got.getInt(18), "run");
-                for (int b = 22; b < FRAME_LENGTH; b++)
+                for (int b = 22; b < length; b++)
                 {
-                    assertEquals((byte)(b + received), got.getByte(b), "byte " + b + " of frame " + received);
+                    if (got.getByte(b) != (byte)(b + received))
+                    {
+                        fail("byte " + b + " of frame " + received + " is " + got.getByte(b));
+                    }
                 }
                 received++;
             }
@@ -253,7 +303,7 @@ class MemifPortInteropTest
         }
     }
 
-    private void fill(final int sequence, final int run)
+    private void fill(final int sequence, final int run, final int length)
     {
         for (int b = 0; b < 6; b++)
         {
@@ -267,7 +317,7 @@ class MemifPortInteropTest
         frame.putShort(12, (short)0xB588);
         frame.putInt(14, sequence);
         frame.putInt(18, run);
-        for (int b = 22; b < FRAME_LENGTH; b++)
+        for (int b = 22; b < length; b++)
         {
             frame.putByte(b, (byte)(b + sequence));
         }

@@ -7,7 +7,8 @@ import org.agrona.concurrent.status.CountersManager;
 /**
  * Counters of the memif NIC port, type ids 300..319 in the counters file (stable: never renumber). Connection events
  * are counted by the control thread (key queue {@link CounterKey#NO_QUEUE}); per-frame events by the dataplane thread
- * of each queue pair (key queue = pair index). Each counter has one writer.
+ * of each queue pair (key queue = pair index). Each counter has one writer. Retired ids are not reused: 305 was
+ * {@code nic.memif.rx_drops_chained} (received chains were dropped until frames over several buffers were assembled).
  */
 public enum MemifCounter
 {
@@ -24,14 +25,21 @@ public enum MemifCounter
      * disconnect pending, dropped (per queue pair).
      */
     TX_DROPS_DOWN(304, "nic.memif.tx_drops_down", true),
-    /** Received frames spanning chained descriptors (MEMIF_DESC_FLAG_NEXT), dropped (per queue pair). */
-    RX_DROPS_CHAINED(305, "nic.memif.rx_drops_chained", true),
-    /** Frames longer than the peer's buffer (server role: the client's descriptor length), dropped. */
+    /**
+     * Frames the guest transmitted that are longer than all of the transmit ring's buffers together (ring size times
+     * the buffer size; as server, the lengths the client offered), dropped (per queue pair). Longer than one buffer
+     * is not enough: those are chained.
+     */
     TX_DROPS_BUFFER_TOO_SMALL(306, "nic.memif.tx_drops_buffer_too_small", true),
     /** Connections refused: a second client while one is connected, or the wrong interface id. Control thread. */
     REJECTED(307, "nic.memif.rejected", false),
     /** Client role: connect attempts that failed (no listener yet); retried with backoff. Control thread. */
-    CONNECT_FAILURES(308, "nic.memif.connect_failures", false);
+    CONNECT_FAILURES(308, "nic.memif.connect_failures", false),
+    /**
+     * Received frames longer than {@link MemifNicPort#MAX_FRAME_LENGTH} (one descriptor or a chain of them), dropped
+     * whole (per queue pair).
+     */
+    RX_DROPS_TOO_LONG(309, "nic.memif.rx_drops_too_long", true);
 
     private final int id;
     private final String label;

@@ -1,6 +1,8 @@
 package io.pagewire.dataplane.port.memif;
 
+import io.pagewire.dataplane.memory.MemoryCopy;
 import io.pagewire.dataplane.port.NicPort;
+import io.pagewire.dataplane.virtio.VirtioNetHeader;
 import org.agrona.BufferUtil;
 import org.agrona.UnsafeApi;
 import org.agrona.concurrent.status.AtomicCounter;
@@ -37,13 +39,42 @@ import static io.pagewire.dataplane.port.memif.MemifLayout.descAddress;
  * peer wrote is copied once, when the burst's index is read, and checked: as server, {@code region} names a mapped
  * region and {@code [offset, offset + length)} lies inside it (u32 + u32 computed in a long, no overflow); as client
  * the buffer address is pagewire's own (the peer's {@code offset} is ignored) and {@code length} must fit the buffer.
- * A bad one is dropped (its length reads -1), counted in {@link MemifCounter#BAD_DESCRIPTORS}, and reported to
- * control, which logs it and disconnects the peer; nothing outside the regions is ever read or written.
+ * A bad one drops its whole frame (its length reads -1), is counted in {@link MemifCounter#BAD_DESCRIPTORS}, and
+ * reported to control, which logs it and disconnects the peer; nothing outside the regions is ever read or written.
+ *
+ * <h2>Frames longer than one buffer (chained descriptors)</h2>
+ * A peer chains a frame longer than its buffer size (DPDK and VPP: 2048 by default) over consecutive descriptors,
+ * {@link MemifLayout#DESC_FLAG_NEXT} on all but the last; frames up to {@link #MAX_FRAME_LENGTH} bytes go through
+ * whole in both directions.
  * <p>
- * Chained descriptors ({@link MemifLayout#DESC_FLAG_NEXT}, frames longer than one buffer) are not reassembled: every
- * descriptor of a chain reads as length -1 (the dataplane drops it as a bad NIC frame) and the chain is counted once
- * in {@link MemifCounter#RX_DROPS_CHAINED}. With {@code nic.slot_size} at least the peer's buffer size and frames up
- * to the MTU, peers do not chain.
+ * <b>Receive.</b> A chain is one frame for the {@link NicPort} API: {@link #rxAvailable} and {@link #rxRelease} count
+ * frames, and releasing a frame gives back all its descriptors. Its descriptors are validated one by one, then
+ * gathered, in ring order, into a per-port staging area, and {@link #rxFrameAddress} points there; a frame of one
+ * descriptor still points into the peer's buffer. This (rather than handing out segments through the
+ * {@code NicPort} API, so the RX writers could copy each segment straight into guest buffers) was chosen because:
+ * the copy costs only the frames that chain, which are the long ones, where one more copy of a cache-hot staging
+ * area is small next to the copy into the guest; every other port (embedded ring, AF_PACKET, pcap), both RX writers
+ * and {@code QueuePair} keep one address per frame and a monomorphic, segment-free hot path; and the staging area
+ * bounds what a chain can make the dataplane do. DPDK's own memif PMD copies every frame twice (buffer to mbuf to
+ * guest), so pagewire is never behind it on chains and stays a copy ahead on everything else. The staging area holds
+ * {@link #RX_STAGING_FRAMES} longest frames; a burst whose chains do not fit ends before the first that does not (the
+ * rest are seen once the burst is released). A chain not yet complete at the peer's index ends the burst too and
+ * waits for its remaining descriptors; it is never dropped for being incomplete. A chain whose frame is longer than
+ * {@link #MAX_FRAME_LENGTH} is dropped whole (one frame of length -1) and counted in
+ * {@link MemifCounter#RX_DROPS_TOO_LONG}; one with a bad descriptor is dropped whole as above; one that fills the
+ * whole ring and still says NEXT can never end, so it is dropped whole and reported as a bad descriptor. As server,
+ * pagewire clears NEXT on the descriptors of the chains it takes (see {@code clearNextFlags}: DPDK 22.11's client
+ * leaves it set).
+ * <p>
+ * <b>Transmit.</b> As DPDK's {@code eth_memif_tx}: a frame longer than a buffer is written over as many consecutive
+ * buffers as it needs (client: {@code nic.slot_size} bytes each; server: each descriptor's length as the client
+ * offered it), with NEXT on all but the last descriptor. {@link #claim} hands out one contiguous destination: the
+ * ring buffer itself when the frame fits one, else a staging buffer that {@link #commit} scatters over the buffers
+ * {@link #claim} reserved and validated. When fewer buffers are free than the frame needs, {@link #claim} returns 0
+ * and the frame waits in the guest's queue, as for a full ring (DPDK stops the burst there too); a frame longer than
+ * all of the ring's buffers together can never go and is dropped and counted
+ * ({@link MemifCounter#TX_DROPS_BUFFER_TOO_SMALL}). A frame is never half-written: the descriptors and the index are
+ * written only at {@link #commit}, for all of its buffers.
  *
  * <h2>Connect and disconnect without unmapped memory</h2>
  * Control publishes an immutable {@link MemifConnection} with a volatile store; the dataplane adopts it at the start of
@@ -95,16 +126,27 @@ public final class MemifNicPort implements NicPort
     private static final int CLAIMED_DROP_DOWN = 2;
     private static final int CLAIMED_DROP_TOO_SMALL = 3;
     private static final int CLAIMED_DROP_BAD = 4;
+    private static final int CLAIMED_CHAIN = 5;
+
+    /** In a copied receive descriptor's length: the NEXT flag, above the u32 length. */
+    private static final long NEXT_BIT = 1L << 32;
+
+    /** The longest frame, chained or not, either way: what a virtio-net frame without GSO can be. */
+    public static final int MAX_FRAME_LENGTH = VirtioNetHeader.MAX_FRAME_LENGTH;
+    /** Longest frames the receive staging area holds at once (chained frames of one burst). */
+    static final int RX_STAGING_FRAMES = 4;
 
     private final int pair;
-    private final int maxFrameLength;
     private final int capacity;
     private final AtomicCounter badDescriptors;
     private final AtomicCounter txDropsDown;
-    private final AtomicCounter rxDropsChained;
+    private final AtomicCounter rxDropsTooLong;
     private final AtomicCounter txDropsBufferTooSmall;
     private final ByteBuffer scratch;
     private final long scratchAddress;
+    private final ByteBuffer rxStaging;
+    private final long rxStagingAddress;
+    private final int rxStagingCapacity;
 
     // Control -> dataplane.
     private volatile MemifConnection published;
@@ -125,14 +167,20 @@ public final class MemifNicPort implements NicPort
     private int rxSize;
     private int rxMask;
     private int rxWatchOffset;
+    /** First descriptor (u16 index) not yet released. */
     private int rxCursor;
-    private int rxValidated;
-    private boolean rxInChain;
     private boolean rxBroken;
     private long rxBuffers;
     private long rxBuffersOffset;
-    private final long[] rxAddress;
-    private final int[] rxLength;
+    /** Copies of the burst's descriptors by position from {@link #rxCursor}: buffer address (0: bad) and length. */
+    private final long[] rxDescAddress;
+    private final long[] rxDescLength;
+    /** The burst's frames: where, how long (-1: dropped), and the u16 descriptor index just after each. */
+    private final long[] rxFrameAddresses;
+    private final int[] rxFrameLengths;
+    private final int[] rxFrameEnds;
+    private int rxFirstFrame;
+    private int rxFrames;
 
     private long txRing;
     private int txSize;
@@ -146,36 +194,47 @@ public final class MemifNicPort implements NicPort
     private boolean txBroken;
     private long txBuffers;
     private int claimKind = NOT_CLAIMED;
+    /** The buffers the last claim reserved (validated) and the bytes each takes; for a chain, the claimed length. */
+    private final long[] txSegmentAddress;
+    private final int[] txSegmentRoom;
+    private int txSegments;
+    private int txClaimLength;
 
     /**
      * @param pair                  the queue pair this port serves (counter key, log lines).
      * @param capacity              the largest ring this port will be given (descriptors), a power of two.
-     * @param maxFrameLength        the longest frame accepted for transmit ({@code nic.slot_size}).
      * @param badDescriptors        {@link MemifCounter#BAD_DESCRIPTORS} of this pair.
      * @param txDropsDown           {@link MemifCounter#TX_DROPS_DOWN} of this pair.
-     * @param rxDropsChained        {@link MemifCounter#RX_DROPS_CHAINED} of this pair.
+     * @param rxDropsTooLong        {@link MemifCounter#RX_DROPS_TOO_LONG} of this pair.
      * @param txDropsBufferTooSmall {@link MemifCounter#TX_DROPS_BUFFER_TOO_SMALL} of this pair.
      */
     MemifNicPort(
         final int pair,
         final int capacity,
-        final int maxFrameLength,
         final AtomicCounter badDescriptors,
         final AtomicCounter txDropsDown,
-        final AtomicCounter rxDropsChained,
+        final AtomicCounter rxDropsTooLong,
         final AtomicCounter txDropsBufferTooSmall)
     {
         this.pair = pair;
         this.capacity = capacity;
-        this.maxFrameLength = maxFrameLength;
         this.badDescriptors = badDescriptors;
         this.txDropsDown = txDropsDown;
-        this.rxDropsChained = rxDropsChained;
+        this.rxDropsTooLong = rxDropsTooLong;
         this.txDropsBufferTooSmall = txDropsBufferTooSmall;
-        this.rxAddress = new long[capacity];
-        this.rxLength = new int[capacity];
-        this.scratch = BufferUtil.allocateDirectAligned(Math.max(64, alignUp(maxFrameLength)), 64);
+        this.rxDescAddress = new long[capacity];
+        this.rxDescLength = new long[capacity];
+        this.rxFrameAddresses = new long[capacity];
+        this.rxFrameLengths = new int[capacity];
+        this.rxFrameEnds = new int[capacity];
+        this.txSegmentAddress = new long[capacity];
+        this.txSegmentRoom = new int[capacity];
+        // The transmit scratch buffer takes dropped frames and is the staging area of chained ones.
+        this.scratch = BufferUtil.allocateDirectAligned(alignUp(MAX_FRAME_LENGTH), 64);
         this.scratchAddress = BufferUtil.address(scratch);
+        this.rxStaging = BufferUtil.allocateDirectAligned(RX_STAGING_FRAMES * alignUp(MAX_FRAME_LENGTH), 64);
+        this.rxStagingAddress = BufferUtil.address(rxStaging);
+        this.rxStagingCapacity = rxStaging.capacity();
         this.published = MemifConnection.down(0);
     }
 
@@ -232,7 +291,7 @@ public final class MemifNicPort implements NicPort
         {
             case BAD_DESCRIPTORS -> badDescriptors.get();
             case TX_DROPS_DOWN -> txDropsDown.get();
-            case RX_DROPS_CHAINED -> rxDropsChained.get();
+            case RX_DROPS_TOO_LONG -> rxDropsTooLong.get();
             case TX_DROPS_BUFFER_TOO_SMALL -> txDropsBufferTooSmall.get();
             default -> throw new IllegalArgumentException(counter + " is not a per-queue counter");
         };
@@ -270,8 +329,8 @@ public final class MemifNicPort implements NicPort
         up = c.up();
         claimKind = NOT_CLAIMED;
         rxCursor = 0;
-        rxValidated = 0;
-        rxInChain = false;
+        rxFirstFrame = 0;
+        rxFrames = 0;
         rxBroken = false;
         txCursor = 0;
         txPublished = 0;
@@ -330,7 +389,8 @@ public final class MemifNicPort implements NicPort
 
     /**
      * Frames received and not yet released. Adopts a new connection if control published one; reads the peer's
-     * index (acquire) only when the frames seen last time are all released, then checks each new descriptor once.
+     * index (acquire) only when the frames seen last time are all released, then checks each new descriptor once and
+     * assembles the frames (see the class comment for chains).
      *
      * @return 0..ring size; 0 while disconnected.
      */
@@ -342,7 +402,7 @@ public final class MemifNicPort implements NicPort
         {
             return 0;
         }
-        final int cached = (rxValidated - rxCursor) & 0xFFFF;
+        final int cached = rxFrames - rxFirstFrame;
         if (cached != 0 || rxBroken)
         {
             return cached;
@@ -364,16 +424,19 @@ public final class MemifNicPort implements NicPort
             }
             return 0;
         }
-        validate(rxCursor, count);
-        rxValidated = produced;
-        return count;
+        copyDescriptors(count);
+        return assembleFrames(count);
     }
 
-    private void validate(final int from, final int count)
+    /**
+     * Copies and checks the {@code count} descriptors from {@link #rxCursor} once: each later step uses only these
+     * copies, so a peer rewriting a descriptor meanwhile changes nothing.
+     */
+    private void copyDescriptors(final int count)
     {
         final long ring = rxRing;
         final int mask = rxMask;
-        boolean inChain = rxInChain;
+        final int from = rxCursor;
         for (int i = 0; i < count; i++)
         {
             final int slot = (from + i) & mask;
@@ -383,11 +446,7 @@ public final class MemifNicPort implements NicPort
             long address;
             if (client)
             {
-                address = rxBuffers + (long)slot * bufferSize;
-                if (length > bufferSize)
-                {
-                    address = 0;
-                }
+                address = length <= bufferSize ? rxBuffers + (long)slot * bufferSize : 0;
             }
             else
             {
@@ -397,37 +456,126 @@ public final class MemifNicPort implements NicPort
                 address = region < regionBase.length && offset + length <= regionLength[region] ?
                     regionBase[region] + offset : 0;
             }
-            int frameLength;
-            if (address == 0)
+            rxDescAddress[i] = address;
+            // The flag rides in bit 32, above the u32 length.
+            rxDescLength[i] = length | ((flags & DESC_FLAG_NEXT) != 0 ? NEXT_BIT : 0);
+        }
+    }
+
+    /**
+     * Turns the copied descriptors into frames: a descriptor without NEXT ends a frame. Stops before a chain the peer
+     * has not finished producing (it is assembled once complete) and before a chain the staging area has no room left
+     * for (it is assembled in the next burst).
+     *
+     * @return frames assembled.
+     */
+    private int assembleFrames(final int count)
+    {
+        final int mask = rxMask;
+        final int from = rxCursor;
+        int frames = 0;
+        long staged = 0;
+        int next = 0;
+        while (next < count)
+        {
+            final int start = next;
+            long total = 0;
+            int bad = 0;
+            int firstBad = -1;
+            boolean more = true;
+            while (more && next < count)
             {
-                frameLength = -1;
-                badDescriptors.incrementRelease();
+                final long lengthAndFlag = rxDescLength[next];
+                more = (lengthAndFlag & NEXT_BIT) != 0;
+                total += lengthAndFlag & 0xFFFF_FFFFL;
+                if (rxDescAddress[next] == 0 && bad++ == 0)
+                {
+                    firstBad = (from + next) & mask;
+                }
+                next++;
+            }
+            final boolean endless = more && next - start == rxSize;
+            if (more && !endless)
+            {
+                // The chain continues past the peer's index: wait for the rest (this burst ends before it).
+                next = start;
+                break;
+            }
+            long address = 0;
+            int length = -1;
+            if (endless || bad != 0)
+            {
+                badDescriptors.getAndAddRelease(bad + (endless ? 1 : 0));
                 if (!faultReported())
                 {
-                    fault(badDescriptorDetail(slot, desc));
+                    fault(bad != 0 ? badDescriptorDetail(firstBad) : "receive chain from descriptor " +
+                        (from & mask) + " fills the whole ring of " + rxSize + " and never ends");
                 }
+            }
+            else if (total > MAX_FRAME_LENGTH)
+            {
+                rxDropsTooLong.incrementRelease();
+            }
+            else if (next - start == 1)
+            {
+                address = rxDescAddress[start];
+                length = (int)total;
             }
             else
             {
-                frameLength = (int)length;
-            }
-            if ((flags & DESC_FLAG_NEXT) != 0 || inChain)
-            {
-                if (!inChain)
+                if (staged + total > rxStagingCapacity)
                 {
-                    rxDropsChained.incrementRelease();
+                    next = start;
+                    break;
                 }
-                frameLength = -1;
-                inChain = (flags & DESC_FLAG_NEXT) != 0;
+                address = rxStagingAddress + staged;
+                length = (int)total;
+                gather(start, next, address);
+                staged += alignUp(length);
             }
-            rxAddress[slot] = address;
-            rxLength[slot] = frameLength;
+            if (next - start > 1 && !client)
+            {
+                clearNextFlags(from + start, next - start);
+            }
+            rxFrameAddresses[frames] = address;
+            rxFrameLengths[frames] = length;
+            rxFrameEnds[frames] = (from + next) & 0xFFFF;
+            frames++;
         }
-        rxInChain = inChain;
+        rxFirstFrame = 0;
+        rxFrames = frames;
+        return frames;
     }
 
-    private String badDescriptorDetail(final int slot, final long desc)
+    /**
+     * Server role: clears NEXT on a chain's descriptors (the client's, but pagewire's until it moves tail past them).
+     * DPDK 22.11's client sets NEXT on a chain's descriptors and never clears it on the first descriptor of a later
+     * frame, so a one-buffer frame in a slot that once carried a chain would read as chained into the next frame.
+     * A client following memif rewrites the flags anyway; the cost falls on chains only.
+     */
+    private void clearNextFlags(final int first, final int count)
     {
+        for (int i = 0; i < count; i++)
+        {
+            UnsafeApi.putShort(null, descAddress(rxRing, (first + i) & rxMask) + DESC_FLAGS_OFFSET, (short)0);
+        }
+    }
+
+    /** Copies the buffers of descriptors {@code start..end} (burst positions), in order, to {@code destination}. */
+    private void gather(final int start, final int end, final long destination)
+    {
+        long to = destination;
+        for (int i = start; i < end; i++)
+        {
+            final long length = rxDescLength[i] & 0xFFFF_FFFFL;
+            MemoryCopy.copy(rxDescAddress[i], to, length);
+            to += length;
+        }
+    }
+
+    private String badDescriptorDetail(final int slot)
+    {
+        final long desc = descAddress(rxRing, slot);
         final long length = UnsafeApi.getInt(null, desc + DESC_LENGTH_OFFSET) & 0xFFFF_FFFFL;
         if (client)
         {
@@ -440,23 +588,27 @@ public final class MemifNicPort implements NicPort
                 " names a region the peer never added (" + regionLength.length + " added)");
     }
 
-    /** Host address of the {@code i}-th unreleased frame, in the peer's (server) or pagewire's (client) region. */
+    /**
+     * Host address of the {@code i}-th unreleased frame: in the peer's (server) or pagewire's (client) region for a
+     * frame of one descriptor, in the staging area for a chained one.
+     */
     @Override
     public long rxFrameAddress(final int i)
     {
-        return rxAddress[(rxCursor + i) & rxMask];
+        return rxFrameAddresses[rxFirstFrame + i];
     }
 
-    /** Length of the {@code i}-th unreleased frame, or -1 for a bad or chained descriptor. */
+    /** Length of the {@code i}-th unreleased frame, or -1 for a dropped one (bad descriptor, chain too long). */
     @Override
     public int rxFrameLength(final int i)
     {
-        return rxLength[(rxCursor + i) & rxMask];
+        return rxFrameLengths[rxFirstFrame + i];
     }
 
     /**
-     * Gives {@code count} frames back to the peer with one release store: as server, {@code tail}; as client, the
-     * buffers are offered again ({@code length} = buffer size) and {@code head} moves past them.
+     * Gives {@code count} frames, with every descriptor of each, back to the peer with one release store: as server,
+     * {@code tail}; as client, the buffers are offered again ({@code length} = buffer size) and {@code head} moves
+     * past them.
      */
     @Override
     public void rxRelease(final int count)
@@ -465,16 +617,17 @@ public final class MemifNicPort implements NicPort
         {
             return;
         }
-        final int available = (rxValidated - rxCursor) & 0xFFFF;
+        final int available = rxFrames - rxFirstFrame;
         if (count > available)
         {
             throw new IllegalArgumentException("rxRelease(" + count + ") outside 0.." + available + " available");
         }
         final int oldCursor = rxCursor;
-        rxCursor = (rxCursor + count) & 0xFFFF;
+        rxFirstFrame += count;
+        rxCursor = rxFrameEnds[rxFirstFrame - 1];
         if (client)
         {
-            refill(oldCursor + rxSize, count);
+            refill(oldCursor + rxSize, (rxCursor - oldCursor) & 0xFFFF);
         }
         else
         {
@@ -503,19 +656,23 @@ public final class MemifNicPort implements NicPort
         UnsafeApi.putShortRelease(null, ring + RING_HEAD_OFFSET, (short)(from + count));
     }
 
-    /** @return {@code nic.slot_size}: frames up to this long are sent (or dropped and counted, never waited for). */
+    /**
+     * @return {@link #MAX_FRAME_LENGTH}: longer frames are dropped by the transmit reader; shorter ones are sent,
+     * chained over as many buffers as they need.
+     */
     @Override
     public int maxFrameLength()
     {
-        return maxFrameLength;
+        return MAX_FRAME_LENGTH;
     }
 
     /**
-     * Reserves the next free buffer of the transmit ring.
+     * Reserves the free buffers of the transmit ring the frame needs: one, or several for a chain.
      *
-     * @return where to copy the frame: a buffer in the ring; a scratch buffer when the frame is to be dropped
-     * (disconnected, longer than the peer's buffer, a bad descriptor), which {@link #commit} counts; or 0 when the
-     * ring is full (the frame waits in the guest's queue).
+     * @return where to copy the frame: the ring's buffer when one holds it; the staging buffer that {@link #commit}
+     * scatters over the reserved buffers when it takes several; a scratch buffer when the frame is to be dropped
+     * (disconnected, longer than all of the ring's buffers, a bad descriptor), which {@link #commit} counts; or 0
+     * when fewer buffers are free than it needs (the frame waits in the guest's queue).
      */
     @Override
     public long claim(final int frameLength)
@@ -532,37 +689,114 @@ public final class MemifNicPort implements NicPort
             // A bad descriptor or index was reported once; drop until control has disconnected the peer.
             return drop(CLAIMED_DROP_BAD);
         }
-        if (txCursor == txLimit && !refreshTxLimit())
+        final int segments = client ? reserveOwnBuffers(frameLength) : reserveOfferedBuffers(frameLength);
+        if (segments <= 0)
         {
-            return txBroken ? drop(CLAIMED_DROP_BAD) : 0;
+            return segments == 0 ? 0 : scratchAddress;
         }
-        final int slot = txCursor & txMask;
-        if (client)
+        if (segments == 1)
         {
             claimKind = CLAIMED_RING;
-            return txBuffers + (long)slot * bufferSize;
+            return txSegmentAddress[0];
         }
-        final long desc = descAddress(txRing, slot);
-        final int region = UnsafeApi.getShort(null, desc + DESC_REGION_OFFSET) & 0xFFFF;
-        final long offset = UnsafeApi.getInt(null, desc + DESC_OFFSET_OFFSET) & 0xFFFF_FFFFL;
-        final long room = UnsafeApi.getInt(null, desc + DESC_LENGTH_OFFSET) & 0xFFFF_FFFFL;
-        if (region >= regionBase.length || offset + room > regionLength[region])
+        claimKind = CLAIMED_CHAIN;
+        txSegments = segments;
+        txClaimLength = frameLength;
+        return scratchAddress;
+    }
+
+    /**
+     * Client role: the buffers are pagewire's own, {@code bufferSize} bytes each, one per slot.
+     *
+     * @return buffers reserved; 0 when too few are free; -1 when the frame is dropped ({@link #claimKind} says why).
+     */
+    private int reserveOwnBuffers(final int frameLength)
+    {
+        final int needed = frameLength <= bufferSize ? 1 : (int)(((long)frameLength + bufferSize - 1) / bufferSize);
+        if (needed > txSize)
         {
-            badDescriptors.incrementRelease();
-            if (!faultReported())
+            drop(CLAIMED_DROP_TOO_SMALL);
+            return -1;
+        }
+        if (((txLimit - txCursor) & 0xFFFF) < needed)
+        {
+            final int free = refreshTxLimit();
+            if (free < 0)
             {
-                fault("transmit descriptor " + slot + ": region " + region + " offset " + offset + " length " + room +
-                " is outside the peer's regions");
+                drop(CLAIMED_DROP_BAD);
+                return -1;
             }
-            txBroken = true;
-            return drop(CLAIMED_DROP_BAD);
+            if (free < needed)
+            {
+                return 0;
+            }
         }
-        if (frameLength > room)
+        int remaining = frameLength;
+        for (int i = 0; i < needed; i++)
         {
-            return drop(CLAIMED_DROP_TOO_SMALL);
+            txSegmentAddress[i] = txBuffers + (long)((txCursor + i) & txMask) * bufferSize;
+            txSegmentRoom[i] = Math.min(remaining, bufferSize);
+            remaining -= bufferSize;
         }
-        claimKind = CLAIMED_RING;
-        return regionBase[region] + offset;
+        return needed;
+    }
+
+    /**
+     * Server role: the buffers are those the client offered on the M2S ring, each descriptor naming its own region,
+     * offset and length; each is checked against the client's regions once, here, and used only through that copy.
+     *
+     * @return buffers reserved; 0 when too few are free; -1 when the frame is dropped ({@link #claimKind} says why).
+     */
+    private int reserveOfferedBuffers(final int frameLength)
+    {
+        int free = (txLimit - txCursor) & 0xFFFF;
+        long room = 0;
+        int taken = 0;
+        while (taken == 0 || room < frameLength)
+        {
+            if (taken == free)
+            {
+                free = refreshTxLimit();
+                if (free < 0)
+                {
+                    drop(CLAIMED_DROP_BAD);
+                    return -1;
+                }
+                if (taken == free)
+                {
+                    if (free < txSize)
+                    {
+                        return 0;
+                    }
+                    // Every buffer of the ring together is too small: this frame can never go.
+                    drop(CLAIMED_DROP_TOO_SMALL);
+                    return -1;
+                }
+            }
+            final int slot = (txCursor + taken) & txMask;
+            final long desc = descAddress(txRing, slot);
+            final int region = UnsafeApi.getShort(null, desc + DESC_REGION_OFFSET) & 0xFFFF;
+            final long offset = UnsafeApi.getInt(null, desc + DESC_OFFSET_OFFSET) & 0xFFFF_FFFFL;
+            final long length = UnsafeApi.getInt(null, desc + DESC_LENGTH_OFFSET) & 0xFFFF_FFFFL;
+            if (region >= regionBase.length || offset + length > regionLength[region])
+            {
+                badDescriptors.incrementRelease();
+                if (!faultReported())
+                {
+                    fault("transmit descriptor " + slot + ": region " + region + " offset " + offset + " length " +
+                        length + " is outside the peer's regions");
+                }
+                txBroken = true;
+                drop(CLAIMED_DROP_BAD);
+                return -1;
+            }
+            final long take = Math.min(length, frameLength - room);
+            txSegmentAddress[taken] = regionBase[region] + offset;
+            txSegmentRoom[taken] = (int)take;
+            room += take;
+            taken++;
+        }
+        return taken;
     }
 
     private long drop(final int kind)
@@ -571,11 +805,16 @@ public final class MemifNicPort implements NicPort
         return scratchAddress;
     }
 
-    private boolean refreshTxLimit()
+    /**
+     * Reads the peer's transmit-side index and recomputes how far this side may write.
+     *
+     * @return buffers free from {@link #txCursor}, or -1 when the ring is broken (reported once).
+     */
+    private int refreshTxLimit()
     {
         if (txBroken)
         {
-            return false;
+            return -1;
         }
         // Acquire: server: the client's free-buffer descriptors below head are visible; client: the server's reads
         // of the buffers below tail are done, so they may be overwritten.
@@ -591,15 +830,17 @@ public final class MemifNicPort implements NicPort
                     txSize);
             }
             txBroken = true;
-            return false;
+            return -1;
         }
         txLimit = limit;
-        return free != 0;
+        return free;
     }
 
     /**
-     * Publishes the claimed frame: writes its descriptor ({@code length}, {@code flags} 0) and moves this side's
-     * index with a release store; or counts the drop when the claim handed out the scratch buffer.
+     * Publishes the claimed frame: for one buffer writes its descriptor ({@code length}, {@code flags} 0); for a
+     * chain copies the staging buffer over the reserved buffers and writes each descriptor ({@code length} = bytes in
+     * it, NEXT on all but the last); this side's index moves at {@link #flush}. Or counts the drop when the claim
+     * handed out the scratch buffer.
      */
     @Override
     public void commit(final int frameLength)
@@ -615,11 +856,32 @@ public final class MemifNicPort implements NicPort
                 UnsafeApi.putShort(null, desc + DESC_FLAGS_OFFSET, (short)0);
                 txCursor = (txCursor + 1) & 0xFFFF;
             }
+            case CLAIMED_CHAIN -> scatter(frameLength);
             case CLAIMED_DROP_DOWN -> txDropsDown.incrementRelease();
             case CLAIMED_DROP_TOO_SMALL -> txDropsBufferTooSmall.incrementRelease();
             case CLAIMED_DROP_BAD -> txDropsDown.incrementRelease();
             default -> throw new IllegalStateException("commit(" + frameLength + ") without a claim");
         }
+    }
+
+    private void scatter(final int frameLength)
+    {
+        if (frameLength != txClaimLength)
+        {
+            throw new IllegalStateException("commit(" + frameLength + ") after claim(" + txClaimLength + ")");
+        }
+        final int segments = txSegments;
+        long from = scratchAddress;
+        for (int i = 0; i < segments; i++)
+        {
+            final int length = txSegmentRoom[i];
+            MemoryCopy.copy(from, txSegmentAddress[i], length);
+            from += length;
+            final long desc = descAddress(txRing, (txCursor + i) & txMask);
+            UnsafeApi.putInt(null, desc + DESC_LENGTH_OFFSET, length);
+            UnsafeApi.putShort(null, desc + DESC_FLAGS_OFFSET, (short)(i < segments - 1 ? DESC_FLAG_NEXT : 0));
+        }
+        txCursor = (txCursor + segments) & 0xFFFF;
     }
 
     /**

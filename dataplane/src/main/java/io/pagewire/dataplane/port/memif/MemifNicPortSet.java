@@ -152,10 +152,10 @@ public final class MemifNicPortSet implements NicPortSet
         ports = new MemifNicPort[pairs];
         for (int pair = 0; pair < pairs; pair++)
         {
-            ports[pair] = new MemifNicPort(pair, ringSize, bufferSize,
+            ports[pair] = new MemifNicPort(pair, ringSize,
                 counter(counters, MemifCounter.BAD_DESCRIPTORS, pair),
                 counter(counters, MemifCounter.TX_DROPS_DOWN, pair),
-                counter(counters, MemifCounter.RX_DROPS_CHAINED, pair),
+                counter(counters, MemifCounter.RX_DROPS_TOO_LONG, pair),
                 counter(counters, MemifCounter.TX_DROPS_BUFFER_TOO_SMALL, pair));
         }
     }

@@ -26,6 +26,9 @@ class MemifAllocationTest
 {
     private static final int LOG2 = 8;
     private static final int RING = 1 << LOG2;
+    private static final int BUFFER = 2048;
+    /** The descriptor lengths of a chained 5000-byte frame. */
+    private static final int[] CHAIN = {BUFFER, BUFFER, 5000 - 2 * BUFFER};
 
     @Test
     void hotPathAllocatesNothingAndCyclesLeakNothing() throws Exception
@@ -46,15 +49,20 @@ class MemifAllocationTest
                 {
                     final UnsafeBuffer s2m = peer.ring(0);
                     final UnsafeBuffer m2s = peer.ring(1);
-                    final long[] sent = new long[1];
+                    final long[] sent = new long[2];
                     run(set.port(0), s2m, m2s, 300_000, sent);
                     final long frames = AllocationMeter.assertSomeWindowAllocatesNothing(
                         "memif receive and transmit", 3, () ->
                         {
                             sent[0] = 0;
+                            sent[1] = 0;
                             return run(set.port(0), s2m, m2s, 1_000_000, sent);
                         });
                     assertTrue(sent[0] > frames * 6 / 10, "frames went out too: " + sent[0]);
+                    assertTrue(sent[1] >= frames / 5 * 5000L, "chained frames arrived whole: " + sent[1]);
+                    assertEquals(0, set.portCounter(0, MemifCounter.BAD_DESCRIPTORS) +
+                        set.portCounter(0, MemifCounter.RX_DROPS_TOO_LONG) +
+                        set.portCounter(0, MemifCounter.TX_DROPS_BUFFER_TOO_SMALL));
                 }
                 peer.close();
                 for (int i = 0; i < 1000 && set.isConnected(); i++)
@@ -75,7 +83,7 @@ class MemifAllocationTest
     {
         final MemifTestPeer peer = MemifTestPeer.connect(socket);
         await(set, peer, MSG_HELLO);
-        peer.createRegion(1, LOG2, 2048);
+        peer.createRegion(1, LOG2, BUFFER);
         peer.sendInit(VERSION, 0);
         await(set, peer, MSG_ACK);
         peer.sendAddRegion(0, peer.region.length(), peer.regionFd);
@@ -112,18 +120,32 @@ class MemifAllocationTest
         int m2sHead = m2s.getShortVolatile(RING_HEAD_OFFSET) & 0xFFFF;
         long received = 0;
         long sent = 0;
+        long chainedBytes = 0;
+        long produced = 0;
         while (received < frames)
         {
-            // Client side: produce up to 32 frames, offer every buffer the server handed back.
+            // Client side: produce up to 32 frames, every fourth a 5000-byte one chained over three buffers (both
+            // ways: pagewire assembles it on receive and chains it again on transmit); offer every buffer the server
+            // handed back, at full size.
             final int s2mTail = s2m.getShortVolatile(RING_TAIL_OFFSET) & 0xFFFF;
-            for (int i = 0; i < 32 && ((s2mHead - s2mTail) & 0xFFFF) < RING; i++)
+            for (int i = 0; i < 32 && ((s2mHead - s2mTail) & 0xFFFF) <= RING - CHAIN.length; i++)
             {
-                final int desc = RING_HEADER_LENGTH + (s2mHead & (RING - 1)) * DESC_LENGTH;
-                s2m.putInt(desc + DESC_LENGTH_OFFSET, 64);
-                s2mHead = (s2mHead + 1) & 0xFFFF;
+                final boolean chained = (produced++ & 3) == 0;
+                final int descriptors = chained ? CHAIN.length : 1;
+                for (int d = 0; d < descriptors; d++)
+                {
+                    final int desc = RING_HEADER_LENGTH + ((s2mHead + d) & (RING - 1)) * DESC_LENGTH;
+                    s2m.putInt(desc + DESC_LENGTH_OFFSET, chained ? CHAIN[d] : 64);
+                    s2m.putShort(desc + DESC_FLAGS_OFFSET, (short)(d < descriptors - 1 ? DESC_FLAG_NEXT : 0));
+                }
+                s2mHead = (s2mHead + descriptors) & 0xFFFF;
             }
             s2m.putShortVolatile(RING_HEAD_OFFSET, (short)s2mHead);
             final int m2sTail = m2s.getShortVolatile(RING_TAIL_OFFSET) & 0xFFFF;
+            for (int slot = m2sHead; slot != ((m2sTail + RING) & 0xFFFF); slot = (slot + 1) & 0xFFFF)
+            {
+                m2s.putInt(RING_HEADER_LENGTH + (slot & (RING - 1)) * DESC_LENGTH + DESC_LENGTH_OFFSET, BUFFER);
+            }
             m2sHead = (m2sTail + RING) & 0xFFFF;
             m2s.putShortVolatile(RING_HEAD_OFFSET, (short)m2sHead);
 
@@ -132,6 +154,10 @@ class MemifAllocationTest
             for (int i = 0; i < available; i++)
             {
                 final int length = port.rxFrameLength(i);
+                if (length == 5000)
+                {
+                    chainedBytes += length;
+                }
                 final long destination = port.claim(length);
                 if (destination != 0)
                 {
@@ -145,6 +171,7 @@ class MemifAllocationTest
             received += available;
         }
         sentOut[0] += sent;
+        sentOut[1] += chainedBytes;
         return received;
     }
 }

@@ -238,6 +238,81 @@ class MemifClientTest
     }
 
     @Test
+    void chainedFramesBothWaysWrappingTheRing()
+    {
+        open(1);
+        final MemifTestPeer peer = connect();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer region = mapped(peer);
+        final int s2m = 0;
+        final int m2s = 128 + 16 * RING;
+
+        // Server -> pagewire: move M2S to 62, then a chain over slots 62, 63, 0 and a plain frame.
+        for (int i = 0; i < 62; i++)
+        {
+            MemifTestPeer.writeChain(region, m2s, LOG2, i, MemifServerTest.frame(60, i), BUFFER);
+        }
+        region.putShortVolatile(m2s + RING_TAIL_OFFSET, (short)62);
+        assertEquals(62, port.rxAvailable());
+        port.rxRelease(62);
+        final byte[] jumbo = MemifServerTest.frame(3000, 1);
+        final byte[] small = MemifServerTest.frame(70, 2);
+        assertEquals(3, MemifTestPeer.writeChain(region, m2s, LOG2, 62, jumbo, BUFFER));
+        MemifTestPeer.writeChain(region, m2s, LOG2, 65, small, BUFFER);
+        region.putShortVolatile(m2s + RING_TAIL_OFFSET, (short)66);
+        assertEquals(2, port.rxAvailable());
+        assertEquals(jumbo.length, port.rxFrameLength(0));
+        assertEquals(small.length, port.rxFrameLength(1));
+        final byte[] got = new byte[jumbo.length];
+        new UnsafeBuffer(port.rxFrameAddress(0), jumbo.length).getBytes(0, got);
+        assertArrayEquals(jumbo, got);
+        port.rxRelease(2);
+        assertEquals(RING + 66, region.getShortVolatile(m2s + RING_HEAD_OFFSET) & 0xFFFF,
+            "all four buffers offered again");
+        for (final int slot : new int[] {62, 63, 0, 1})
+        {
+            assertEquals(BUFFER, region.getInt(m2s + 128 + 16 * slot + DESC_LENGTH_OFFSET));
+            assertEquals(0, region.getShort(m2s + 128 + 16 * slot + DESC_FLAGS_OFFSET), "NEXT cleared on refill");
+        }
+
+        // pagewire -> server: move S2M to 62, then a chain over 62, 63, 0.
+        for (int i = 0; i < 62; i++)
+        {
+            assertNotEquals(0, port.claim(80));
+            port.commit(80);
+        }
+        port.flush();
+        region.putShortVolatile(s2m + RING_TAIL_OFFSET, (short)62);
+        final long address = port.claim(jumbo.length);
+        assertNotEquals(0, address);
+        new UnsafeBuffer(address, jumbo.length).putBytes(0, jumbo);
+        port.commit(jumbo.length);
+        port.flush();
+        assertEquals(65, region.getShortVolatile(s2m + RING_HEAD_OFFSET) & 0xFFFF);
+        final int[] descriptors = new int[1];
+        assertArrayEquals(jumbo, MemifTestPeer.readChain(region, s2m, LOG2, 62, descriptors));
+        assertEquals(3, descriptors[0]);
+        assertEquals(3000 - 2 * BUFFER, region.getInt(s2m + 128 + DESC_LENGTH_OFFSET), "the tail in slot 0");
+
+        // Two buffers free, three needed: the frame waits until the server consumes more.
+        for (int i = 0; i < RING - 5; i++)
+        {
+            assertNotEquals(0, port.claim(80));
+            port.commit(80);
+        }
+        assertEquals(0, port.claim(jumbo.length));
+        assertNotEquals(0, port.claim(80), "a frame of one buffer still fits");
+        port.commit(80);
+        port.flush();
+        region.putShortVolatile(s2m + RING_TAIL_OFFSET, (short)65);
+        assertNotEquals(0, port.claim(jumbo.length));
+        port.commit(jumbo.length);
+        port.flush();
+        assertEquals(128, region.getShortVolatile(s2m + RING_HEAD_OFFSET) & 0xFFFF);
+        assertEquals(0, set.portCounter(0, MemifCounter.TX_DROPS_BUFFER_TOO_SMALL));
+    }
+
+    @Test
     void lengthBeyondTheBufferIsABadDescriptorAndTheClientReconnects() throws Exception
     {
         open(1);

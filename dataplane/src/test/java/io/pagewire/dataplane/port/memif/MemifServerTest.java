@@ -200,44 +200,238 @@ class MemifServerTest
     }
 
     @Test
-    void frameLongerThanTheClientsBufferIsDroppedAndCounted()
+    void frameLongerThanABufferIsChainedOverTheClientsBuffersOrWaitsForThem()
     {
         final MemifTestPeer peer = connectGood();
         final NicPort port = set.port(0);
         final UnsafeBuffer m2s = peer.ring(1);
-        m2s.putInt(RING_HEADER_LENGTH + DESC_LENGTH_OFFSET, 64);
-        m2s.putShortVolatile(RING_HEAD_OFFSET, (short)1);
-        assertNotEquals(0, port.claim(100), "dropped into scratch");
+        // Move pagewire's tail to 254 so the chain wraps the ring.
+        offerM2s(m2s, 256);
+        for (int i = 0; i < 254; i++)
+        {
+            assertNotEquals(0, port.claim(60));
+            port.commit(60);
+        }
+        port.flush();
+        assertEquals(254, m2s.getShortVolatile(RING_TAIL_OFFSET));
+
+        final byte[] jumbo = frame(5000, 3);
+        assertEquals(0, port.claim(jumbo.length), "two buffers free, three needed: the frame waits");
+        offerM2s(m2s, 254 + 256);
+        final long address = port.claim(jumbo.length);
+        assertNotEquals(0, address);
+        assertTrue(address < peer.region.address() || address >= peer.region.address() + peer.region.length(),
+            "a chained frame is staged, then scattered at commit");
+        new UnsafeBuffer(address, jumbo.length).putBytes(0, jumbo);
+        port.commit(jumbo.length);
+        port.flush();
+        assertEquals(257, m2s.getShortVolatile(RING_TAIL_OFFSET) & 0xFFFF, "three descriptors, one frame");
+        final int[] descriptors = new int[1];
+        assertArrayEquals(jumbo, MemifTestPeer.readChain(peer.regionBuffer(), peer.ringOffset(1), LOG2, 254,
+            descriptors));
+        assertEquals(3, descriptors[0]);
+        assertEquals(BUFFER, m2s.getInt(RING_HEADER_LENGTH + 255 * DESC_LENGTH + DESC_LENGTH_OFFSET));
+        assertEquals(DESC_FLAG_NEXT, m2s.getShort(RING_HEADER_LENGTH + 255 * DESC_LENGTH + DESC_FLAGS_OFFSET));
+        assertEquals(5000 - 2 * BUFFER, m2s.getInt(RING_HEADER_LENGTH + DESC_LENGTH_OFFSET), "wrapped to slot 0");
+        assertEquals(0, m2s.getShort(RING_HEADER_LENGTH + DESC_FLAGS_OFFSET));
+
+        // The client offers tiny buffers: all of the ring's together (256 x 64) cannot hold 20000 bytes.
+        for (int slot = 0; slot < 256; slot++)
+        {
+            m2s.putInt(RING_HEADER_LENGTH + slot * DESC_LENGTH + DESC_LENGTH_OFFSET, 64);
+        }
+        m2s.putShortVolatile(RING_HEAD_OFFSET, (short)(257 + 256));
+        assertNotEquals(0, port.claim(20000), "dropped into scratch, not waited for");
+        port.commit(20000);
+        port.flush();
+        assertEquals(257, m2s.getShortVolatile(RING_TAIL_OFFSET) & 0xFFFF, "nothing half-written or published");
+        assertEquals(1, counter(MemifCounter.TX_DROPS_BUFFER_TOO_SMALL));
+        assertNotEquals(0, port.claim(100), "two 64-byte buffers take 100 bytes");
         port.commit(100);
         port.flush();
-        assertEquals(0, m2s.getShortVolatile(RING_TAIL_OFFSET), "nothing published");
-        assertEquals(1, counter(MemifCounter.TX_DROPS_BUFFER_TOO_SMALL));
+        assertEquals(259, m2s.getShortVolatile(RING_TAIL_OFFSET) & 0xFFFF);
         set.poll();
-        assertTrue(set.isConnected(), "a small buffer is legal, not hostile");
+        assertTrue(set.isConnected(), "small buffers are legal, not hostile");
+    }
+
+    /** Client side of M2S: every buffer offered again at full size, head moved to {@code head}. */
+    private static void offerM2s(final UnsafeBuffer m2s, final int head)
+    {
+        for (int slot = 0; slot < 1 << LOG2; slot++)
+        {
+            m2s.putInt(RING_HEADER_LENGTH + slot * DESC_LENGTH + DESC_LENGTH_OFFSET, BUFFER);
+        }
+        m2s.putShortVolatile(RING_HEAD_OFFSET, (short)head);
     }
 
     @Test
-    void chainedDescriptorsAreDroppedAndCountedOncePerChain()
+    void chainedFramesArriveWholeWrappingTheRingAndReleaseCountsFrames()
     {
         final MemifTestPeer peer = connectGood();
         final NicPort port = set.port(0);
         final UnsafeBuffer s2m = peer.ring(0);
-        for (int i = 0; i < 4; i++)
+        // Move the ring to 252 so the first chain wraps.
+        for (int i = 0; i < 252; i++)
         {
-            peer.writeS2m(0, i, frame(64, i));
+            peer.writeS2m(0, i, frame(60, i));
         }
-        s2m.putShort(RING_HEADER_LENGTH + DESC_FLAGS_OFFSET, (short)DESC_FLAG_NEXT);
-        s2m.putShort(RING_HEADER_LENGTH + DESC_LENGTH + DESC_FLAGS_OFFSET, (short)DESC_FLAG_NEXT);
-        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)4);
-        assertEquals(4, port.rxAvailable());
-        assertEquals(-1, port.rxFrameLength(0));
-        assertEquals(-1, port.rxFrameLength(1));
-        assertEquals(-1, port.rxFrameLength(2), "the chain's last descriptor has no NEXT but belongs to it");
-        assertEquals(64, port.rxFrameLength(3));
-        port.rxRelease(4);
-        assertEquals(1, counter(MemifCounter.RX_DROPS_CHAINED));
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)252);
+        assertEquals(252, port.rxAvailable());
+        port.rxRelease(252);
+
+        final byte[] jumbo = frame(9000, 1);
+        final byte[] small = frame(60, 2);
+        final byte[] two = frame(3000, 3);
+        int head = 252;
+        assertEquals(5, peer.writeS2m(0, head, jumbo));
+        head += 5;
+        head += peer.writeS2m(0, head, small);
+        head += peer.writeS2m(0, head, two);
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)head);
+        assertEquals(260, head);
+
+        assertEquals(3, port.rxAvailable(), "eight descriptors, three frames");
+        for (final int slot : new int[] {252, 253, 254, 255, 0, 2, 3})
+        {
+            assertEquals(0, s2m.getShort(RING_HEADER_LENGTH + slot * DESC_LENGTH + DESC_FLAGS_OFFSET),
+                "NEXT cleared on an assembled chain, so a client that leaves it set cannot chain a later frame");
+        }
+        assertFrame(jumbo, port, 0);
+        assertFrame(small, port, 1);
+        assertFrame(two, port, 2);
+        peer.regionBuffer().putByte((int)peer.bufferOffset(0, 257 & 255), (byte)0x5A);
+        assertEquals((byte)0x5A, new UnsafeBuffer(port.rxFrameAddress(1), 1).getByte(0),
+            "a frame of one descriptor is still handed out in place");
+        port.rxRelease(1);
+        assertEquals(257, s2m.getShortVolatile(RING_TAIL_OFFSET) & 0xFFFF, "a frame's release frees all its buffers");
+        assertEquals(2, port.rxAvailable());
+        assertFrame(two, port, 1);
+        port.rxRelease(2);
+        assertEquals(260, s2m.getShortVolatile(RING_TAIL_OFFSET) & 0xFFFF);
+        assertEquals(0, port.rxAvailable());
+        assertEquals(0, counter(MemifCounter.BAD_DESCRIPTORS));
+        assertEquals(0, counter(MemifCounter.RX_DROPS_TOO_LONG));
         set.poll();
         assertTrue(set.isConnected());
+    }
+
+    private static void assertFrame(final byte[] expected, final NicPort port, final int i)
+    {
+        assertEquals(expected.length, port.rxFrameLength(i));
+        final byte[] got = new byte[expected.length];
+        new UnsafeBuffer(port.rxFrameAddress(i), expected.length).getBytes(0, got);
+        assertArrayEquals(expected, got);
+    }
+
+    @Test
+    void chainNotYetCompleteAtTheClientsHeadWaitsForTheRest()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer s2m = peer.ring(0);
+        final byte[] jumbo = frame(5000, 4);
+        peer.writeS2m(0, 0, frame(64, 0));
+        assertEquals(3, peer.writeS2m(0, 1, jumbo));
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)3);
+        assertEquals(1, port.rxAvailable(), "the frame before the chain");
+        port.rxRelease(1);
+        assertEquals(1, s2m.getShortVolatile(RING_TAIL_OFFSET));
+        assertEquals(0, port.rxAvailable(), "two of three descriptors: nothing yet");
+        assertEquals(0, port.rxAvailable());
+        assertEquals(1, s2m.getShortVolatile(RING_TAIL_OFFSET), "the chain's buffers are kept, not dropped");
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)4);
+        assertEquals(1, port.rxAvailable());
+        assertFrame(jumbo, port, 0);
+        port.rxRelease(1);
+        assertEquals(4, s2m.getShortVolatile(RING_TAIL_OFFSET));
+        assertEquals(0, counter(MemifCounter.BAD_DESCRIPTORS) + counter(MemifCounter.RX_DROPS_TOO_LONG));
+    }
+
+    @Test
+    void chainLongerThanTheFrameLimitIsDroppedWholeAndCounted()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer s2m = peer.ring(0);
+        final int descriptors = peer.writeS2m(0, 0, frame(32 * BUFFER + 1, 5));
+        assertEquals(33, descriptors, "65536 bytes in 2048-byte buffers, and one more");
+        peer.writeS2m(0, descriptors, frame(64, 6));
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)(descriptors + 1));
+        assertEquals(2, port.rxAvailable());
+        assertEquals(-1, port.rxFrameLength(0), "the whole chain is one dropped frame");
+        assertFrame(frame(64, 6), port, 1);
+        port.rxRelease(2);
+        assertEquals(descriptors + 1, s2m.getShortVolatile(RING_TAIL_OFFSET));
+        assertEquals(1, counter(MemifCounter.RX_DROPS_TOO_LONG));
+        assertEquals(0, counter(MemifCounter.BAD_DESCRIPTORS));
+        set.poll();
+        assertTrue(set.isConnected(), "a long frame is not hostile");
+    }
+
+    @Test
+    void chainWithABadDescriptorIsDroppedWholeAndThePeerDisconnected()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer s2m = peer.ring(0);
+        assertEquals(3, peer.writeS2m(0, 0, frame(5000, 7)));
+        peer.writeS2m(0, 3, frame(64, 8));
+        s2m.putShort(RING_HEADER_LENGTH + DESC_LENGTH + DESC_REGION_OFFSET, (short)3);
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)4);
+        assertEquals(2, port.rxAvailable());
+        assertEquals(-1, port.rxFrameLength(0));
+        assertFrame(frame(64, 8), port, 1);
+        port.rxRelease(2);
+        assertEquals(4, s2m.getShortVolatile(RING_TAIL_OFFSET));
+        assertEquals(1, counter(MemifCounter.BAD_DESCRIPTORS));
+        assertDropped(peer, "Bad descriptor");
+        assertTrue(log.stream().anyMatch(l -> l.contains("receive descriptor 1: region 3")), log.toString());
+    }
+
+    @Test
+    void chainThatFillsTheWholeRingCanNeverEndAndIsABadDescriptor()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer s2m = peer.ring(0);
+        assertEquals(256, peer.writeS2m(0, 0, frame(256 * BUFFER, 9)));
+        s2m.putShort(RING_HEADER_LENGTH + 255 * DESC_LENGTH + DESC_FLAGS_OFFSET, (short)DESC_FLAG_NEXT);
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)256);
+        assertEquals(1, port.rxAvailable());
+        assertEquals(-1, port.rxFrameLength(0));
+        port.rxRelease(1);
+        assertEquals(256, s2m.getShortVolatile(RING_TAIL_OFFSET) & 0xFFFF);
+        assertEquals(1, counter(MemifCounter.BAD_DESCRIPTORS));
+        assertDropped(peer, "Bad descriptor");
+        assertTrue(log.stream().anyMatch(l -> l.contains("fills the whole ring")), log.toString());
+    }
+
+    @Test
+    void chainsBeyondTheStagingAreaWaitForTheNextBurstNotDropped()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer s2m = peer.ring(0);
+        final int frames = MemifNicPort.RX_STAGING_FRAMES + 1;
+        int head = 0;
+        for (int i = 0; i < frames; i++)
+        {
+            head += peer.writeS2m(0, head, frame(MemifNicPort.MAX_FRAME_LENGTH, 10 + i));
+        }
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)head);
+        assertEquals(MemifNicPort.RX_STAGING_FRAMES, port.rxAvailable());
+        assertEquals(DESC_FLAG_NEXT, s2m.getShort(RING_HEADER_LENGTH + (head - 32) * DESC_LENGTH + DESC_FLAGS_OFFSET),
+            "the chain left for the next burst keeps its flags");
+        for (int i = 0; i < MemifNicPort.RX_STAGING_FRAMES; i++)
+        {
+            assertFrame(frame(MemifNicPort.MAX_FRAME_LENGTH, 10 + i), port, i);
+        }
+        port.rxRelease(MemifNicPort.RX_STAGING_FRAMES);
+        assertEquals(1, port.rxAvailable());
+        assertFrame(frame(MemifNicPort.MAX_FRAME_LENGTH, 10 + frames - 1), port, 0);
+        port.rxRelease(1);
+        assertEquals(head, s2m.getShortVolatile(RING_TAIL_OFFSET) & 0xFFFF);
+        assertEquals(0, counter(MemifCounter.RX_DROPS_TOO_LONG) + counter(MemifCounter.BAD_DESCRIPTORS));
     }
 
     @Test
@@ -510,7 +704,7 @@ class MemifServerTest
     {
         return switch (counter)
         {
-            case BAD_DESCRIPTORS, TX_DROPS_DOWN, RX_DROPS_CHAINED, TX_DROPS_BUFFER_TOO_SMALL ->
+            case BAD_DESCRIPTORS, TX_DROPS_DOWN, RX_DROPS_TOO_LONG, TX_DROPS_BUFFER_TOO_SMALL ->
                 set.portCounter(0, counter);
             default -> throw new IllegalArgumentException(counter.name());
         };

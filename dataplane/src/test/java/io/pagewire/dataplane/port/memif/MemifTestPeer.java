@@ -216,15 +216,73 @@ final class MemifTestPeer implements AutoCloseable
         send(-1);
     }
 
-    /** Client: writes one frame on S2M ring {@code pair} at index {@code head} (does not publish head). */
-    void writeS2m(final int pair, final int head, final byte[] frame)
+    /**
+     * Client: writes one frame on S2M ring {@code pair} from index {@code head}, chained over buffers of
+     * {@link #bufferSize} when longer than one (does not publish head).
+     *
+     * @return descriptors used.
+     */
+    int writeS2m(final int pair, final int head, final byte[] frame)
     {
-        final UnsafeBuffer r = regionBuffer();
-        final int slot = head & ((1 << log2) - 1);
-        final int desc = ringOffset(pair) + RING_HEADER_LENGTH + slot * DESC_LENGTH;
-        r.putBytes((int)bufferOffset(pair, slot), frame);
-        r.putInt(desc + DESC_LENGTH_OFFSET, frame.length);
-        r.putShort(desc + DESC_FLAGS_OFFSET, (short)0);
+        return writeChain(regionBuffer(), ringOffset(pair), log2, head, frame, bufferSize);
+    }
+
+    /**
+     * Writes one frame as the producer of a ring does, into the buffers its descriptors name (region 0 offsets):
+     * {@code segment} bytes per descriptor, NEXT on all but the last, as DPDK's {@code eth_memif_tx} chains.
+     *
+     * @param region the ring's region as mapped here.
+     * @param ring   offset of the ring in it.
+     * @param log2   the ring's log2 size.
+     * @param head   index of the first descriptor to write.
+     * @return descriptors used (the producer's index moves by this much; not published here).
+     */
+    static int writeChain(
+        final UnsafeBuffer region, final int ring, final int log2, final int head, final byte[] frame, final int segment)
+    {
+        final int mask = (1 << log2) - 1;
+        int used = 0;
+        int offset = 0;
+        do
+        {
+            final int desc = ring + RING_HEADER_LENGTH + ((head + used) & mask) * DESC_LENGTH;
+            final int length = Math.min(segment, frame.length - offset);
+            region.putBytes(region.getInt(desc + DESC_OFFSET_OFFSET), frame, offset, length);
+            region.putInt(desc + DESC_LENGTH_OFFSET, length);
+            offset += length;
+            region.putShort(desc + DESC_FLAGS_OFFSET, (short)(offset < frame.length ? DESC_FLAG_NEXT : 0));
+            used++;
+        }
+        while (offset < frame.length);
+        return used;
+    }
+
+    /**
+     * Reads one frame as the consumer of a ring does: from descriptor {@code from}, following NEXT (at most a ring).
+     *
+     * @param descriptors receives, at index 0, the descriptors the frame took.
+     * @return the frame.
+     */
+    static byte[] readChain(
+        final UnsafeBuffer region, final int ring, final int log2, final int from, final int[] descriptors)
+    {
+        final int mask = (1 << log2) - 1;
+        final java.io.ByteArrayOutputStream frame = new java.io.ByteArrayOutputStream();
+        int used = 0;
+        int flags;
+        do
+        {
+            assertTrue(used < 1 << log2, "a chain ends within the ring");
+            final int desc = ring + RING_HEADER_LENGTH + ((from + used) & mask) * DESC_LENGTH;
+            final byte[] bytes = new byte[region.getInt(desc + DESC_LENGTH_OFFSET)];
+            region.getBytes(region.getInt(desc + DESC_OFFSET_OFFSET), bytes);
+            frame.writeBytes(bytes);
+            flags = region.getShort(desc + DESC_FLAGS_OFFSET);
+            used++;
+        }
+        while ((flags & DESC_FLAG_NEXT) != 0);
+        descriptors[0] = used;
+        return frame.toByteArray();
     }
 
     UnsafeBuffer ring(final int ring)
