@@ -69,6 +69,12 @@ final class PvpBench
             {
                 for (final boolean mrg : options.mrg())
                 {
+                    if (!mrg && size > MBUF_DATA_ROOM)
+                    {
+                        out.println("skipped: " + size + "-byte frames with mrg off (virtio_user posts 2 KiB " +
+                            "receive buffers: without merging, no such frame fits one)");
+                        continue;
+                    }
                     for (final int qsize : options.qsizes())
                     {
                         final Point point = new Point(size, mrg, qsize);
@@ -151,6 +157,9 @@ final class PvpBench
             noisy, error);
     }
 
+    /** Data room of testpmd's default mbuf (RTE_MBUF_DEFAULT_DATAROOM). */
+    private static final int MBUF_DATA_ROOM = 2048;
+
     private static TestPmd startGenerator(final Path memifSocket, final Path vhostSocket, final Point point)
     {
         return TestPmd.start(
@@ -158,9 +167,25 @@ final class PvpBench
             List.of("net_memif0,role=client,socket=" + memifSocket + ",socket-abstract=no,id=0",
                 "net_virtio_user0,path=" + vhostSocket + ",queues=1,queue_size=" + point.qsize() + ",mrg_rxbuf=" +
                     (point.mrg() ? 1 : 0) + ",in_order=1"),
-            List.of("--forward-mode=io", "--nb-cores=1", "--txpkts=" + point.size(),
+            List.of("--forward-mode=io", "--nb-cores=1", "--txpkts=" + txSegments(point.size()),
                 "--rxd=" + point.qsize(), "--txd=" + point.qsize()),
             START_TIMEOUT);
+    }
+
+    /**
+     * The generator's {@code --txpkts}: one segment up to a default mbuf's 2048 bytes of data room, else as many
+     * 2048-byte segments as the frame needs. A 9000-byte frame then leaves in five mbufs: chained over five memif
+     * buffers towards the forwarder, and merged by the forwarder over five of virtio_user's 2 KiB buffers on the way
+     * back, which is what mergeable receive buffers are for.
+     */
+    static String txSegments(final int frameSize)
+    {
+        final StringBuilder segments = new StringBuilder();
+        for (int left = frameSize; left > 0; left -= MBUF_DATA_ROOM)
+        {
+            segments.append(segments.isEmpty() ? "" : ",").append(Math.min(left, MBUF_DATA_ROOM));
+        }
+        return segments.toString();
     }
 
     /** @return frames the generator received on both ports so far. */

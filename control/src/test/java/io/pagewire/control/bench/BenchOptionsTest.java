@@ -72,4 +72,13 @@ class BenchOptionsTest
         assertEquals("far", RegimeProbe.regimeOf(520));
         assertEquals("unknown", RegimeProbe.regimeOf(Double.NaN));
     }
+
+    @Test
+    void generatorSegmentsFramesIntoDefaultMbufs()
+    {
+        assertEquals("64", PvpBench.txSegments(64));
+        assertEquals("2048", PvpBench.txSegments(2048));
+        assertEquals("2048,1", PvpBench.txSegments(2049));
+        assertEquals("2048,2048,2048,2048,808", PvpBench.txSegments(9000));
+    }
 }
