@@ -44,6 +44,12 @@ class ThreadSchedulingTest
         assertTrue(second.runnableWaitNs() >= first.runnableWaitNs());
         assertTrue(second.involuntarySwitches() >= first.involuntarySwitches() && first.involuntarySwitches() >= 0);
         assertTrue(second.waitShare() >= 0 && second.waitShare() < 1);
+        // join() returns when the Java thread is done; the OS thread exits a moment later.
+        final long deadline = System.nanoTime() + 5_000_000_000L;
+        while (ThreadScheduling.read(tid.get()) != null && System.nanoTime() - deadline < 0)
+        {
+            Thread.sleep(1);
+        }
         assertNull(ThreadScheduling.read(tid.get()), "an ended thread has no /proc entry");
         assertNull(ThreadScheduling.read(-1));
     }
