@@ -29,6 +29,12 @@ import java.util.concurrent.TimeUnit;
  */
 public final class RunCommand
 {
+    /**
+     * Longest wait of the control thread between two looks at the forwarder. On a machine with as many busy threads
+     * as cores every wake-up preempts one of them, so the control thread wakes ten times a second, not a hundred.
+     */
+    private static final int POLL_MAX_MS = 100;
+
     static final String USAGE = """
         usage: pagewire run [--config FILE] [--set key=value]... [--duration TIME] [--summary FILE.json]
                             [--dir DIR] [--quiet] [--latency] [--latency-log FILE.hlog] [--metrics-port PORT]
@@ -242,8 +248,14 @@ public final class RunCommand
                         usedRing.sample();
                     }
                 }
-                forwarder.poll(durationNs >= 0 ?
-                    (int)Math.min(10, Math.max(1, (durationNs - (nowNs - startNs)) / 1_000_000)) : 10);
+                // Wake for the next status line or the end of the run, and at least every POLL_MAX_MS for the
+                // housekeeping (dataplane events, memif connections): each wake-up takes a CPU from a busy thread.
+                long waitNs = Math.min(nextStatusNs - nowNs, TimeUnit.MILLISECONDS.toNanos(POLL_MAX_MS));
+                if (durationNs >= 0)
+                {
+                    waitNs = Math.min(waitNs, durationNs - (nowNs - startNs));
+                }
+                forwarder.poll((int)Math.max(1, TimeUnit.NANOSECONDS.toMillis(waitNs)));
                 if (Thread.currentThread().isInterrupted())
                 {
                     interrupted = true;
