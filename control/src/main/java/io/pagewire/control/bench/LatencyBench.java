@@ -261,21 +261,20 @@ public final class LatencyBench
     {
         final long startNs = System.nanoTime();
         long nextSampleNs = startNs + TimeUnit.SECONDS.toNanos(1);
-        while (System.nanoTime() - startNs < ns && forwarder.failure() == null)
+        long nowNs;
+        while ((nowNs = System.nanoTime()) - startNs < ns && forwarder.failure() == null)
         {
-            forwarder.poll();
-            if (monitor != null && System.nanoTime() - nextSampleNs >= 0)
+            if (monitor != null && nowNs - nextSampleNs >= 0)
             {
                 monitor.sample();
                 nextSampleNs += TimeUnit.SECONDS.toNanos(1);
             }
-            try
+            // As pagewire run: wake for the next sample or the end, at least every RunCommand.POLL_MAX_MS.
+            final long waitNs = Math.min(Math.min(nextSampleNs - nowNs, ns - (nowNs - startNs)),
+                TimeUnit.MILLISECONDS.toNanos(RunCommand.POLL_MAX_MS));
+            forwarder.poll((int)Math.max(1, TimeUnit.NANOSECONDS.toMillis(waitNs)));
+            if (Thread.currentThread().isInterrupted())
             {
-                Thread.sleep(10);
-            }
-            catch (final InterruptedException e)
-            {
-                Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted");
             }
         }

@@ -33,7 +33,7 @@ public final class RunCommand
      * Longest wait of the control thread between two looks at the forwarder. On a machine with as many busy threads
      * as cores every wake-up preempts one of them, so the control thread wakes ten times a second, not a hundred.
      */
-    private static final int POLL_MAX_MS = 100;
+    public static final int POLL_MAX_MS = 100;
 
     static final String USAGE = """
         usage: pagewire run [--config FILE] [--set key=value]... [--duration TIME] [--summary FILE.json]
