@@ -1,5 +1,6 @@
 package io.pagewire.dataplane.tx;
 
+import io.pagewire.dataplane.fixture.AllocationMeter;
 import io.pagewire.dataplane.fixture.FakeGuestMemory;
 import io.pagewire.dataplane.fixture.TcpFrames;
 import io.pagewire.dataplane.fixture.TestVirtqueue;
@@ -37,7 +38,7 @@ class TxReaderTest
     private final RecordingSink sink = new RecordingSink(8);
 
     /** A sink with a fixed number of slots, recording every frame it was given. */
-    static final class RecordingSink implements TxSink
+    static class RecordingSink implements TxSink
     {
         private final Arena arena = Arena.ofConfined();
         private final MemorySegment slot = arena.allocate(VirtioNetHeader.MAX_FRAME_LENGTH, 64);
@@ -51,6 +52,11 @@ class TxReaderTest
         RecordingSink(final int capacity)
         {
             this.capacity = capacity;
+        }
+
+        final void setMaxOffloadFrameLength(final int maxOffloadFrameLength)
+        {
+            this.maxOffloadFrameLength = maxOffloadFrameLength;
         }
 
         @Override
@@ -439,5 +445,71 @@ class TxReaderTest
         assertEquals(1, reader.collectFromGuest(sink, 32));
         assertArrayEquals(tcp, sink.frames.get(0), "sent as it is: flags must be 0 without CSUM (§5.1.6.2.1)");
         assertEquals(0, reader.checksumsCompleted());
+    }
+
+    @Test
+    void offloadPathsAllocateNothing()
+    {
+        final TxReader offloads = new TxReader(queue.device(), HDR, HOST_TSO);
+        final byte[] tso = TcpFrames.ipv4Tcp(8000, 0x18, true);
+        final byte[] partial = TcpFrames.ipv4Tcp(1000, 0x18, true);
+        final long[][] tsoChain = split(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 1460, 34, 16), tso, HDR, HDR + 100);
+        final long[][] partialChain = split(vnetHeader(F_NEEDS_CSUM, GSO_NONE, 0, 0, 34, 16), partial, HDR);
+        final int[] tsoLengths = ints(tsoChain[1]);
+        final int[] partialLengths = ints(partialChain[1]);
+        final RecordingSink[] sinks = {new CountingSink(0), new CountingSink(65478)};
+        final Runnable round = () ->
+        {
+            for (final RecordingSink target : sinks)
+            {
+                for (int i = 0; i < 8; i++)
+                {
+                    queue.driver().addChain(tsoChain[0], tsoLengths, 3, false);
+                    queue.driver().addChain(partialChain[0], partialLengths, 2, false);
+                }
+                queue.driver().publishAvail();
+                assertEquals(16, offloads.collectFromGuest(target, 32));
+                queue.device().publishUsed();
+                queue.driver().releaseUsed(queue.driver().usedAvailable());
+            }
+        };
+        for (int i = 0; i < 200; i++)
+        {
+            round.run();
+        }
+        AllocationMeter.assertSomeWindowAllocatesNothing("TX offloads: segmented, checksummed, passed", 3, () ->
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                round.run();
+            }
+            return 200L * 32;
+        });
+        assertEquals(0, offloads.droppedBadHeader());
+        assertTrue(offloads.segmented() > 0 && offloads.checksumsCompleted() > 0 && offloads.offloadsPassed() > 0);
+        for (final RecordingSink target : sinks)
+        {
+            target.arena.close();
+        }
+    }
+
+    /** A recording sink that keeps nothing, for the allocation test. */
+    private static final class CountingSink extends RecordingSink
+    {
+        CountingSink(final int maxOffloadFrameLength)
+        {
+            super(Integer.MAX_VALUE);
+            setMaxOffloadFrameLength(maxOffloadFrameLength);
+        }
+
+        @Override
+        public void commit(final int frameLength)
+        {
+        }
+
+        @Override
+        public void commitOffload(final int frameLength, final long vnetHeader)
+        {
+        }
     }
 }
