@@ -35,8 +35,8 @@ import static io.pagewire.dataplane.virtio.VirtioNetHeader.HDR_LEN_OFFSET;
  * header asks for one ({@code VIRTIO_NET_HDR_F_NEEDS_CSUM}, gso_type TCPV4/TCPV6) is validated first (§5.1.6.2):
  * csum_start at or after the Ethernet header and csum_start + csum_offset + 2 inside the frame; for GSO a negotiated
  * TCP type without ECN (HOST_ECN is never offered), NEEDS_CSUM set (the driver MUST, §5.1.6.2.1), gso_size at least
- * {@link GsoSegmenter#MIN_GSO_SIZE}, hdr_len (only a hint) not beyond the frame, Ethernet/IP/TCP headers that add up
- * and a checksum at the TCP checksum field. A frame that fails is returned unsent and counted
+ * {@link GsoSegmenter#MIN_GSO_SIZE} and below 0xFFFF, hdr_len (only a hint) not beyond the frame, Ethernet/IP/TCP
+ * headers that add up and a checksum at the TCP checksum field. A frame that fails is returned unsent and counted
  * ({@link #droppedBadHeader()}): the spec names no queue error for it, and one bad frame must not stop the queue.
  * Unknown flag bits are ignored, as the device MUST (§5.1.6.2.2). A valid frame goes to a sink that takes offloads
  * ({@link TxSink#maxOffloadFrameLength()}) whole, with a header rebuilt from the validated values (hdr_len exact); any
@@ -221,7 +221,7 @@ public final class TxReader
         // gso_type is exactly a negotiated TCP type: no ECN bit (HOST_ECN is never offered), no UDP, nothing unknown.
         final boolean v4 = gsoType == GSO_TCPV4;
         if (!(v4 ? tso4 : gsoType == GSO_TCPV6 && tso6) || !needsCsum || gsoSize < GsoSegmenter.MIN_GSO_SIZE ||
-            hdrLen > frameLength)
+            gsoSize > GsoSegmenter.MAX_GSO_SIZE || hdrLen > frameLength)
         {
             droppedBadHeader++;
             return true;
@@ -250,7 +250,7 @@ public final class TxReader
             sent(frameLength);
             return true;
         }
-        if (segmenter.headersLength() + gsoSize > sink.maxFrameLength())
+        if (segmenter.segmentLength(frameLength, gsoSize, 0) > sink.maxFrameLength())
         {
             droppedTooLong++;
             return true;

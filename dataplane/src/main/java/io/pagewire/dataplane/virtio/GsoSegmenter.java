@@ -21,6 +21,11 @@ public final class GsoSegmenter
     public static final int ETHERNET_HEADER_LENGTH = 14;
     /** Smallest {@code gso_size} accepted: a TCP segment carries at least 8 payload bytes (as Linux's minimum MSS). */
     public static final int MIN_GSO_SIZE = 8;
+    /**
+     * Largest {@code gso_size} accepted: 0xFFFF is Linux's {@code GSO_BY_FRAGS}, which {@code virtio_net_hdr_to_skb}
+     * refuses (the kernel would mark the transmit slot {@code TP_STATUS_WRONG_FORMAT}).
+     */
+    public static final int MAX_GSO_SIZE = 0xFFFE;
     /** Offset of the checksum field in the TCP header: {@code csum_offset} of a TCP GSO frame. */
     public static final int TCP_CHECKSUM_OFFSET = 16;
     /**

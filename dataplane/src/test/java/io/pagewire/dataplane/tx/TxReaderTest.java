@@ -299,6 +299,7 @@ class TxReaderTest
             vnetHeader(F_NEEDS_CSUM, GSO_NONE, 0, 0, 34, tcp.length - 34 - 1),       // csum field past the end
             vnetHeader(F_NEEDS_CSUM, GSO_NONE, 0, 0, 4, 16),                         // csum_start inside Ethernet
             vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 0, 34, 16),                      // gso_size 0
+            vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 0xFFFF, 34, 16),                 // GSO_BY_FRAGS
             vnetHeader(F_NEEDS_CSUM, 2, 54, 1448, 34, 16),                           // unknown gso_type
             vnetHeader(F_NEEDS_CSUM, GSO_UDP, 54, 1448, 34, 16),                     // UFO, not offered
             vnetHeader(F_NEEDS_CSUM, GSO_TCPV4 | GSO_ECN, 54, 1448, 34, 16),         // ECN, HOST_ECN not offered

@@ -24,10 +24,12 @@ import java.util.concurrent.TimeUnit;
  * bytes per block, so a 64 KiB GSO frame fits one); the transmit ring has at least {@code nic.ring.size}
  * slots of {@code nic.slot_size + 64} bytes, packed into blocks of {@code nic.af_packet.block_size} bytes (or the
  * next power of two that holds a slot); with vnet_hdr the slots are {@link #VNET_HDR_TX_FRAME_SIZE} (64 KiB) so a
- * guest's GSO frame leaves whole for the kernel to segment, and there are at most {@link #VNET_HDR_MAX_TX_SLOTS}. Frames up to {@code nic.slot_size - 8} bytes pass both ways (with vnet_hdr,
- * GSO frames passed into the guest whole go up to 64 KiB); longer received frames are dropped and counted ({@link AfPacketCounter#RX_TOO_LONG}); the guest may transmit frames up to the
- * interface's MTU plus the 14-byte Ethernet header (longer ones the kernel would refuse, so the dataplane drops and
- * counts them as too long).
+ * guest's GSO frame leaves whole for the kernel to segment ({@link #commitOffload}), and there are at most
+ * {@link #VNET_HDR_MAX_TX_SLOTS}. Frames up to {@code nic.slot_size - 8} bytes pass both ways (with vnet_hdr, GSO
+ * frames go up to 64 KiB both ways); longer received frames are dropped and counted
+ * ({@link AfPacketCounter#RX_TOO_LONG}); the guest may transmit frames without an offload up to the interface's MTU
+ * plus the 14-byte Ethernet header (longer ones the kernel would refuse, so the dataplane drops and counts them as
+ * too long).
  * <p>
  * One queue pair ({@link #pairs()} is 1). Counters: the dataplane thread publishes its own (truncated, too long, bad,
  * ring full, kicks) from {@link #flush()}; the control thread reads the kernel's {@code PACKET_STATISTICS} in
@@ -65,12 +67,12 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
     private final VnetRxFrames vnet;
     private final int txHeadroom;
     private final int txMaxFrameLength;
-    private long txClaimed;
     private final AtomicCounter[] counters;
     private final long[] kernel = new long[3];
     private final String describe;
     private long nextStatisticsNs;
     private boolean kickAgain;
+    private long txClaimed;
     private long kicks;
     private long kickErrors;
     private final long[] published = new long[AfPacketCounter.values().length];
