@@ -356,13 +356,16 @@ public final class TxReader
         offloadsPassed = previous.offloadsPassed;
     }
 
-    /** @return frames handed to the sink. */
+    /** @return frames of the guest handed to the sink (a frame segmented here counts once). */
     public long sentFrames()
     {
         return sentFrames;
     }
 
-    /** @return bytes of frames handed to the sink (virtio-net headers excluded). */
+    /**
+     * @return bytes of the guest's frames handed to the sink (virtio-net headers excluded; a frame segmented here
+     * counts as the guest sent it, without the headers its segments repeat).
+     */
     public long sentBytes()
     {
         return sentBytes;
