@@ -168,6 +168,13 @@ public enum ConfigKey
         "as they are; other ports send plain frames, and the offer makes a Linux guest without mrg_rxbuf post " +
         "64 KiB big-packet chains."),
 
+    /** Whether the device offers VIRTIO_NET_F_CSUM, HOST_TSO4 and HOST_TSO6. */
+    FEATURES_HOST_TSO("features.host_tso", false,
+        "Offer VIRTIO_NET_F_CSUM, HOST_TSO4 and HOST_TSO6: the guest may transmit frames with a partial checksum " +
+        "and TCP GSO frames up to 64 KiB. With nic.type=af_packet and nic.af_packet.vnet_hdr=true they leave with " +
+        "their virtio-net header and the kernel checksums and segments them; any other port gets them checksummed " +
+        "and segmented in software. Headers that do not validate are dropped (tx drops bad_vnet_hdr)."),
+
     /** Size of each frame the embedded traffic source sends. */
     TRAFFIC_FRAME_SIZE("traffic.frame_size", 1514, IntRule.range(60, 65535),
         "Bytes of each frame the embedded traffic source sends into the shm NIC, FCS not included."),

@@ -11,8 +11,12 @@ package io.pagewire.config;
  * @param guestTso     {@code features.guest_tso}: VIRTIO_NET_F_GUEST_CSUM, GUEST_TSO4, GUEST_TSO6 (bits 1, 7, 8),
  *                     used by the AF_PACKET port with vnet_hdr to pass GSO frames and partial checksums into the
  *                     guest; with any port, a Linux guest without mrg_rxbuf then posts big-packet chains.
+ * @param hostTso      {@code features.host_tso}: VIRTIO_NET_F_CSUM, HOST_TSO4, HOST_TSO6 (bits 0, 11, 12): the guest
+ *                     transmits partial checksums and TCP GSO frames, passed to an AF_PACKET port with vnet_hdr and
+ *                     done in software for every other port.
  */
 public record FeaturesConfig(
-    boolean mrgRxbuf, boolean eventIdx, boolean indirectDesc, boolean version1, boolean guestTso)
+    boolean mrgRxbuf, boolean eventIdx, boolean indirectDesc, boolean version1, boolean guestTso,
+    boolean hostTso)
 {
 }

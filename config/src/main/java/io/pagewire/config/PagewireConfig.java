@@ -8,6 +8,7 @@ import static io.pagewire.config.ConfigKey.DATAPLANE_RX_POLICY;
 import static io.pagewire.config.ConfigKey.FEATURES_EVENT_IDX;
 import static io.pagewire.config.ConfigKey.FEATURES_INDIRECT_DESC;
 import static io.pagewire.config.ConfigKey.FEATURES_GUEST_TSO;
+import static io.pagewire.config.ConfigKey.FEATURES_HOST_TSO;
 import static io.pagewire.config.ConfigKey.FEATURES_MRG_RXBUF;
 import static io.pagewire.config.ConfigKey.FEATURES_VERSION_1;
 import static io.pagewire.config.ConfigKey.GUEST_MODE;
@@ -229,7 +230,8 @@ public record PagewireConfig(
                 (Boolean)values.get(FEATURES_EVENT_IDX),
                 (Boolean)values.get(FEATURES_INDIRECT_DESC),
                 (Boolean)values.get(FEATURES_VERSION_1),
-                (Boolean)values.get(FEATURES_GUEST_TSO)),
+                (Boolean)values.get(FEATURES_GUEST_TSO),
+                (Boolean)values.get(FEATURES_HOST_TSO)),
             new TrafficConfig(
                 (Integer)values.get(TRAFFIC_FRAME_SIZE),
                 (Integer)values.get(TRAFFIC_RATE_MBPS)),
@@ -286,6 +288,7 @@ public record PagewireConfig(
         values.put(FEATURES_INDIRECT_DESC, features.indirectDesc());
         values.put(FEATURES_VERSION_1, features.version1());
         values.put(FEATURES_GUEST_TSO, features.guestTso());
+        values.put(FEATURES_HOST_TSO, features.hostTso());
         values.put(TRAFFIC_FRAME_SIZE, traffic.frameSize());
         values.put(TRAFFIC_RATE_MBPS, traffic.rateMbps());
         values.put(GUEST_TYPE, guest.type());

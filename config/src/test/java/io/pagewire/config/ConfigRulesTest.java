@@ -334,7 +334,7 @@ class ConfigRulesTest
             defaults.rx(),
             defaults.nic(),
             new DataplaneConfig(0, IdleStrategyKind.YIELD, -1, RxPolicyKind.DROP),
-            new FeaturesConfig(false, true, true, true, false),
+            new FeaturesConfig(false, true, true, true, false, false),
             new TrafficConfig(3000, 0),
             new GuestConfig(GuestType.EMBEDDED, 64, 0, 0, BufferSizing.EWMA, GuestTx.ECHO)));
         assertEquals(List.of(

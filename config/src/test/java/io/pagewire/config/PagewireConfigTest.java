@@ -40,7 +40,7 @@ class PagewireConfigTest
             new NicConfig.AfPacket("", 65536, 64, 1, true, false),
             new NicConfig.Pcap("", "", PcapPace.RECORDED, false)), defaults.nic());
         assertEquals(new DataplaneConfig(32, IdleStrategyKind.BUSY_SPIN, -1, RxPolicyKind.WAIT), defaults.dataplane());
-        assertEquals(new FeaturesConfig(true, true, true, true, false), defaults.features());
+        assertEquals(new FeaturesConfig(true, true, true, true, false, false), defaults.features());
         assertEquals(new TrafficConfig(1514, 0), defaults.traffic());
         assertEquals(new GuestConfig(GuestType.EMBEDDED, 64, 0, 32, BufferSizing.FIXED, GuestTx.ECHO),
             defaults.guest());
@@ -176,6 +176,7 @@ class PagewireConfigTest
         expected.put("features.indirect_desc", true);
         expected.put("features.version_1", true);
         expected.put("features.guest_tso", false);
+        expected.put("features.host_tso", false);
         expected.put("traffic.frame_size", 1514);
         expected.put("traffic.rate_mbps", 0);
         expected.put("guest.type", "embedded");
@@ -231,6 +232,7 @@ class PagewireConfigTest
         changed.put("features.indirect_desc", false);
         changed.put("features.version_1", false);
         changed.put("features.guest_tso", true);
+        changed.put("features.host_tso", true);
         changed.put("traffic.frame_size", 4000);
         changed.put("traffic.rate_mbps", 10000);
         changed.put("guest.type", "vhost-user");
@@ -255,7 +257,7 @@ class PagewireConfigTest
             new NicConfig.AfPacket("veth1", 1 << 20, 8, 0, false, true),
             new NicConfig.Pcap("in.pcap", "out.pcap", PcapPace.MAX, true)), config.nic());
         assertEquals(new DataplaneConfig(64, IdleStrategyKind.SLEEP, 7, RxPolicyKind.DROP, 1), config.dataplane());
-        assertEquals(new FeaturesConfig(false, false, false, false, true), config.features());
+        assertEquals(new FeaturesConfig(false, false, false, false, true, true), config.features());
         assertEquals(new TrafficConfig(4000, 10000), config.traffic());
         assertEquals(new GuestConfig(GuestType.VHOST_USER, "/run/pagewire/vm1.sock", VhostUserMode.CLIENT, 1, 128, 5000,
             16, BufferSizing.FIXED, GuestTx.OFF), config.guest());

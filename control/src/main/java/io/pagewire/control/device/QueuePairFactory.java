@@ -100,7 +100,8 @@ public final class QueuePairFactory
         final DeviceVirtqueue txQueue = new DeviceVirtqueue(txSize, memory);
         final RxWriter writer = FeatureBit.MRG_RXBUF.isSetIn(negotiatedFeatures) ?
             new MergeableRxWriter(rxQueue) : new ChainRxWriter(rxQueue, headerLength);
-        return new QueuePair(index, rxQueue, writer, txQueue, new TxReader(txQueue, headerLength), rxRings, txRings,
+        return new QueuePair(index, rxQueue, writer, txQueue, new TxReader(txQueue, headerLength, negotiatedFeatures),
+            rxRings, txRings,
             negotiatedFeatures, nic, notifier, policy, Math.min(burst, Math.min(rxSize, txSize)),
             counters);
     }

@@ -109,6 +109,8 @@ public final class VirtioNetDevice implements VirtioTransport
         offered |= features.indirectDesc() ? FeatureBit.INDIRECT_DESC.mask() : 0;
         offered |= features.guestTso() ?
             FeatureBit.GUEST_CSUM.mask() | FeatureBit.GUEST_TSO4.mask() | FeatureBit.GUEST_TSO6.mask() : 0;
+        offered |= features.hostTso() ?
+            FeatureBit.CSUM.mask() | FeatureBit.HOST_TSO4.mask() | FeatureBit.HOST_TSO6.mask() : 0;
         return offered;
     }
 

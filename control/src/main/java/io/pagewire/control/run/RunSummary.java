@@ -49,6 +49,10 @@ public final class RunSummary
         long txBytes = 0;
         long txTooLong = 0;
         long txGso = 0;
+        long txBadVnetHdr = 0;
+        long txCsumCompleted = 0;
+        long txGsoSegmented = 0;
+        long txOffloadsPassed = 0;
         final long[] rxDrops = new long[QueuePair.RxDrop.values().length];
         final long[] histogram = new long[QueuePair.MAX_EXACT_BUFFERS + 2];
         String queueError = null;
@@ -60,6 +64,10 @@ public final class RunSummary
             txBytes += pair.reader().sentBytes();
             txTooLong += pair.reader().droppedTooLong();
             txGso += pair.reader().droppedGso();
+            txBadVnetHdr += pair.reader().droppedBadHeader();
+            txCsumCompleted += pair.reader().checksumsCompleted();
+            txGsoSegmented += pair.reader().segmented();
+            txOffloadsPassed += pair.reader().offloadsPassed();
             for (int i = 0; i < rxDrops.length; i++)
             {
                 rxDrops[i] += pair.rxDrops()[i];
@@ -120,8 +128,14 @@ public final class RunSummary
         final Map<String, Object> txDrops = new LinkedHashMap<>();
         txDrops.put("too_long", txTooLong);
         txDrops.put("gso", txGso);
+        txDrops.put("bad_vnet_hdr", txBadVnetHdr);
         txDrops.put("guest_tx_queue_full", result.guestTxQueueFull());
         tx.put("drops", txDrops);
+        final Map<String, Object> txOffloads = new LinkedHashMap<>();
+        txOffloads.put("csum_completed", txCsumCompleted);
+        txOffloads.put("gso_segmented", txGsoSegmented);
+        txOffloads.put("passed", txOffloadsPassed);
+        tx.put("offloads", txOffloads);
         json.put("tx", tx);
 
         final VerifyStats rxVerify = result.rxVerify();

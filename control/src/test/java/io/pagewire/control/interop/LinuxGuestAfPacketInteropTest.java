@@ -34,6 +34,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * off}) and the port runs without {@code vnet_hdr}, so only whole MTU frames with finished checksums cross, as on a
  * physical wire and as DPDK's {@code net_af_packet} (the benchmark's other backend) needs them. One case leaves them
  * on with {@code vnet_hdr} and GUEST_TSO4/6 negotiated: the namespace's TSO frames reach the guest's TCP whole.
+ * Two run TCP the other way (guest → netns, iperf3 {@code -R}) with {@code features.host_tso=true}: the guest's TSO
+ * frames leave whole through {@code vnet_hdr} (veth offloads on, the kernel segments what needs it) or are segmented
+ * by pagewire (no vnet_hdr, offloads off).
  */
 @Tag("interop")
 class LinuxGuestAfPacketInteropTest
@@ -77,10 +80,16 @@ class LinuxGuestAfPacketInteropTest
         }
     }
 
-    @ParameterizedTest(name = "mrg_rxbuf={0}, guest_tso={1}, vnet_hdr={2}")
-    @CsvSource({"true, false, false", "false, false, false", "false, true, false", "true, true, true"})
+    /**
+     * With {@code hostTso} the device offers CSUM/HOST_TSO4/6 and iperf3 runs reversed ({@code -R}: the guest sends),
+     * so the guest's TSO frames leave through the port: whole to the kernel with vnet_hdr, segmented by pagewire
+     * without.
+     */
+    @ParameterizedTest(name = "mrg_rxbuf={0}, guest_tso={1}, vnet_hdr={2}, host_tso={3}")
+    @CsvSource({"true, false, false, false", "false, false, false, false", "false, true, false, false",
+        "true, true, true, false", "true, false, true, true", "true, false, false, true"})
     void pingBothWaysAndTcpFromTheNamespaceIntoTheGuest(
-        final boolean mergeable, final boolean guestTso, final boolean vnetHdr) throws Exception
+        final boolean mergeable, final boolean guestTso, final boolean vnetHdr, final boolean hostTso) throws Exception
     {
         try (VethPair veth = VethPair.create(true, vnetHdr))
         {
@@ -90,7 +99,8 @@ class LinuxGuestAfPacketInteropTest
                 "guest.type=vhost-user", "guest.socket=" + socket, "dataplane.idle_strategy=backoff",
                 "nic.type=af_packet", "nic.af_packet.interface=" + veth.hostEnd(),
                 "features.mrg_rxbuf=" + mergeable, "rx.mode=" + (mergeable ? "mergeable" : "small"),
-                "features.guest_tso=" + guestTso, "nic.af_packet.vnet_hdr=" + vnetHdr)),
+                "features.guest_tso=" + guestTso, "nic.af_packet.vnet_hdr=" + vnetHdr,
+                "features.host_tso=" + hostTso)),
                 temp.resolve("run"));
             forwarder.start();
             controlRunning.set(true);
@@ -112,6 +122,8 @@ class LinuxGuestAfPacketInteropTest
                 // GUEST_TSO4 without MRG_RXBUF: virtio_net posts 64 KiB big-packet chains, pagewire fills them.
                 assertEquals(guestTso, features.charAt(FeatureBit.GUEST_TSO4.bit()) == '1',
                     "GUEST_TSO4 (bit 7) as configured: " + features);
+                assertEquals(hostTso, features.charAt(FeatureBit.CSUM.bit()) == '1' &&
+                    features.charAt(FeatureBit.HOST_TSO4.bit()) == '1', "CSUM and HOST_TSO4 as configured: " + features);
 
                 // guest → namespace: the first ping also resolves 10.0.0.1 by ARP through the port.
                 final String pinged = guest.awaitLine(l -> l.startsWith("PW-CMD-END") && l.contains(" ping "),
@@ -125,15 +137,26 @@ class LinuxGuestAfPacketInteropTest
                 final String ping = veth.inNamespace(busybox(), "ping", "-c", "3", "-W", "5", GUEST_ADDRESS);
                 assertTrue(ping.contains("3 packets received"), ping);
 
-                final String client = iperf3Client(veth, 3);
+                final String client = iperf3Client(veth, 3, hostTso);
                 final String result = guest.await("PW-IPERF3", Duration.ofSeconds(60));
                 final long gsoPassed = nicCounter("nic.af_packet.rx_gso_passed");
-                System.out.printf("LinuxGuestAfPacketInteropTest mrg_rxbuf=%s guest_tso=%s vnet_hdr=%s: features %s, " +
-                    "GSO frames passed whole %d, guest %s%n", mergeable, guestTso, vnetHdr, features, gsoPassed, result);
+                final long txPassed = nicCounter("q0 tx offloads_passed");
+                final long txSegmented = nicCounter("q0 tx gso_segmented");
+                System.out.printf("LinuxGuestAfPacketInteropTest mrg_rxbuf=%s guest_tso=%s vnet_hdr=%s host_tso=%s: " +
+                    "features %s, GSO frames passed whole %d, guest TX offloads passed %d, segmented %d, guest %s%n",
+                    mergeable, guestTso, vnetHdr, hostTso, features, gsoPassed, txPassed, txSegmented, result);
                 assertTrue(result.contains(" rc=0 "), result + "\nclient:\n" + client);
-                final double received = Double.parseDouble(field(result, "received_bps"));
-                assertTrue(received > 0, "TCP data reached the guest's iperf3 server: " + result);
-                if (vnetHdr)
+                // Reversed (-R), the guest's iperf3 server is the sender and reports what it sent.
+                final double moved = Double.parseDouble(field(result, hostTso ? "sent_bps" : "received_bps"));
+                assertTrue(moved > 0, "TCP data went between namespace and guest: " + result);
+                assertEquals(0, nicCounter("q0 tx drops bad_vnet_hdr"), "a Linux guest's headers all validate");
+                if (hostTso)
+                {
+                    // The guest sent: its TSO frames left whole to the kernel (vnet_hdr) or were segmented here.
+                    assertTrue((vnetHdr ? txPassed : txSegmented) > 0, "guest TSO frames: passed " + txPassed +
+                        ", segmented " + txSegmented);
+                }
+                if (vnetHdr && guestTso)
                 {
                     // The veth's offloads are on: the kernel hands over TSO frames, and the guest took them whole.
                     assertTrue(gsoPassed > 0, "GSO frames went into the guest whole: " + gsoPassed);
@@ -165,15 +188,19 @@ class LinuxGuestAfPacketInteropTest
         return value[0];
     }
 
-    private static String iperf3Client(final VethPair veth, final int seconds) throws InterruptedException
+    private static String iperf3Client(final VethPair veth, final int seconds, final boolean reverse)
+        throws InterruptedException
     {
         final long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (true)
         {
             try
             {
-                return veth.inNamespace("iperf3", "-c", GUEST_ADDRESS, "-C", "cubic", "-t",
-                    Integer.toString(seconds), "--connect-timeout", "5000");
+                return reverse ?
+                    veth.inNamespace("iperf3", "-c", GUEST_ADDRESS, "-C", "cubic", "-R", "-t",
+                        Integer.toString(seconds), "--connect-timeout", "5000") :
+                    veth.inNamespace("iperf3", "-c", GUEST_ADDRESS, "-C", "cubic", "-t",
+                        Integer.toString(seconds), "--connect-timeout", "5000");
             }
             catch (final IllegalStateException ex)
             {

@@ -65,6 +65,7 @@ public final class QueuePair
     private long publishedRxPackets = -1;
     private long publishedTxFrames = -1;
     private long publishedTxDrops = -1;
+    private long publishedTxOffloads = -1;
     private long publishedTxSinkFull = -1;
 
     /** Where one virtqueue's rings are, as host addresses already checked against guest memory. */
@@ -295,12 +296,21 @@ public final class QueuePair
             counters.txPackets().setRelease(publishedTxFrames);
             counters.txBytes().setRelease(reader.sentBytes());
         }
-        final long txDrops = reader.droppedTooLong() + reader.droppedGso();
+        final long txDrops = reader.droppedTooLong() + reader.droppedGso() + reader.droppedBadHeader();
         if (txDrops != publishedTxDrops)
         {
             publishedTxDrops = txDrops;
             counters.txDropsTooLong().setRelease(reader.droppedTooLong());
             counters.txDropsGso().setRelease(reader.droppedGso());
+            counters.txDropsBadVnetHdr().setRelease(reader.droppedBadHeader());
+        }
+        final long txOffloads = reader.checksumsCompleted() + reader.segmented() + reader.offloadsPassed();
+        if (txOffloads != publishedTxOffloads)
+        {
+            publishedTxOffloads = txOffloads;
+            counters.txCsumCompleted().setRelease(reader.checksumsCompleted());
+            counters.txGsoSegmented().setRelease(reader.segmented());
+            counters.txOffloadsPassed().setRelease(reader.offloadsPassed());
         }
         if (reader.sinkFull() != publishedTxSinkFull)
         {

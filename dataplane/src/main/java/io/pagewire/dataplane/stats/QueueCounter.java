@@ -51,14 +51,26 @@ public enum QueueCounter
     TX_BYTES(111, "tx bytes", Kind.TOTAL),
     /** Transmit frames longer than the device sends, returned to the guest unsent. */
     TX_DROPS_TOO_LONG(112, "tx drops too_long", Kind.TOTAL),
-    /** Transmit frames asking for GSO, which the device never offered, returned unsent. */
+    /** Transmit frames asking for GSO although the driver did not negotiate HOST_TSO4/6, returned unsent. */
     TX_DROPS_GSO(113, "tx drops gso", Kind.TOTAL),
     /** Cycles in which the NIC port's transmit ring was full (frames wait in the guest's queue: a count of cycles). */
     TX_NIC_RING_FULL(114, "tx nic_ring_full cycles", Kind.TOTAL),
     /** Guest errors that broke one of the pair's queues: one counter per {@link QueueError}. */
     QUEUE_ERRORS(115, "queue error", Kind.PER_QUEUE_ERROR),
     /** Frames whose length in the NIC ring slot was impossible (a hostile or broken producer); dropped unread. */
-    RX_DROPS_BAD_NIC_FRAME(116, "rx drops bad_nic_frame", Kind.TOTAL);
+    RX_DROPS_BAD_NIC_FRAME(116, "rx drops bad_nic_frame", Kind.TOTAL),
+    /**
+     * Transmit frames whose virtio-net header failed validation (features.host_tso: csum_start/csum_offset outside
+     * the frame, gso_size too small, a GSO type or ECN not negotiated, hdr_len beyond the frame, headers that are not
+     * TCP over the IP version gso_type names), returned unsent.
+     */
+    TX_DROPS_BAD_VNET_HDR(117, "tx drops bad_vnet_hdr", Kind.TOTAL),
+    /** Transmit frames with NEEDS_CSUM whose checksum was completed in software (a port without vnet_hdr). */
+    TX_CSUM_COMPLETED(118, "tx csum_completed", Kind.TOTAL),
+    /** Transmit TCP GSO frames cut into segments in software (a port without vnet_hdr). */
+    TX_GSO_SEGMENTED(119, "tx gso_segmented", Kind.TOTAL),
+    /** Transmit frames handed to the NIC port with their offload header (AF_PACKET with vnet_hdr). */
+    TX_OFFLOADS_PASSED(120, "tx offloads_passed", Kind.TOTAL);
 
     /** What kind of counter an entry is, and how many counters it has per queue pair. */
     public enum Kind

@@ -42,6 +42,10 @@ public final class QueueCounters implements AutoCloseable
     private final AtomicCounter txDropsGso;
     private final AtomicCounter txNicRingFull;
     private final AtomicCounter[] queueErrors;
+    private final AtomicCounter txDropsBadVnetHdr;
+    private final AtomicCounter txCsumCompleted;
+    private final AtomicCounter txGsoSegmented;
+    private final AtomicCounter txOffloadsPassed;
 
     /**
      * Allocates every {@link QueueCounter} of queue pair {@code queue}, in the enum's order, each with type id
@@ -95,6 +99,10 @@ public final class QueueCounters implements AutoCloseable
                     allocate(manager, QueueCounter.QUEUE_ERRORS, QueueCounter.queueErrorCode(error));
             }
             rxDropsBadNicFrame = allocate(manager, QueueCounter.RX_DROPS_BAD_NIC_FRAME, 0);
+            txDropsBadVnetHdr = allocate(manager, QueueCounter.TX_DROPS_BAD_VNET_HDR, 0);
+            txCsumCompleted = allocate(manager, QueueCounter.TX_CSUM_COMPLETED, 0);
+            txGsoSegmented = allocate(manager, QueueCounter.TX_GSO_SEGMENTED, 0);
+            txOffloadsPassed = allocate(manager, QueueCounter.TX_OFFLOADS_PASSED, 0);
         }
         catch (final RuntimeException ex)
         {
@@ -223,6 +231,38 @@ public final class QueueCounters implements AutoCloseable
     }
 
     /**
+     * @return {@link QueueCounter#TX_DROPS_BAD_VNET_HDR}.
+     */
+    public AtomicCounter txDropsBadVnetHdr()
+    {
+        return txDropsBadVnetHdr;
+    }
+
+    /**
+     * @return {@link QueueCounter#TX_CSUM_COMPLETED}.
+     */
+    public AtomicCounter txCsumCompleted()
+    {
+        return txCsumCompleted;
+    }
+
+    /**
+     * @return {@link QueueCounter#TX_GSO_SEGMENTED}.
+     */
+    public AtomicCounter txGsoSegmented()
+    {
+        return txGsoSegmented;
+    }
+
+    /**
+     * @return {@link QueueCounter#TX_OFFLOADS_PASSED}.
+     */
+    public AtomicCounter txOffloadsPassed()
+    {
+        return txOffloadsPassed;
+    }
+
+    /**
      * @return {@link QueueCounter#TX_DROPS_GSO}.
      */
     public AtomicCounter txDropsGso()
@@ -273,6 +313,10 @@ public final class QueueCounters implements AutoCloseable
             case TX_BYTES -> txBytes;
             case TX_DROPS_TOO_LONG -> txDropsTooLong;
             case TX_DROPS_GSO -> txDropsGso;
+            case TX_DROPS_BAD_VNET_HDR -> txDropsBadVnetHdr;
+            case TX_CSUM_COMPLETED -> txCsumCompleted;
+            case TX_GSO_SEGMENTED -> txGsoSegmented;
+            case TX_OFFLOADS_PASSED -> txOffloadsPassed;
             case TX_NIC_RING_FULL -> txNicRingFull;
             case RX_BUFFERS_PER_PACKET, QUEUE_ERRORS -> throw new IllegalArgumentException(
                 counter + " is a family of " + counter.members() + " counters");

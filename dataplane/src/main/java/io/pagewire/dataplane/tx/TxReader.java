@@ -1,11 +1,26 @@
 package io.pagewire.dataplane.tx;
 
 import io.pagewire.dataplane.virtio.DeviceVirtqueue;
+import io.pagewire.dataplane.virtio.FeatureBit;
+import io.pagewire.dataplane.virtio.GsoSegmenter;
 import io.pagewire.dataplane.virtio.QueueError;
 import io.pagewire.dataplane.virtio.ScatterList;
 import io.pagewire.dataplane.virtio.VirtioNetHeader;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteOrder;
+
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.CSUM_OFFSET_OFFSET;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.CSUM_START_OFFSET;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.FLAGS_OFFSET;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.F_NEEDS_CSUM;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_NONE;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_SIZE_OFFSET;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TCPV4;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TCPV6;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TYPE_OFFSET;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.HDR_LEN_OFFSET;
 
 /**
  * Collects frames from a guest's transmit virtqueue (virtio 1.2 §5.1.6.2): each available chain holds a virtio-net
@@ -15,19 +30,48 @@ import org.agrona.concurrent.UnsafeBuffer;
  * Frames are copied once, straight from guest memory into the sink. A chain shorter than the header breaks the
  * queue ({@link QueueError#HEADER_TRUNCATED}); a frame the device cannot send (too long, or GSO that was never
  * offered) is returned to the guest as used and counted, so the guest's buffer is not lost.
+ * <p>
+ * Offloads (the driver negotiated CSUM, and HOST_TSO4/HOST_TSO6 for GSO; {@code features.host_tso}): a frame whose
+ * header asks for one ({@code VIRTIO_NET_HDR_F_NEEDS_CSUM}, gso_type TCPV4/TCPV6) is validated first (§5.1.6.2):
+ * csum_start at or after the Ethernet header and csum_start + csum_offset + 2 inside the frame; for GSO a negotiated
+ * TCP type without ECN (HOST_ECN is never offered), NEEDS_CSUM set (the driver MUST, §5.1.6.2.1), gso_size at least
+ * {@link GsoSegmenter#MIN_GSO_SIZE} and below 0xFFFF, hdr_len (only a hint) not beyond the frame, Ethernet/IP/TCP
+ * headers that add up and a checksum at the TCP checksum field. A frame that fails is returned unsent and counted
+ * ({@link #droppedBadHeader()}): the spec names no queue error for it, and one bad frame must not stop the queue.
+ * Unknown flag bits are ignored, as the device MUST (§5.1.6.2.2). A valid frame goes to a sink that takes offloads
+ * ({@link TxSink#maxOffloadFrameLength()}) whole, with a header rebuilt from the validated values (hdr_len exact); any
+ * other sink gets its checksum completed, or its segments, in software ({@link GsoSegmenter}). When the sink fills
+ * between two segments of a frame, the frame stays in the guest's queue and the next poll resumes at the segment
+ * that did not fit, so no segment is sent twice or lost.
  */
 public final class TxReader
 {
+    /** Where in {@link #header} the header handed to the sink is built (the guest's copy is at 0, up to 12 bytes). */
+    private static final int OFFLOAD_HEADER_AT = 32;
+
     private final DeviceVirtqueue queue;
     private final int headerLength;
     private final ScatterList scatter;
     private final UnsafeBuffer header = new UnsafeBuffer(BufferUtil.allocateDirectAligned(64, 64));
+    private final boolean csum;
+    private final boolean tso4;
+    private final boolean tso6;
+    private final GsoSegmenter segmenter;
+    private final UnsafeBuffer frameScratch;
+
+    private int resumeSegment;
+    private int resumeLength;
+    private int resumeMss;
 
     private long sentFrames;
     private long sentBytes;
     private long sinkFull;
     private long droppedTooLong;
     private long droppedGso;
+    private long droppedBadHeader;
+    private long checksumsCompleted;
+    private long segmented;
+    private long offloadsPassed;
 
     /**
      * @param queue        the guest's transmit queue.
@@ -35,9 +79,28 @@ public final class TxReader
      */
     public TxReader(final DeviceVirtqueue queue, final int headerLength)
     {
+        this(queue, headerLength, 0);
+    }
+
+    /**
+     * @param queue              the guest's transmit queue.
+     * @param headerLength       10 or 12, from {@link VirtioNetHeader#length(long)}.
+     * @param negotiatedFeatures the driver's features: CSUM, HOST_TSO4 and HOST_TSO6 decide which offloads frames may
+     *                           ask for (§5.1.3.1: the TSO bits require CSUM); without CSUM the header is not read
+     *                           beyond gso_type.
+     */
+    public TxReader(final DeviceVirtqueue queue, final int headerLength, final long negotiatedFeatures)
+    {
         this.queue = queue;
         this.headerLength = headerLength;
         this.scatter = new ScatterList(2 * queue.size(), 1);
+        this.csum = FeatureBit.CSUM.isSetIn(negotiatedFeatures);
+        this.tso4 = csum && FeatureBit.HOST_TSO4.isSetIn(negotiatedFeatures);
+        this.tso6 = csum && FeatureBit.HOST_TSO6.isSetIn(negotiatedFeatures);
+        this.segmenter = csum ? new GsoSegmenter() : null;
+        // A whole GSO frame, for segmenting it from one contiguous copy (the guest's may be scattered anywhere).
+        this.frameScratch = tso4 || tso6 ?
+            new UnsafeBuffer(BufferUtil.allocateDirectAligned(VirtioNetHeader.MAX_FRAME_LENGTH + 1, 64)) : null;
     }
 
     /**
@@ -81,11 +144,25 @@ public final class TxReader
                 break;
             }
             final long frameLength = chainLength - headerLength;
-            if (frameLength > VirtioNetHeader.MAX_FRAME_LENGTH || frameLength > sink.maxFrameLength())
+            scatter.copyOut(0, header.addressOffset(), headerLength);
+            final int gsoType = header.getByte(GSO_TYPE_OFFSET) & 0xFF;
+            if (csum && ((header.getByte(FLAGS_OFFSET) & F_NEEDS_CSUM) != 0 || gsoType != GSO_NONE))
+            {
+                if (frameLength > VirtioNetHeader.MAX_FRAME_LENGTH)
+                {
+                    droppedTooLong++;
+                }
+                else if (!collectOffload(sink, (int)frameLength, gsoType))
+                {
+                    sinkFull++;
+                    break;
+                }
+            }
+            else if (frameLength > VirtioNetHeader.MAX_FRAME_LENGTH || frameLength > sink.maxFrameLength())
             {
                 droppedTooLong++;
             }
-            else if (gsoType() != VirtioNetHeader.GSO_NONE)
+            else if (gsoType != GSO_NONE)
             {
                 droppedGso++;
             }
@@ -102,6 +179,8 @@ public final class TxReader
                 sentFrames++;
                 sentBytes += frameLength;
             }
+            // The chain is done with (sent or dropped): a resume point belonged to it only.
+            resumeSegment = 0;
             queue.consume(1);
             queue.addUsed(head, 0);
             consumed++;
@@ -109,10 +188,158 @@ public final class TxReader
         return consumed;
     }
 
-    private int gsoType()
+    /**
+     * Validates the offload the header in {@link #header} asks for and sends the frame (whole with its header, or done
+     * in software), or drops and counts it.
+     *
+     * @return false when the sink was full (the chain stays in the guest's queue), true when the frame was sent or
+     * dropped.
+     */
+    private boolean collectOffload(final TxSink sink, final int frameLength, final int gsoType)
     {
-        scatter.copyOut(0, header.addressOffset(), headerLength);
-        return header.getByte(VirtioNetHeader.GSO_TYPE_OFFSET) & 0xFF;
+        final UnsafeBuffer header = this.header;
+        final boolean needsCsum = (header.getByte(FLAGS_OFFSET) & F_NEEDS_CSUM) != 0;
+        final int csumStart = header.getShort(CSUM_START_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        final int csumOffset = header.getShort(CSUM_OFFSET_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        if (needsCsum &&
+            (csumStart < GsoSegmenter.ETHERNET_HEADER_LENGTH || csumStart + csumOffset + 2 > frameLength))
+        {
+            droppedBadHeader++;
+            return true;
+        }
+        if (gsoType == GSO_NONE)
+        {
+            return sendChecksummed(sink, frameLength, csumStart, csumOffset);
+        }
+        if (!tso4 && !tso6)
+        {
+            droppedGso++;
+            return true;
+        }
+        final int gsoSize = header.getShort(GSO_SIZE_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        final int hdrLen = header.getShort(HDR_LEN_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        // gso_type is exactly a negotiated TCP type: no ECN bit (HOST_ECN is never offered), no UDP, nothing unknown.
+        final boolean v4 = gsoType == GSO_TCPV4;
+        if (!(v4 ? tso4 : gsoType == GSO_TCPV6 && tso6) || !needsCsum || gsoSize < GsoSegmenter.MIN_GSO_SIZE ||
+            gsoSize > GsoSegmenter.MAX_GSO_SIZE || hdrLen > frameLength)
+        {
+            droppedBadHeader++;
+            return true;
+        }
+        final GsoSegmenter segmenter = this.segmenter;
+        final long scratch = frameScratch.addressOffset();
+        final int headersCopied = Math.min(frameLength, GsoSegmenter.MAX_HEADERS_LENGTH);
+        scatter.copyOut(headerLength, scratch, headersCopied);
+        if (!segmenter.parseTcp(scratch, headersCopied, v4) || csumStart != segmenter.l4() ||
+            csumOffset != GsoSegmenter.TCP_CHECKSUM_OFFSET)
+        {
+            droppedBadHeader++;
+            return true;
+        }
+        if (frameLength <= sink.maxOffloadFrameLength())
+        {
+            final long destination = sink.claim(frameLength);
+            if (destination == 0)
+            {
+                return false;
+            }
+            scatter.copyOut(headerLength, destination, frameLength);
+            sink.commitOffload(frameLength,
+                offloadHeader(F_NEEDS_CSUM, gsoType, segmenter.headersLength(), gsoSize, csumStart, csumOffset));
+            offloadsPassed++;
+            sent(frameLength);
+            return true;
+        }
+        if (segmenter.segmentLength(frameLength, gsoSize, 0) > sink.maxFrameLength())
+        {
+            droppedTooLong++;
+            return true;
+        }
+        scatter.copyOut(headerLength + headersCopied, scratch + headersCopied, frameLength - headersCopied);
+        resumeLength = frameLength;
+        resumeMss = gsoSize;
+        return sendSegments(sink);
+    }
+
+    /** Sends a frame with NEEDS_CSUM and no GSO: with its header to a sink that takes it, else checksummed here. */
+    private boolean sendChecksummed(final TxSink sink, final int frameLength, final int csumStart, final int csumOffset)
+    {
+        final boolean pass = frameLength <= sink.maxOffloadFrameLength();
+        if (frameLength > sink.maxFrameLength())
+        {
+            droppedTooLong++;
+            return true;
+        }
+        final long destination = sink.claim(frameLength);
+        if (destination == 0)
+        {
+            return false;
+        }
+        scatter.copyOut(headerLength, destination, frameLength);
+        if (pass)
+        {
+            sink.commitOffload(frameLength, offloadHeader(F_NEEDS_CSUM, GSO_NONE, 0, 0, csumStart, csumOffset));
+            offloadsPassed++;
+        }
+        else
+        {
+            GsoSegmenter.completeChecksum(destination, frameLength, csumStart, csumOffset);
+            sink.commit(frameLength);
+            checksumsCompleted++;
+        }
+        sent(frameLength);
+        return true;
+    }
+
+    /**
+     * Sends the segments of the frame in {@link #frameScratch} from {@link #resumeSegment} on.
+     *
+     * @return false when the sink filled before the last one: {@link #resumeSegment} says where to go on.
+     */
+    private boolean sendSegments(final TxSink sink)
+    {
+        final GsoSegmenter segmenter = this.segmenter;
+        final long scratch = frameScratch.addressOffset();
+        final int length = resumeLength;
+        final int mss = resumeMss;
+        final int count = segmenter.segmentCount(length, mss);
+        for (int i = resumeSegment; i < count; i++)
+        {
+            final int segmentLength = segmenter.segmentLength(length, mss, i);
+            final long destination = sink.claim(segmentLength);
+            if (destination == 0)
+            {
+                resumeSegment = i;
+                return false;
+            }
+            segmenter.writeSegment(scratch, length, mss, i, destination);
+            sink.commit(segmentLength);
+        }
+        resumeSegment = 0;
+        segmented++;
+        sent(length);
+        return true;
+    }
+
+    private void sent(final int frameLength)
+    {
+        sentFrames++;
+        sentBytes += frameLength;
+    }
+
+    /** @return the address of a header rebuilt from validated values, for {@link TxSink#commitOffload}. */
+    private long offloadHeader(final int flags, final int gsoType, final int hdrLen, final int gsoSize,
+        final int csumStart, final int csumOffset)
+    {
+        final UnsafeBuffer out = this.header;
+        final int at = OFFLOAD_HEADER_AT;
+        out.putByte(at + FLAGS_OFFSET, (byte)flags);
+        out.putByte(at + GSO_TYPE_OFFSET, (byte)gsoType);
+        out.putShort(at + HDR_LEN_OFFSET, (short)hdrLen, ByteOrder.LITTLE_ENDIAN);
+        out.putShort(at + GSO_SIZE_OFFSET, (short)gsoSize, ByteOrder.LITTLE_ENDIAN);
+        out.putShort(at + CSUM_START_OFFSET, (short)csumStart, ByteOrder.LITTLE_ENDIAN);
+        out.putShort(at + CSUM_OFFSET_OFFSET, (short)csumOffset, ByteOrder.LITTLE_ENDIAN);
+        return out.addressOffset() + at;
     }
 
     /** Continues the totals of a reader this one replaces (the queue restarted). */
@@ -123,15 +350,22 @@ public final class TxReader
         sinkFull = previous.sinkFull;
         droppedTooLong = previous.droppedTooLong;
         droppedGso = previous.droppedGso;
+        droppedBadHeader = previous.droppedBadHeader;
+        checksumsCompleted = previous.checksumsCompleted;
+        segmented = previous.segmented;
+        offloadsPassed = previous.offloadsPassed;
     }
 
-    /** @return frames handed to the sink. */
+    /** @return frames of the guest handed to the sink (a frame segmented here counts once). */
     public long sentFrames()
     {
         return sentFrames;
     }
 
-    /** @return bytes of frames handed to the sink (virtio-net headers excluded). */
+    /**
+     * @return bytes of the guest's frames handed to the sink (virtio-net headers excluded; a frame segmented here
+     * counts as the guest sent it, without the headers its segments repeat).
+     */
     public long sentBytes()
     {
         return sentBytes;
@@ -149,9 +383,33 @@ public final class TxReader
         return droppedTooLong;
     }
 
-    /** @return frames dropped because the guest asked for segmentation offload, which pagewire does not offer. */
+    /** @return frames dropped because the guest asked for segmentation offload it did not negotiate. */
     public long droppedGso()
     {
         return droppedGso;
+    }
+
+    /** @return frames dropped because their virtio-net header asked for an offload and did not validate. */
+    public long droppedBadHeader()
+    {
+        return droppedBadHeader;
+    }
+
+    /** @return frames with NEEDS_CSUM whose checksum was completed here (the sink takes no offloads). */
+    public long checksumsCompleted()
+    {
+        return checksumsCompleted;
+    }
+
+    /** @return TCP GSO frames cut into segments here (the sink takes no offloads or not that long). */
+    public long segmented()
+    {
+        return segmented;
+    }
+
+    /** @return frames handed to the sink with their offload header ({@link TxSink#commitOffload}). */
+    public long offloadsPassed()
+    {
+        return offloadsPassed;
     }
 }

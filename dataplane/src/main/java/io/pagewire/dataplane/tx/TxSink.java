@@ -9,7 +9,8 @@ public interface TxSink
     /**
      * Reserves room for one frame.
      *
-     * @param frameLength bytes the frame needs.
+     * @param frameLength bytes the frame needs: at most {@link #maxFrameLength()}, or {@link #maxOffloadFrameLength()}
+     *                    for a frame committed with {@link #commitOffload}.
      * @return the host address to copy the frame to, or 0 when the sink is full (the frame stays in the guest's
      * queue and is tried again next cycle, as a NIC whose ring is full would leave it).
      */
@@ -34,5 +35,32 @@ public interface TxSink
     default int maxFrameLength()
     {
         return io.pagewire.dataplane.virtio.VirtioNetHeader.MAX_FRAME_LENGTH;
+    }
+
+    /**
+     * Whether the sink takes frames with a virtio-net header and lets its consumer do the offload (the kernel behind
+     * an AF_PACKET socket with {@code PACKET_VNET_HDR} checksums and segments them): the capability flag of
+     * {@link #commitOffload}. A sink that does not (the default) gets such frames checksummed and segmented in
+     * software, as plain frames.
+     *
+     * @return the longest frame {@link #commitOffload} takes (up to 64 KiB for a GSO frame), 0 for none.
+     */
+    default int maxOffloadFrameLength()
+    {
+        return 0;
+    }
+
+    /**
+     * Publishes the frame last claimed, now fully written, with its offload: only when
+     * {@link #maxOffloadFrameLength()} is not 0.
+     *
+     * @param frameLength bytes of the frame.
+     * @param vnetHeader  host address of the 10-byte {@code virtio_net_hdr} (virtio 1.2 §5.1.6) the caller validated:
+     *                    flags NEEDS_CSUM with csum_start/csum_offset inside the frame, gso_type NONE or TCPV4/TCPV6
+     *                    with gso_size and the exact hdr_len of the frame's TCP/IP headers.
+     */
+    default void commitOffload(final int frameLength, final long vnetHeader)
+    {
+        throw new UnsupportedOperationException("this sink takes no virtio-net header");
     }
 }

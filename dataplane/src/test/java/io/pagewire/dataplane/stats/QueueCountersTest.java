@@ -50,7 +50,7 @@ class QueueCountersTest
         final QueueCounters counters = new QueueCounters(manager, 3);
         final Map<Integer, Allocated> allocated = allocated();
 
-        assertEquals(17 - 2 + 65 + QueueError.values().length, QueueCounters.COUNTERS_PER_QUEUE_PAIR);
+        assertEquals(21 - 2 + 65 + QueueError.values().length, QueueCounters.COUNTERS_PER_QUEUE_PAIR);
         assertEquals(QueueCounters.COUNTERS_PER_QUEUE_PAIR, allocated.size());
         final Set<String> labels = new HashSet<>();
         for (final Allocated counter : allocated.values())
@@ -66,6 +66,8 @@ class QueueCountersTest
         assertTrue(labels.contains("q3 rx drops nic_ring_full"));
         assertTrue(labels.contains("q3 rx ring occupancy"));
         assertTrue(labels.contains("q3 tx drops gso"));
+        assertTrue(labels.contains("q3 tx drops bad_vnet_hdr"));
+        assertTrue(labels.contains("q3 tx gso_segmented"));
         assertTrue(labels.contains("q3 tx nic_ring_full cycles"));
         assertTrue(labels.contains("q3 rx buffers per packet 1"));
         assertTrue(labels.contains("q3 rx buffers per packet 64"));

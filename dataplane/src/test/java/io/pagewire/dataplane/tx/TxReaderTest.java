@@ -1,7 +1,10 @@
 package io.pagewire.dataplane.tx;
 
+import io.pagewire.dataplane.fixture.AllocationMeter;
 import io.pagewire.dataplane.fixture.FakeGuestMemory;
+import io.pagewire.dataplane.fixture.TcpFrames;
 import io.pagewire.dataplane.fixture.TestVirtqueue;
+import io.pagewire.dataplane.virtio.FeatureBit;
 import io.pagewire.dataplane.virtio.VirtioNetHeader;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -9,10 +12,19 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.F_NEEDS_CSUM;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_ECN;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_NONE;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TCPV4;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TCPV6;
+import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_UDP;
 import static org.junit.jupiter.api.Assertions.*;
 
 class TxReaderTest
@@ -26,18 +38,25 @@ class TxReaderTest
     private final RecordingSink sink = new RecordingSink(8);
 
     /** A sink with a fixed number of slots, recording every frame it was given. */
-    static final class RecordingSink implements TxSink
+    static class RecordingSink implements TxSink
     {
         private final Arena arena = Arena.ofConfined();
         private final MemorySegment slot = arena.allocate(VirtioNetHeader.MAX_FRAME_LENGTH, 64);
         private final List<byte[]> frames = new ArrayList<>();
+        private final List<byte[]> offloadHeaders = new ArrayList<>();
         private int capacity;
         private int claimed = -1;
         private int maxFrameLength = VirtioNetHeader.MAX_FRAME_LENGTH;
+        private int maxOffloadFrameLength;
 
         RecordingSink(final int capacity)
         {
             this.capacity = capacity;
+        }
+
+        final void setMaxOffloadFrameLength(final int maxOffloadFrameLength)
+        {
+            this.maxOffloadFrameLength = maxOffloadFrameLength;
         }
 
         @Override
@@ -62,6 +81,23 @@ class TxReaderTest
         {
             assertEquals(claimed, frameLength, "commit the length claimed");
             frames.add(slot.asSlice(0, frameLength).toArray(ValueLayout.JAVA_BYTE));
+            offloadHeaders.add(null);
+        }
+
+        @Override
+        public int maxOffloadFrameLength()
+        {
+            return maxOffloadFrameLength;
+        }
+
+        @Override
+        public void commitOffload(final int frameLength, final long vnetHeader)
+        {
+            assertTrue(maxOffloadFrameLength > 0, "commitOffload only on a sink that takes offloads");
+            assertEquals(claimed, frameLength, "commit the length claimed");
+            frames.add(slot.asSlice(0, frameLength).toArray(ValueLayout.JAVA_BYTE));
+            offloadHeaders.add(MemorySegment.ofAddress(vnetHeader).reinterpret(VirtioNetHeader.LEGACY_LENGTH)
+                .toArray(ValueLayout.JAVA_BYTE));
         }
     }
 
@@ -231,5 +267,250 @@ class TxReaderTest
         assertEquals(1, reader.collectFromGuest(sink, 32));
         assertEquals(1, reader.droppedTooLong());
         assertEquals(0, sink.frames.size());
+    }
+
+    private static final long HOST_TSO = FeatureBit.VERSION_1.mask() | FeatureBit.CSUM.mask() |
+        FeatureBit.HOST_TSO4.mask() | FeatureBit.HOST_TSO6.mask();
+
+    /** @return a 12-byte virtio_net_hdr as a driver writes it (little-endian). */
+    private static byte[] vnetHeader(final int flags, final int gsoType, final int hdrLen, final int gsoSize,
+        final int csumStart, final int csumOffset)
+    {
+        final ByteBuffer b = ByteBuffer.allocate(HDR).order(ByteOrder.LITTLE_ENDIAN);
+        b.put((byte)flags).put((byte)gsoType).putShort((short)hdrLen).putShort((short)gsoSize)
+            .putShort((short)csumStart).putShort((short)csumOffset).putShort((short)0);
+        return b.array();
+    }
+
+    private void post(final byte[] header, final byte[] frame)
+    {
+        // Split inside the headers too, as a guest's skb may be (linear part, then pages).
+        final long[][] parts = split(header, frame, HDR, HDR + 20, HDR + Math.min(frame.length - 1, 3000));
+        queue.driver().addChain(parts[0], ints(parts[1]), parts[0].length, false);
+    }
+
+    @Test
+    void hostileOffloadHeadersAreDroppedAndCountedWithoutBreakingTheQueue()
+    {
+        final TxReader offloads = new TxReader(queue.device(), HDR, HOST_TSO);
+        final byte[] tcp = TcpFrames.ipv4Tcp(3000, 0x18, true);
+        final byte[][] hostile = {
+            vnetHeader(F_NEEDS_CSUM, GSO_NONE, 0, 0, tcp.length, 0),                 // csum_start beyond the frame
+            vnetHeader(F_NEEDS_CSUM, GSO_NONE, 0, 0, 34, tcp.length - 34 - 1),       // csum field past the end
+            vnetHeader(F_NEEDS_CSUM, GSO_NONE, 0, 0, 4, 16),                         // csum_start inside Ethernet
+            vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 0, 34, 16),                      // gso_size 0
+            vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 0xFFFF, 34, 16),                 // GSO_BY_FRAGS
+            vnetHeader(F_NEEDS_CSUM, 2, 54, 1448, 34, 16),                           // unknown gso_type
+            vnetHeader(F_NEEDS_CSUM, GSO_UDP, 54, 1448, 34, 16),                     // UFO, not offered
+            vnetHeader(F_NEEDS_CSUM, GSO_TCPV4 | GSO_ECN, 54, 1448, 34, 16),         // ECN, HOST_ECN not offered
+            vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, tcp.length + 1, 1448, 34, 16),       // hdr_len beyond the frame
+            vnetHeader(0, GSO_TCPV4, 54, 1448, 34, 16),                              // GSO without NEEDS_CSUM
+            vnetHeader(F_NEEDS_CSUM, GSO_TCPV6, 54, 1448, 34, 16),                   // TCPV6 on an IPv4 frame
+            vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 1448, 34, 6),                    // not the TCP checksum
+        };
+        for (final byte[] header : hostile)
+        {
+            post(header, tcp);
+        }
+        // Behind them a valid one: 10 payload bytes with gso_size 8 make two segments.
+        post(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 0, 8, 34, 16), TcpFrames.ipv4Tcp(10, 0x18, true));
+        queue.driver().publishAvail();
+        sink.capacity = 1000;
+
+        assertEquals(hostile.length + 1, offloads.collectFromGuest(sink, 64));
+        queue.device().publishUsed();
+        assertEquals(hostile.length, offloads.droppedBadHeader(), "every hostile header counted once");
+        assertEquals(2, sink.frames.size(), "only the valid frame went out, in two segments");
+        assertEquals(1, offloads.segmented());
+        assertNull(queue.device().brokenReason(), "a bad header is the frame's problem, not the queue's");
+        assertEquals(hostile.length + 1, queue.driver().usedAvailable(), "the guest gets every buffer back");
+    }
+
+    @Test
+    void aGuestTsoFrameIsSegmentedIntoValidMtuFramesForAPlainSink()
+    {
+        final TxReader offloads = new TxReader(queue.device(), HDR, HOST_TSO);
+        final int payload = VirtioNetHeader.MAX_FRAME_LENGTH - 54;  // the longest frame a guest may send
+        final byte[] tso = TcpFrames.ipv4Tcp(payload, 0x19, true);  // FIN|PSH|ACK: FIN and PSH go to the last only
+        post(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 1460, 34, 16), tso);
+        queue.driver().publishAvail();
+        sink.capacity = 1000;
+        sink.maxFrameLength = 1514;
+
+        assertEquals(1, offloads.collectFromGuest(sink, 32));
+        final int count = (payload + 1459) / 1460;
+        assertEquals(count, sink.frames.size());
+        assertEquals(1, offloads.segmented());
+        assertEquals(1, offloads.sentFrames());
+        assertEquals(tso.length, offloads.sentBytes(), "bytes the guest sent");
+        final ByteBuffer joined = ByteBuffer.allocate(payload);
+        for (int i = 0; i < count; i++)
+        {
+            final byte[] seg = sink.frames.get(i);
+            assertTrue(seg.length <= 1514, "segment " + i + " fits the MTU: " + seg.length);
+            assertEquals(0xFFFF, TcpFrames.sum16(seg, 14, 34, 0), "IPv4 header checksum of segment " + i);
+            assertTrue(TcpFrames.l4ChecksumValid(seg, false, 6), "TCP checksum of segment " + i);
+            assertEquals(seg.length - 14, ByteBuffer.wrap(seg, 16, 2).getShort() & 0xFFFF, "IPv4 total length");
+            assertEquals((0x1234 + i) & 0xFFFF, ByteBuffer.wrap(seg, 18, 2).getShort() & 0xFFFF, "IPv4 id");
+            assertEquals((int)(0xFFFFF000L + 1460L * i), ByteBuffer.wrap(seg, 38, 4).getInt(), "sequence number");
+            assertEquals(i == count - 1 ? 0x19 : 0x10, seg[47] & 0xFF, "flags of segment " + i);
+            joined.put(seg, 54, seg.length - 54);
+        }
+        assertArrayEquals(Arrays.copyOfRange(tso, 54, tso.length), joined.array(), "the payload, in order, whole");
+    }
+
+    @Test
+    void anIpv6TsoFrameIsSegmentedWithValidChecksums()
+    {
+        final TxReader offloads = new TxReader(queue.device(), HDR, HOST_TSO);
+        final byte[] tso = TcpFrames.ipv6Tcp(20000);
+        post(vnetHeader(F_NEEDS_CSUM, GSO_TCPV6, 86, 1428, 54, 16), tso);
+        queue.driver().publishAvail();
+        sink.capacity = 1000;
+        sink.maxFrameLength = 1514;
+
+        assertEquals(1, offloads.collectFromGuest(sink, 32));
+        assertEquals((20000 + 1427) / 1428, sink.frames.size());
+        for (final byte[] seg : sink.frames)
+        {
+            assertEquals(seg.length - 54, ByteBuffer.wrap(seg, 18, 2).getShort() & 0xFFFF, "IPv6 payload length");
+            assertTrue(TcpFrames.l4ChecksumValid(seg, true, 6), "TCP checksum");
+        }
+    }
+
+    @Test
+    void aPartialChecksumIsCompletedForAPlainSink()
+    {
+        final TxReader offloads = new TxReader(queue.device(), HDR, HOST_TSO);
+        final byte[] tcp = TcpFrames.ipv4Tcp(1001, 0x18, true);
+        assertFalse(TcpFrames.l4ChecksumValid(tcp, false, 6), "partial before");
+        post(vnetHeader(F_NEEDS_CSUM | 0x40, GSO_NONE, 0, 0, 34, 16), tcp);   // an unknown flag bit is ignored
+        queue.driver().publishAvail();
+
+        assertEquals(1, offloads.collectFromGuest(sink, 32));
+        assertEquals(1, offloads.checksumsCompleted());
+        assertTrue(TcpFrames.l4ChecksumValid(sink.frames.get(0), false, 6), "valid after");
+    }
+
+    @Test
+    void aSinkThatTakesOffloadsGetsTheFrameWholeWithARebuiltHeader()
+    {
+        final TxReader offloads = new TxReader(queue.device(), HDR, HOST_TSO);
+        sink.maxOffloadFrameLength = 65478;
+        final byte[] tso = TcpFrames.ipv4Tcp(60000, 0x18, true);
+        post(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 128, 1448, 34, 16), tso);   // hdr_len is only a hint
+        final byte[] partial = TcpFrames.ipv4Tcp(500, 0x18, true);
+        post(vnetHeader(F_NEEDS_CSUM, GSO_NONE, 0, 0, 34, 16), partial);
+        queue.driver().publishAvail();
+
+        assertEquals(2, offloads.collectFromGuest(sink, 32));
+        assertEquals(2, offloads.offloadsPassed());
+        assertArrayEquals(tso, sink.frames.get(0), "the frame as the guest sent it");
+        assertArrayEquals(Arrays.copyOf(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 1448, 34, 16), 10),
+            sink.offloadHeaders.get(0), "hdr_len exact");
+        assertArrayEquals(partial, sink.frames.get(1));
+        assertArrayEquals(Arrays.copyOf(vnetHeader(F_NEEDS_CSUM, GSO_NONE, 0, 0, 34, 16), 10),
+            sink.offloadHeaders.get(1));
+    }
+
+    @Test
+    void aSinkFillingBetweenSegmentsResumesAtTheSegmentThatDidNotFit()
+    {
+        final TxReader offloads = new TxReader(queue.device(), HDR, HOST_TSO);
+        final byte[] tso = TcpFrames.ipv4Tcp(30000, 0x18, true);
+        post(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 1000, 34, 16), tso);
+        final byte[] next = random(100, 77);
+        post(new byte[HDR], next);
+        queue.driver().publishAvail();
+        sink.capacity = 7;
+
+        assertEquals(0, offloads.collectFromGuest(sink, 32), "the frame stays in the guest's queue");
+        assertEquals(7, sink.frames.size());
+        assertEquals(0, offloads.collectFromGuest(sink, 32));
+        sink.capacity = 1000;
+        assertEquals(2, offloads.collectFromGuest(sink, 32));
+        assertEquals(31, sink.frames.size(), "30 segments, none twice, then the next frame");
+        for (int i = 0; i < 30; i++)
+        {
+            assertEquals((int)(0xFFFFF000L + 1000L * i), ByteBuffer.wrap(sink.frames.get(i), 38, 4).getInt());
+        }
+        assertArrayEquals(next, sink.frames.get(30));
+    }
+
+    @Test
+    void withoutCsumNegotiatedTheHeaderIsNotTrusted()
+    {
+        final byte[] tcp = TcpFrames.ipv4Tcp(100, 0x18, true);
+        post(vnetHeader(F_NEEDS_CSUM, GSO_NONE, 0, 0, 34, 16), tcp);
+        queue.driver().publishAvail();
+        assertEquals(1, reader.collectFromGuest(sink, 32));
+        assertArrayEquals(tcp, sink.frames.get(0), "sent as it is: flags must be 0 without CSUM (§5.1.6.2.1)");
+        assertEquals(0, reader.checksumsCompleted());
+    }
+
+    @Test
+    void offloadPathsAllocateNothing()
+    {
+        final TxReader offloads = new TxReader(queue.device(), HDR, HOST_TSO);
+        final byte[] tso = TcpFrames.ipv4Tcp(8000, 0x18, true);
+        final byte[] partial = TcpFrames.ipv4Tcp(1000, 0x18, true);
+        final long[][] tsoChain = split(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 1460, 34, 16), tso, HDR, HDR + 100);
+        final long[][] partialChain = split(vnetHeader(F_NEEDS_CSUM, GSO_NONE, 0, 0, 34, 16), partial, HDR);
+        final int[] tsoLengths = ints(tsoChain[1]);
+        final int[] partialLengths = ints(partialChain[1]);
+        final RecordingSink[] sinks = {new CountingSink(0), new CountingSink(65478)};
+        final Runnable round = () ->
+        {
+            for (final RecordingSink target : sinks)
+            {
+                for (int i = 0; i < 8; i++)
+                {
+                    queue.driver().addChain(tsoChain[0], tsoLengths, 3, false);
+                    queue.driver().addChain(partialChain[0], partialLengths, 2, false);
+                }
+                queue.driver().publishAvail();
+                assertEquals(16, offloads.collectFromGuest(target, 32));
+                queue.device().publishUsed();
+                queue.driver().releaseUsed(queue.driver().usedAvailable());
+            }
+        };
+        for (int i = 0; i < 200; i++)
+        {
+            round.run();
+        }
+        AllocationMeter.assertSomeWindowAllocatesNothing("TX offloads: segmented, checksummed, passed", 3, () ->
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                round.run();
+            }
+            return 200L * 32;
+        });
+        assertEquals(0, offloads.droppedBadHeader());
+        assertTrue(offloads.segmented() > 0 && offloads.checksumsCompleted() > 0 && offloads.offloadsPassed() > 0);
+        for (final RecordingSink target : sinks)
+        {
+            target.arena.close();
+        }
+    }
+
+    /** A recording sink that keeps nothing, for the allocation test. */
+    private static final class CountingSink extends RecordingSink
+    {
+        CountingSink(final int maxOffloadFrameLength)
+        {
+            super(Integer.MAX_VALUE);
+            setMaxOffloadFrameLength(maxOffloadFrameLength);
+        }
+
+        @Override
+        public void commit(final int frameLength)
+        {
+        }
+
+        @Override
+        public void commitOffload(final int frameLength, final long vnetHeader)
+        {
+        }
     }
 }

@@ -23,10 +23,13 @@ import java.util.concurrent.TimeUnit;
  * with retire timeout {@code nic.af_packet.retire_timeout_ms} (with vnet_hdr at least {@link #VNET_HDR_MIN_BLOCK_SIZE}
  * bytes per block, so a 64 KiB GSO frame fits one); the transmit ring has at least {@code nic.ring.size}
  * slots of {@code nic.slot_size + 64} bytes, packed into blocks of {@code nic.af_packet.block_size} bytes (or the
- * next power of two that holds a slot). Frames up to {@code nic.slot_size - 8} bytes pass both ways (with vnet_hdr,
- * GSO frames passed into the guest whole go up to 64 KiB); longer received frames are dropped and counted ({@link AfPacketCounter#RX_TOO_LONG}); the guest may transmit frames up to the
- * interface's MTU plus the 14-byte Ethernet header (longer ones the kernel would refuse, so the dataplane drops and
- * counts them as too long).
+ * next power of two that holds a slot); with vnet_hdr the slots are {@link #VNET_HDR_TX_FRAME_SIZE} (64 KiB) so a
+ * guest's GSO frame leaves whole for the kernel to segment ({@link #commitOffload}), and there are at most
+ * {@link #VNET_HDR_MAX_TX_SLOTS}. Frames up to {@code nic.slot_size - 8} bytes pass both ways (with vnet_hdr, GSO
+ * frames go up to 64 KiB both ways); longer received frames are dropped and counted
+ * ({@link AfPacketCounter#RX_TOO_LONG}); the guest may transmit frames without an offload up to the interface's MTU
+ * plus the 14-byte Ethernet header (longer ones the kernel would refuse, so the dataplane drops and counts them as
+ * too long).
  * <p>
  * One queue pair ({@link #pairs()} is 1). Counters: the dataplane thread publishes its own (truncated, too long, bad,
  * ring full, kicks) from {@link #flush()}; the control thread reads the kernel's {@code PACKET_STATISTICS} in
@@ -43,25 +46,42 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
      * ({@code tp_snaplen < tp_len}); 64 KiB blocks are just too small, so the next power of two.
      */
     public static final int VNET_HDR_MIN_BLOCK_SIZE = 1 << 17;
+    /**
+     * Transmit slot with vnet_hdr: 64 KiB, so a guest's TCP GSO frame of up to {@link #VNET_HDR_MAX_TX_FRAME} bytes
+     * fits one slot whole with its tpacket header and virtio_net_hdr (the kernel takes a frame from one slot only).
+     */
+    public static final int VNET_HDR_TX_FRAME_SIZE = 1 << 16;
+    /**
+     * Longest frame the guest may transmit with an offload header (vnet_hdr): the 64 KiB slot less the 48-byte
+     * tpacket header and the 10-byte virtio_net_hdr. A Linux guest's TSO frames stay below it (its GSO limit is
+     * 65536 bytes including the headroom TCP keeps for headers); longer ones are segmented in software.
+     */
+    public static final int VNET_HDR_MAX_TX_FRAME = VNET_HDR_TX_FRAME_SIZE - TpacketLayout.TX_DATA_OFFSET -
+        VnetRxFrames.VNET_HDR_LENGTH;
+    /** Transmit slots with vnet_hdr: at most this many of 64 KiB (16 MiB of kernel memory), even for a bigger ring. */
+    public static final int VNET_HDR_MAX_TX_SLOTS = 256;
 
     private final PacketSocket socket;
     private final TpacketV3RxRing rx;
     private final TpacketTxRing tx;
     private final VnetRxFrames vnet;
     private final int txHeadroom;
+    private final int txMaxFrameLength;
     private final AtomicCounter[] counters;
     private final long[] kernel = new long[3];
     private final String describe;
     private long nextStatisticsNs;
     private boolean kickAgain;
+    private long txClaimed;
     private long kicks;
     private long kickErrors;
     private final long[] published = new long[AfPacketCounter.values().length];
     private boolean closed;
 
     private AfPacketNicPort(final PacketSocket socket, final TpacketV3RxRing rx, final TpacketTxRing tx,
-        final VnetRxFrames vnet, final AtomicCounter[] counters)
+        final int txMaxFrameLength, final VnetRxFrames vnet, final AtomicCounter[] counters)
     {
+        this.txMaxFrameLength = txMaxFrameLength;
         this.socket = socket;
         this.rx = rx;
         this.tx = tx;
@@ -90,10 +110,12 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
     {
         final NicConfig.AfPacket config = nic.afPacket();
         final int slotSize = nic.slotSize();
-        final int txFrameSize = slotSize + TX_SLOT_EXTRA;
+        final int txFrameSize = config.vnetHdr() ? Math.max(VNET_HDR_TX_FRAME_SIZE, slotSize + TX_SLOT_EXTRA) :
+            slotSize + TX_SLOT_EXTRA;
+        final int txSlots = config.vnetHdr() ? Math.min(nic.ringSize(), VNET_HDR_MAX_TX_SLOTS) : nic.ringSize();
         final int txBlockSize = Math.max(config.blockSize(), Integer.highestOneBit(txFrameSize - 1) << 1);
         final int txFramesPerBlock = txBlockSize / txFrameSize;
-        final int txBlockCount = (nic.ringSize() + txFramesPerBlock - 1) / txFramesPerBlock;
+        final int txBlockCount = (txSlots + txFramesPerBlock - 1) / txFramesPerBlock;
         final int rxBlockSize = config.vnetHdr() ? Math.max(config.blockSize(), VNET_HDR_MIN_BLOCK_SIZE) :
             config.blockSize();
         final PacketSocket.Options options = new PacketSocket.Options(
@@ -126,11 +148,13 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
             // With vnet_hdr, GSO frames longer than a slot arrive whole and are segmented; VnetRxFrames limits.
             final TpacketV3RxRing rx = new TpacketV3RxRing(socket.rxRingAddress(), options.rxBlockSize(),
                 options.rxBlockCount(), headroom, config.vnetHdr() ? Integer.MAX_VALUE : maxFrame);
+            // Plain frames: the MTU; with vnet_hdr the ring takes offloaded frames up to the slot (GSO, 64 KiB).
+            final int txMaxFrame = Math.min(maxFrame, socket.mtu() + ETHERNET_HEADER_LENGTH);
             final TpacketTxRing tx = new TpacketTxRing(socket.txRingAddress(), txBlockSize, txBlockCount, txFrameSize,
-                headroom, Math.min(maxFrame, socket.mtu() + ETHERNET_HEADER_LENGTH));
+                headroom, config.vnetHdr() ? txFrameSize - TpacketLayout.TX_DATA_OFFSET - headroom : txMaxFrame);
             final VnetRxFrames vnet = config.vnetHdr() ? new VnetRxFrames(rx, options.rxBlockSize(), maxFrame) : null;
             allocated = allocate(counters);
-            return new AfPacketNicPort(socket, rx, tx, vnet, allocated);
+            return new AfPacketNicPort(socket, rx, tx, txMaxFrame, vnet, allocated);
         }
         catch (final RuntimeException ex)
         {
@@ -242,9 +266,10 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         }
         if (txHeadroom != 0)
         {
-            // vnet_hdr: no offload asked for (flags 0, GSO_NONE); the frame follows the 10-byte header.
+            // vnet_hdr: no offload asked for (flags 0, GSO_NONE) unless commitOffload writes one; the frame follows.
             MemoryCopy.fill(address, txHeadroom, (byte)0);
         }
+        txClaimed = address;
         return address + txHeadroom;
     }
 
@@ -259,7 +284,28 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
     @Override
     public int maxFrameLength()
     {
-        return tx.maxFrameLength();
+        return txMaxFrameLength;
+    }
+
+    /**
+     * With vnet_hdr the kernel takes frames with their virtio_net_hdr and checksums and segments them itself (GSO on
+     * the way out, {@code tpacket_snd} → {@code virtio_net_hdr_to_skb}): frames up to the 64 KiB slot; without, none.
+     */
+    @Override
+    public int maxOffloadFrameLength()
+    {
+        return txHeadroom == 0 ? 0 : tx.maxFrameLength();
+    }
+
+    /**
+     * Writes the validated virtio_net_hdr into the slot's headroom, where the kernel reads it with
+     * {@code PACKET_VNET_HDR} (the transmit frame starts with the header), and marks the slot for sending.
+     */
+    @Override
+    public void commitOffload(final int frameLength, final long vnetHeader)
+    {
+        MemoryCopy.copy(vnetHeader, txClaimed, txHeadroom);
+        tx.commit(frameLength);
     }
 
     /**

@@ -1,7 +1,7 @@
 package io.pagewire.dataplane.port.afpacket;
 
-import io.pagewire.dataplane.memory.MemoryCopy;
 import io.pagewire.dataplane.virtio.FeatureBit;
+import io.pagewire.dataplane.virtio.GsoSegmenter;
 import io.pagewire.dataplane.virtio.VirtioNetHeader;
 import org.agrona.UnsafeApi;
 
@@ -45,10 +45,9 @@ import static io.pagewire.dataplane.virtio.VirtioNetHeader.MAX_FRAME_LENGTH;
  *   <li>{@code VIRTIO_NET_HDR_F_NEEDS_CSUM} without GSO: the checksum from {@code csum_start} to the end is computed
  *       and stored at {@code csum_start + csum_offset} (the field holds the pseudo-header sum, as Linux leaves it for
  *       {@code CHECKSUM_PARTIAL}), in place in the kernel's block, which is ours until handed back;</li>
- *   <li>{@code GSO_TCPV4}/{@code GSO_TCPV6}: the frame is cut into segments of {@code gso_size} payload bytes,
- *       each with copied Ethernet/IP/TCP headers (IPv4 total length, id + i and header checksum; IPv6 payload
- *       length; TCP sequence number; FIN and PSH only on the last segment, CWR only on the first; a full TCP
- *       checksum), written into a scratch area owned by this object;</li>
+ *   <li>{@code GSO_TCPV4}/{@code GSO_TCPV6}: the frame is cut into segments of {@code gso_size} payload bytes by
+ *       {@link GsoSegmenter} (the helper the transmit direction uses too), written into a scratch area owned by this
+ *       object;</li>
  *   <li>anything else with GSO (UDP fragmentation offload, UDP_L4; the ECN bit is accepted), a header that does not
  *       validate ({@code csum_start}/{@code csum_offset} outside the frame, {@code gso_size} 0, unknown flags or GSO
  *       type, an IPv6 extension header, headers that do not add up), or a segment longer than the slot size is
@@ -63,16 +62,6 @@ public final class VnetRxFrames
     /** Bytes of the virtio_net_hdr the kernel puts before each frame (no num_buffers). */
     public static final int VNET_HDR_LENGTH = VirtioNetHeader.LEGACY_LENGTH;
 
-    private static final int ETH_P_IPV4 = 0x0800;
-    private static final int ETH_P_IPV6 = 0x86DD;
-    private static final int ETH_P_8021Q = 0x8100;
-    private static final int IPPROTO_TCP = 6;
-    private static final int TCP_FIN = 0x01;
-    private static final int TCP_PSH = 0x08;
-    private static final int TCP_CWR = 0x80;
-    private static final int MIN_GSO_SIZE = 8;
-    private static final int TCP_CHECKSUM_OFFSET = 16;
-
     private final TpacketV3RxRing ring;
     private final int maxFrameLength;
     private final MemorySegment scratchSegment;
@@ -81,6 +70,7 @@ public final class VnetRxFrames
     private final long[] addresses;
     private final int[] lengths;
     private final long[] headers;
+    private final GsoSegmenter segmenter = new GsoSegmenter();
 
     private int frames;
     private int released;
@@ -90,9 +80,6 @@ public final class VnetRxFrames
     private boolean guestTso4;
     private boolean guestTso6;
     private boolean guestEcn;
-    private int l3;
-    private int l4;
-    private int headersLength;
 
     private long checksumsCompleted;
     private long segmented;
@@ -274,7 +261,7 @@ public final class VnetRxFrames
             return;
         }
         final boolean needsCsum = (flags & F_NEEDS_CSUM) != 0;
-        if (needsCsum && (csumStart + csumOffset + 2 > length || csumStart < 14))
+        if (needsCsum && (csumStart + csumOffset + 2 > length || csumStart < GsoSegmenter.ETHERNET_HEADER_LENGTH))
         {
             drop();
             return;
@@ -294,9 +281,7 @@ public final class VnetRxFrames
                     checksumsPassed++;
                     return;
                 }
-                final int sum = finish(sum(frame + csumStart, length - csumStart, 0));
-                UnsafeApi.putShort(frame + csumStart + csumOffset,
-                    Short.reverseBytes((short)(sum == 0 && csumOffset == 6 ? 0xFFFF : sum)));
+                GsoSegmenter.completeChecksum(frame, length, csumStart, csumOffset);
                 checksumsCompleted++;
             }
             else if ((flags & F_DATA_VALID) != 0 && guestCsum)
@@ -309,21 +294,23 @@ public final class VnetRxFrames
             return;
         }
         final int baseType = gsoType & ~GSO_ECN;
-        if ((baseType != GSO_TCPV4 && baseType != GSO_TCPV6) || gsoSize < MIN_GSO_SIZE ||
-            !parseTcp(frame, length, baseType == GSO_TCPV4))
+        final GsoSegmenter segmenter = this.segmenter;
+        if ((baseType != GSO_TCPV4 && baseType != GSO_TCPV6) || gsoSize < GsoSegmenter.MIN_GSO_SIZE ||
+            !segmenter.parseTcp(frame, length, baseType == GSO_TCPV4))
         {
             drop();
             return;
         }
         if ((baseType == GSO_TCPV4 ? guestTso4 : guestTso6) && (gsoType == baseType || guestEcn) &&
-            needsCsum && csumStart == l4 && csumOffset == TCP_CHECKSUM_OFFSET && length > headersLength &&
-            length <= MAX_FRAME_LENGTH)
+            needsCsum && csumStart == segmenter.l4() && csumOffset == GsoSegmenter.TCP_CHECKSUM_OFFSET &&
+            length > segmenter.headersLength() && length <= MAX_FRAME_LENGTH)
         {
-            add(frame, length, passHeader(hdr, F_NEEDS_CSUM, gsoType, headersLength, gsoSize, csumStart, csumOffset));
+            add(frame, length, passHeader(hdr, F_NEEDS_CSUM, gsoType, segmenter.headersLength(), gsoSize, csumStart,
+                csumOffset));
             gsoPassed++;
             return;
         }
-        segment(frame, length, baseType == GSO_TCPV4, gsoSize);
+        segment(frame, length, gsoSize);
     }
 
     /** Rewrites the kernel's header in place as the guest must receive it; @return its address. */
@@ -339,157 +326,30 @@ public final class VnetRxFrames
         return hdr;
     }
 
-    /**
-     * Checks the Ethernet (optionally 802.1Q), IPv4 or IPv6 (no extension headers) and TCP headers of a GSO frame
-     * against its length and sets {@link #l3}, {@link #l4} and {@link #headersLength}.
-     *
-     * @return false when they do not add up or are not TCP over the IP version the GSO type says.
-     */
-    private boolean parseTcp(final long frame, final int length, final boolean v4)
+    /** Cuts a TCP GSO frame whose headers {@link GsoSegmenter#parseTcp} checked into segments of {@code mss}. */
+    private void segment(final long frame, final int length, final int mss)
     {
-        int l3 = 14;
-        int etherType = be16(frame + 12);
-        if (etherType == ETH_P_8021Q)
-        {
-            l3 = 18;
-            etherType = be16(frame + 16);
-        }
-        if (etherType != (v4 ? ETH_P_IPV4 : ETH_P_IPV6) || l3 + (v4 ? 20 : 40) > length)
-        {
-            return false;
-        }
-        final int l4;
-        if (v4)
-        {
-            final int versionIhl = UnsafeApi.getByte(frame + l3) & 0xFF;
-            if (versionIhl >> 4 != 4 || (versionIhl & 0xF) < 5 || (UnsafeApi.getByte(frame + l3 + 9) & 0xFF) != 6)
-            {
-                return false;
-            }
-            l4 = l3 + (versionIhl & 0xF) * 4;
-        }
-        else
-        {
-            if ((UnsafeApi.getByte(frame + l3) & 0xF0) != 0x60 || (UnsafeApi.getByte(frame + l3 + 6) & 0xFF) != 6)
-            {
-                return false;
-            }
-            l4 = l3 + 40;
-        }
-        if (l4 + 20 > length)
-        {
-            return false;
-        }
-        final int tcpLength = ((UnsafeApi.getByte(frame + l4 + 12) & 0xFF) >> 4) * 4;
-        if (tcpLength < 20 || l4 + tcpLength > length)
-        {
-            return false;
-        }
-        this.l3 = l3;
-        this.l4 = l4;
-        this.headersLength = l4 + tcpLength;
-        return true;
-    }
-
-    private static int be16(final long address)
-    {
-        return Short.reverseBytes(UnsafeApi.getShort(address)) & 0xFFFF;
-    }
-
-    private static void putBe16(final long address, final int value)
-    {
-        UnsafeApi.putShort(address, Short.reverseBytes((short)value));
-    }
-
-    /** Cuts a TCP GSO frame whose headers {@link #parseTcp} checked into segments of {@code mss} payload bytes. */
-    private void segment(final long frame, final int length, final boolean v4, final int mss)
-    {
-        final int l3 = this.l3;
-        final int l4 = this.l4;
-        final int headers = headersLength;
-        if (headers + mss > maxFrameLength)
+        final GsoSegmenter segmenter = this.segmenter;
+        if (segmenter.headersLength() + mss > maxFrameLength)
         {
             drop();
             return;
         }
-        final int payload = length - headers;
-        final int count = payload == 0 ? 1 : (payload + mss - 1) / mss;
-        final long needed = (long)count * ((headers + mss + 63) & ~63L);
+        final int count = segmenter.segmentCount(length, mss);
+        final long needed = (long)count * ((segmenter.headersLength() + mss + 63) & ~63L);
         if (needed > scratchLength - scratchUsed || count > addresses.length - frames)
         {
             drop();
             return;
         }
-        final long seq = Integer.toUnsignedLong(Integer.reverseBytes(UnsafeApi.getInt(frame + l4 + 4)));
-        final int ipId = v4 ? be16(frame + l3 + 4) : 0;
-        final int tcpFlags = UnsafeApi.getByte(frame + l4 + 13) & 0xFF;
         for (int i = 0; i < count; i++)
         {
-            final int chunk = Math.min(mss, payload - i * mss);
-            final int segmentLength = headers + chunk;
             final long out = scratch + scratchUsed;
-            MemoryCopy.copy(frame, out, headers);
-            MemoryCopy.copy(frame + headers + (long)i * mss, out + headers, chunk);
-            if (v4)
-            {
-                putBe16(out + l3 + 2, segmentLength - l3);
-                putBe16(out + l3 + 4, (ipId + i) & 0xFFFF);
-                putBe16(out + l3 + 10, 0);
-                putBe16(out + l3 + 10, finish(sum(out + l3, l4 - l3, 0)));
-            }
-            else
-            {
-                putBe16(out + l3 + 4, segmentLength - l4);
-            }
-            UnsafeApi.putInt(out + l4 + 4, Integer.reverseBytes((int)(seq + (long)i * mss)));
-            int f = tcpFlags;
-            if (i != count - 1)
-            {
-                f &= ~(TCP_FIN | TCP_PSH);
-            }
-            if (i != 0)
-            {
-                f &= ~TCP_CWR;
-            }
-            UnsafeApi.putByte(out + l4 + 13, (byte)f);
-            putBe16(out + l4 + 16, 0);
-            long pseudo = v4 ? sum(out + l3 + 12, 8, 0) : sum(out + l3 + 8, 32, 0);
-            pseudo += IPPROTO_TCP + (segmentLength - l4);
-            putBe16(out + l4 + 16, finish(sum(out + l4, segmentLength - l4, pseudo)));
+            final int segmentLength = segmenter.writeSegment(frame, length, mss, i, out);
             add(out, segmentLength);
             scratchUsed += (segmentLength + 63) & ~63L;
         }
         segmented++;
-    }
-
-    /**
-     * @return the ones' complement sum (RFC 1071) of {@code length} bytes at {@code address}, big-endian 16-bit words,
-     * added to {@code initial}, not folded.
-     */
-    static long sum(final long address, final int length, final long initial)
-    {
-        long sum = initial;
-        int i = 0;
-        for (; i + 1 < length; i += 2)
-        {
-            sum += Short.reverseBytes(UnsafeApi.getShort(address + i)) & 0xFFFF;
-        }
-        if (i < length)
-        {
-            sum += (UnsafeApi.getByte(address + i) & 0xFF) << 8;
-        }
-        return sum;
-    }
-
-    /** @return the folded, complemented 16-bit checksum of a {@link #sum}. */
-    static int finish(final long sum)
-    {
-        long s = sum;
-        while ((s >>> 16) != 0)
-        {
-            s = (s & 0xFFFF) + (s >>> 16);
-        }
-        return (int)(~s & 0xFFFF);
     }
 
     /** @return frames whose checksum was completed. */

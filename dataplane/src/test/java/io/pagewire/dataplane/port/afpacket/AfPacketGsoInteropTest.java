@@ -1,5 +1,6 @@
 package io.pagewire.dataplane.port.afpacket;
 
+import io.pagewire.dataplane.fixture.TcpFrames;
 import io.pagewire.dataplane.engine.DataplaneAgent;
 import io.pagewire.dataplane.engine.DataplaneProxy;
 import io.pagewire.dataplane.engine.GuestNotifier;
@@ -292,11 +293,11 @@ class AfPacketGsoInteropTest
                 if ((flags & VirtioNetHeader.F_NEEDS_CSUM) != 0)
                 {
                     // What the guest does with NEEDS_CSUM: sum from csum_start to the end, store at csum_offset.
-                    final int sum = ~VnetRxFramesTest.sum16(f, csumStart, f.length, 0) & 0xFFFF;
+                    final int sum = ~TcpFrames.sum16(f, csumStart, f.length, 0) & 0xFFFF;
                     f[csumStart + csumOffset] = (byte)(sum >> 8);
                     f[csumStart + csumOffset + 1] = (byte)sum;
                 }
-                assertTrue(VnetRxFramesTest.l4ChecksumValid(f, false, 6),
+                assertTrue(TcpFrames.l4ChecksumValid(f, false, 6),
                     "TCP checksum of a " + f.length + "-byte frame");
             }
             final long seq = ByteBuffer.wrap(f, l4 + 4, 4).getInt() & 0xFFFFFFFFL;

@@ -1,5 +1,6 @@
 package io.pagewire.dataplane.port.afpacket;
 
+import io.pagewire.dataplane.fixture.TcpFrames;
 import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.config.MemifRole;
 import io.pagewire.config.NicConfig;
@@ -290,9 +291,9 @@ class AfPacketNicPortTest
                         final byte[] seg = new byte[segmentLength];
                         MemorySegment.copy(ALL, s, MemorySegment.ofArray(seg), 0, segmentLength);
                         assertTrue(segmentLength <= 1054, "segment " + segments + " is " + segmentLength);
-                        assertEquals(0xFFFF, VnetRxFramesTest.sum16(seg, 14, 34, 0), "IPv4 header checksum");
-                        final long pseudo = VnetRxFramesTest.sum16(seg, 26, 34, 0) + 6 + (segmentLength - 34);
-                        assertEquals(0xFFFF, VnetRxFramesTest.sum16(seg, 34, segmentLength, pseudo), "TCP checksum");
+                        assertEquals(0xFFFF, TcpFrames.sum16(seg, 14, 34, 0), "IPv4 header checksum");
+                        final long pseudo = TcpFrames.sum16(seg, 26, 34, 0) + 6 + (segmentLength - 34);
+                        assertEquals(0xFFFF, TcpFrames.sum16(seg, 34, segmentLength, pseudo), "TCP checksum");
                         for (int k = 54; k < segmentLength; k++)
                         {
                             assertEquals(frame[k + segments * 1000], seg[k]);
@@ -316,7 +317,7 @@ class AfPacketNicPortTest
         b.put((byte)0x45).put((byte)0).putShort((short)(40 + payload)).putShort((short)1).putShort((short)0x4000)
             .put((byte)64).put((byte)6).putShort((short)0).put(new byte[] {10, 99, 0, 1}).put(new byte[] {10, 99, 0, 2});
         final byte[] f0 = b.array();
-        final int ipSum = ~VnetRxFramesTest.sum16(f0, 14, 34, 0) & 0xFFFF;
+        final int ipSum = ~TcpFrames.sum16(f0, 14, 34, 0) & 0xFFFF;
         b.putShort(24, (short)ipSum);
         b.position(34);
         b.putShort((short)40000).putShort((short)5201).putInt(1).putInt(7).put((byte)0x50)
@@ -326,7 +327,7 @@ class AfPacketNicPortTest
             b.put((byte)(i * 7 + 3));
         }
         final byte[] f = b.array();
-        final int pseudo = VnetRxFramesTest.sum16(f, 26, 34, 6 + 20 + payload);
+        final int pseudo = TcpFrames.sum16(f, 26, 34, 6 + 20 + payload);
         f[50] = (byte)(pseudo >> 8);
         f[51] = (byte)pseudo;
         return f;

@@ -10,6 +10,11 @@ import java.nio.ByteBuffer;
 
 import io.pagewire.dataplane.virtio.FeatureBit;
 
+import static io.pagewire.dataplane.fixture.TcpFrames.ipv4Tcp;
+import static io.pagewire.dataplane.fixture.TcpFrames.ipv6Tcp;
+import static io.pagewire.dataplane.fixture.TcpFrames.l4ChecksumValid;
+import static io.pagewire.dataplane.fixture.TcpFrames.sum16;
+
 import static io.pagewire.dataplane.port.afpacket.TpacketLayout.BLOCK_STATUS_OFFSET;
 import static io.pagewire.dataplane.port.afpacket.TpacketLayout.NUM_PKTS_OFFSET;
 import static io.pagewire.dataplane.port.afpacket.TpacketLayout.OFFSET_TO_FIRST_PKT_OFFSET;
@@ -75,71 +80,6 @@ class VnetRxFramesTest
         }
         ALL.set(ValueLayout.JAVA_INT_UNALIGNED, ring + NUM_PKTS_OFFSET, packets.length);
         ALL.set(ValueLayout.JAVA_INT_UNALIGNED, ring + BLOCK_STATUS_OFFSET, 1);
-    }
-
-    static int sum16(final byte[] b, final int from, final int to, final long initial)
-    {
-        long s = initial;
-        for (int i = from; i < to; i += 2)
-        {
-            s += ((b[i] & 0xFF) << 8) | (i + 1 < to ? b[i + 1] & 0xFF : 0);
-        }
-        while (s >> 16 != 0)
-        {
-            s = (s & 0xFFFF) + (s >> 16);
-        }
-        return (int)s;
-    }
-
-    /** @return whether the L4 checksum of an IPv4 or IPv6 frame at l3 = 14 verifies (sum with pseudo-header = 0xFFFF). */
-    static boolean l4ChecksumValid(final byte[] f, final boolean v6, final int protocol)
-    {
-        final int l4 = v6 ? 54 : 14 + (f[14] & 0xF) * 4;
-        final int l4Length = f.length - l4;
-        long pseudo = v6 ? sum16(f, 22, 54, 0) : sum16(f, 26, 34, 0);
-        pseudo += protocol + l4Length;
-        return sum16(f, l4, f.length, pseudo) == 0xFFFF;
-    }
-
-    private static byte[] ipv4Tcp(final int payload, final int tcpFlags, final boolean checksumPartial)
-    {
-        final ByteBuffer b = ByteBuffer.allocate(14 + 20 + 20 + payload);
-        b.put(new byte[] {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00});
-        b.put((byte)0x45).put((byte)0).putShort((short)(40 + payload)).putShort((short)0x1234).putShort((short)0x4000)
-            .put((byte)64).put((byte)6).putShort((short)0).put(new byte[] {10, 99, 0, 1}).put(new byte[] {10, 99, 0, 2});
-        b.putShort((short)40000).putShort((short)5201).putInt(0xFFFFF000).putInt(7).put((byte)0x50)
-            .put((byte)tcpFlags).putShort((short)512).putShort((short)0).putShort((short)0);
-        for (int i = 0; i < payload; i++)
-        {
-            b.put((byte)(i * 7 + 3));
-        }
-        final byte[] f = b.array();
-        if (checksumPartial)
-        {
-            // As Linux leaves CHECKSUM_PARTIAL: the field holds the (uncomplemented) pseudo-header sum.
-            final int pseudo = sum16(f, 26, 34, 6 + 20 + payload);
-            f[50] = (byte)(pseudo >> 8);
-            f[51] = (byte)pseudo;
-        }
-        return f;
-    }
-
-    private static byte[] ipv6Tcp(final int payload)
-    {
-        final ByteBuffer b = ByteBuffer.allocate(14 + 40 + 32 + payload);
-        b.put(new byte[] {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, (byte)0x86, (byte)0xDD});
-        b.putInt(0x60000000).putShort((short)(32 + payload)).put((byte)6).put((byte)64);
-        for (int i = 0; i < 32; i++)
-        {
-            b.put((byte)(i < 16 ? 0x20 + i : 0x40 + i));
-        }
-        b.putShort((short)40000).putShort((short)5201).putInt(100).putInt(7).put((byte)0x80).put((byte)0x98)
-            .putShort((short)512).putShort((short)0).putShort((short)0).put(new byte[12]);
-        for (int i = 0; i < payload; i++)
-        {
-            b.put((byte)(i * 5 + 1));
-        }
-        return b.array();
     }
 
     private byte[] frame(final int i)
