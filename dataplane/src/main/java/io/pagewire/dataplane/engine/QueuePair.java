@@ -5,6 +5,7 @@ import io.pagewire.dataplane.guest.LatencyRecorder;
 import io.pagewire.dataplane.port.NicPort;
 import io.pagewire.dataplane.rx.RxWriter;
 import io.pagewire.dataplane.stats.QueueCounters;
+import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.status.AtomicCounter;
 import io.pagewire.dataplane.tx.TxReader;
@@ -57,6 +58,8 @@ public final class QueuePair
     private LatencyRecorder publishLatency;
     private final UnsafeBuffer stampView = new UnsafeBuffer(0, 0);
     private boolean txBrokenReported;
+    /** Where {@link #touchFrames} leaves its sum; never read. */
+    private long touched;
 
     private final QueueCounters counters;
     private final long[] publishedRxDrops = new long[RxDrop.values().length];
@@ -160,6 +163,7 @@ public final class QueuePair
         int delivered = 0;
         final long oldestSendNs = publishLatency == null || frames == 0 ? Long.MIN_VALUE : oldestSendTimeNs(nic);
         boolean oldestDelivered = false;
+        touchFrames(nic, frames);
         while (taken < frames)
         {
             final int length = nic.rxFrameLength(taken);
@@ -212,6 +216,27 @@ public final class QueuePair
             }
         }
         return taken;
+    }
+
+    /**
+     * Reads the first 8 bytes of every frame of the burst before any is copied. The frames were just written by the
+     * NIC's producer on the other core, so each first touch is a cache miss; loads that do not depend on each other
+     * overlap in the CPU, where the copies, one after the other, would each wait for their own. With inline small
+     * copies, PVP at 64 bytes went from 5.7 to 6.8 Mpps (medians of 7 alternating runs; perf/RESULTS.md). The sum
+     * goes to a field so the loads are not optimised away. A frame shorter than 8 bytes is not touched (its buffer
+     * may end there).
+     */
+    private void touchFrames(final NicPort nic, final int frames)
+    {
+        long sum = 0;
+        for (int i = 0; i < frames; i++)
+        {
+            if (nic.rxFrameLength(i) >= Long.BYTES)
+            {
+                sum += UnsafeApi.getLong(nic.rxFrameAddress(i));
+            }
+        }
+        touched += sum;
     }
 
     /** @return the intended send time stamped in the burst's first frame, or Long.MIN_VALUE if it has none. */

@@ -26,7 +26,33 @@ public final class MemoryCopy
      */
     public static void copy(final long source, final long destination, final long length)
     {
+        if (length <= SMALL_COPY_MAX)
+        {
+            copySmall(source, destination, length);
+            return;
+        }
         UnsafeApi.copyMemory(source, destination, length);
+    }
+
+    /**
+     * Longest copy done inline with 8-byte moves rather than by {@code Unsafe.copyMemory}, which is a call into a JIT
+     * stub whatever the length. A 64-byte frame takes two copies on its way to the guest (header and frame) and one
+     * back: in PVP at 64 bytes, inline copies took the forwarder from 4.9 to 5.7 Mpps (medians of 7 alternating
+     * runs; perf/RESULTS.md).
+     */
+    static final int SMALL_COPY_MAX = 64;
+
+    private static void copySmall(final long source, final long destination, final long length)
+    {
+        long i = 0;
+        for (; i + Long.BYTES <= length; i += Long.BYTES)
+        {
+            UnsafeApi.putLong(destination + i, UnsafeApi.getLong(source + i));
+        }
+        for (; i < length; i++)
+        {
+            UnsafeApi.putByte(destination + i, UnsafeApi.getByte(source + i));
+        }
     }
 
     /**
