@@ -66,7 +66,8 @@ public final class SchedActivity
                 thread.put("cpu_s", sample.cpuNs() / 1e9);
                 thread.put("runnable_wait_s", sample.runnableWaitNs() / 1e9);
                 thread.put("runnable_wait_share", sample.waitShare());
-                thread.put("involuntary_switches", sample.involuntarySwitches());
+                thread.put("involuntary_switches",
+                    sample.involuntarySwitches() < 0 ? null : sample.involuntarySwitches());
                 json.put(role, thread);
             });
             json.put("steal_share", Double.isNaN(stealShare) ? null : stealShare);
@@ -78,8 +79,9 @@ public final class SchedActivity
         {
             final StringBuilder text = new StringBuilder();
             threads.forEach((role, sample) -> text.append(text.isEmpty() ? "" : "; ").append(String.format(Locale.ROOT,
-                "%s %.1f s on CPU, %.3f s waiting for it (%.2f %%), %d preemptions", role, sample.cpuNs() / 1e9,
-                sample.runnableWaitNs() / 1e9, 100 * sample.waitShare(), sample.involuntarySwitches())));
+                "%s %.1f s on CPU, %.3f s waiting for it (%.2f %%), %s preemptions", role, sample.cpuNs() / 1e9,
+                sample.runnableWaitNs() / 1e9, 100 * sample.waitShare(),
+                sample.involuntarySwitches() < 0 ? "?" : Long.toString(sample.involuntarySwitches()))));
             if (!Double.isNaN(stealShare))
             {
                 text.append(text.isEmpty() ? "" : "; ").append(String.format(Locale.ROOT, "host steal %.2f %%",

@@ -26,6 +26,10 @@ public final class MemoryCopy
      */
     public static void copy(final long source, final long destination, final long length)
     {
+        if (length < 0)
+        {
+            throw new IllegalArgumentException("copy of " + length + " bytes");
+        }
         if (length <= SMALL_COPY_MAX)
         {
             copySmall(source, destination, length);

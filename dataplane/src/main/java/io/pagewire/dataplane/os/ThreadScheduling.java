@@ -21,7 +21,8 @@ public final class ThreadScheduling
     /**
      * @param cpuNs               nanoseconds on a CPU ({@code /proc/self/task/TID/schedstat}, first field).
      * @param runnableWaitNs      nanoseconds runnable and waiting for a CPU (second field).
-     * @param involuntarySwitches times the thread was preempted ({@code nonvoluntary_ctxt_switches} of its status).
+     * @param involuntarySwitches times the thread was preempted ({@code nonvoluntary_ctxt_switches} of its status),
+     *                            -1 when the status has no such line.
      */
     public record Sample(long cpuNs, long runnableWaitNs, long involuntarySwitches)
     {

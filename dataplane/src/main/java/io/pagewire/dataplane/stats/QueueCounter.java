@@ -61,7 +61,7 @@ public enum QueueCounter
     RX_DROPS_BAD_NIC_FRAME(116, "rx drops bad_nic_frame", Kind.TOTAL),
     /**
      * Transmit frames whose virtio-net header failed validation (features.host_tso: csum_start/csum_offset outside
-     * the frame, gso_size too small, a GSO type or ECN not negotiated, hdr_len beyond the frame, headers that are not
+     * the frame, gso_size too small, a GSO type or ECN not negotiated, headers that are not
      * TCP over the IP version gso_type names), returned unsent.
      */
     TX_DROPS_BAD_VNET_HDR(117, "tx drops bad_vnet_hdr", Kind.TOTAL),

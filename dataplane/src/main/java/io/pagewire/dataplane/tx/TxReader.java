@@ -35,8 +35,9 @@ import static io.pagewire.dataplane.virtio.VirtioNetHeader.HDR_LEN_OFFSET;
  * header asks for one ({@code VIRTIO_NET_HDR_F_NEEDS_CSUM}, gso_type TCPV4/TCPV6) is validated first (§5.1.6.2):
  * csum_start at or after the Ethernet header and csum_start + csum_offset + 2 inside the frame; for GSO a negotiated
  * TCP type without ECN (HOST_ECN is never offered), NEEDS_CSUM set (the driver MUST, §5.1.6.2.1), gso_size at least
- * {@link GsoSegmenter#MIN_GSO_SIZE} and below 0xFFFF, hdr_len (only a hint) not beyond the frame, Ethernet/IP/TCP
- * headers that add up and a checksum at the TCP checksum field. A frame that fails is returned unsent and counted
+ * {@link GsoSegmenter#MIN_GSO_SIZE} and below 0xFFFF, Ethernet/IP/TCP headers that add up and a checksum at the TCP
+ * checksum field (hdr_len is only a hint, not relied on, §5.1.6.2.2); segments of gso_size must fit the port's frames
+ * (else {@link #droppedTooLong()}), also when the kernel is to cut them. A frame that fails is returned unsent and counted
  * ({@link #droppedBadHeader()}): the spec names no queue error for it, and one bad frame must not stop the queue.
  * Unknown flag bits are ignored, as the device MUST (§5.1.6.2.2). A valid frame goes to a sink that takes offloads
  * ({@link TxSink#maxOffloadFrameLength()}) whole, with a header rebuilt from the validated values (hdr_len exact); any
@@ -217,11 +218,12 @@ public final class TxReader
             return true;
         }
         final int gsoSize = header.getShort(GSO_SIZE_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
-        final int hdrLen = header.getShort(HDR_LEN_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
         // gso_type is exactly a negotiated TCP type: no ECN bit (HOST_ECN is never offered), no UDP, nothing unknown.
+        // hdr_len is not checked: the device must not rely on it (§5.1.6.2.2); the header sent on is rebuilt with the
+        // exact length parsed below.
         final boolean v4 = gsoType == GSO_TCPV4;
         if (!(v4 ? tso4 : gsoType == GSO_TCPV6 && tso6) || !needsCsum || gsoSize < GsoSegmenter.MIN_GSO_SIZE ||
-            gsoSize > GsoSegmenter.MAX_GSO_SIZE || hdrLen > frameLength)
+            gsoSize > GsoSegmenter.MAX_GSO_SIZE)
         {
             droppedBadHeader++;
             return true;
@@ -236,6 +238,13 @@ public final class TxReader
             droppedBadHeader++;
             return true;
         }
+        // Each segment must fit the port's frame limit (MTU + 14) whoever cuts it: with the frame passed whole, the
+        // kernel would put segments of gso_size on the wire without checking them against the MTU.
+        if (segmenter.segmentLength(frameLength, gsoSize, 0) > sink.maxFrameLength())
+        {
+            droppedTooLong++;
+            return true;
+        }
         if (frameLength <= sink.maxOffloadFrameLength())
         {
             final long destination = sink.claim(frameLength);
@@ -248,11 +257,6 @@ public final class TxReader
                 offloadHeader(F_NEEDS_CSUM, gsoType, segmenter.headersLength(), gsoSize, csumStart, csumOffset));
             offloadsPassed++;
             sent(frameLength);
-            return true;
-        }
-        if (segmenter.segmentLength(frameLength, gsoSize, 0) > sink.maxFrameLength())
-        {
-            droppedTooLong++;
             return true;
         }
         scatter.copyOut(headerLength + headersCopied, scratch + headersCopied, frameLength - headersCopied);

@@ -23,7 +23,7 @@ public final class GsoSegmenter
     public static final int MIN_GSO_SIZE = 8;
     /**
      * Largest {@code gso_size} accepted: 0xFFFF is Linux's {@code GSO_BY_FRAGS}, which {@code virtio_net_hdr_to_skb}
-     * refuses (the kernel would mark the transmit slot {@code TP_STATUS_WRONG_FORMAT}).
+     * refuses; with {@code PACKET_LOSS} on the transmit ring such a frame would be skipped without a trace.
      */
     public static final int MAX_GSO_SIZE = 0xFFFE;
     /** Offset of the checksum field in the TCP header: {@code csum_offset} of a TCP GSO frame. */

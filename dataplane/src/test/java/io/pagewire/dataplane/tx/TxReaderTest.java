@@ -303,7 +303,6 @@ class TxReaderTest
             vnetHeader(F_NEEDS_CSUM, 2, 54, 1448, 34, 16),                           // unknown gso_type
             vnetHeader(F_NEEDS_CSUM, GSO_UDP, 54, 1448, 34, 16),                     // UFO, not offered
             vnetHeader(F_NEEDS_CSUM, GSO_TCPV4 | GSO_ECN, 54, 1448, 34, 16),         // ECN, HOST_ECN not offered
-            vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, tcp.length + 1, 1448, 34, 16),       // hdr_len beyond the frame
             vnetHeader(0, GSO_TCPV4, 54, 1448, 34, 16),                              // GSO without NEEDS_CSUM
             vnetHeader(F_NEEDS_CSUM, GSO_TCPV6, 54, 1448, 34, 16),                   // TCPV6 on an IPv4 frame
             vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 1448, 34, 6),                    // not the TCP checksum
@@ -312,18 +311,24 @@ class TxReaderTest
         {
             post(header, tcp);
         }
-        // Behind them a valid one: 10 payload bytes with gso_size 8 make two segments.
+        // Segments of gso_size 9000 would not fit the port's MTU frames: too long, whoever would cut them.
+        post(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 9000, 34, 16), tcp);
+        // Behind them valid ones: 10 payload bytes with gso_size 8 make two segments; hdr_len beyond the frame is
+        // only a hint the device must not rely on (§5.1.6.2.2): 3000 bytes with gso_size 1448 make three.
         post(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 0, 8, 34, 16), TcpFrames.ipv4Tcp(10, 0x18, true));
+        post(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, tcp.length + 1, 1448, 34, 16), tcp);
         queue.driver().publishAvail();
         sink.capacity = 1000;
+        sink.maxFrameLength = 1514;
 
-        assertEquals(hostile.length + 1, offloads.collectFromGuest(sink, 64));
+        assertEquals(hostile.length + 3, offloads.collectFromGuest(sink, 64));
         queue.device().publishUsed();
         assertEquals(hostile.length, offloads.droppedBadHeader(), "every hostile header counted once");
-        assertEquals(2, sink.frames.size(), "only the valid frame went out, in two segments");
-        assertEquals(1, offloads.segmented());
+        assertEquals(1, offloads.droppedTooLong(), "segments larger than the port's frames");
+        assertEquals(5, sink.frames.size(), "only the valid frames went out, in two and three segments");
+        assertEquals(2, offloads.segmented());
         assertNull(queue.device().brokenReason(), "a bad header is the frame's problem, not the queue's");
-        assertEquals(hostile.length + 1, queue.driver().usedAvailable(), "the guest gets every buffer back");
+        assertEquals(hostile.length + 3, queue.driver().usedAvailable(), "the guest gets every buffer back");
     }
 
     @Test

@@ -71,7 +71,11 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
     private final long[] kernel = new long[3];
     private final String describe;
     private long nextStatisticsNs;
+    /** While the transmit ring is full, one kick per this many refused claims (a power of two). */
+    private static final int KICK_WHILE_FULL_EVERY = 64;
+
     private boolean kickAgain;
+    private long txFullClaims;
     private long txClaimed;
     private long kicks;
     private long kickErrors;
@@ -260,8 +264,13 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         final long address = tx.claim(frameLength);
         if (address == 0)
         {
-            // Full: the kernel holds the slot (a failed kick already re-armed kickAgain in flush), so no kick here:
-            // one per cycle while full would be a system call per cycle at overload.
+            // Full: the kernel holds the slot. A kick may have stopped early without an error (the socket's send
+            // buffer full: 64 KiB vnet_hdr slots fill it in a few frames), leaving slots requested but unsent, so
+            // kick again now and then while full; not every time, which would be a system call per cycle at overload.
+            if ((++txFullClaims & (KICK_WHILE_FULL_EVERY - 1)) == 0)
+            {
+                kickAgain = true;
+            }
             return 0;
         }
         if (txHeadroom != 0)
