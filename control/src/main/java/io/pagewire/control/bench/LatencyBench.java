@@ -269,10 +269,7 @@ public final class LatencyBench
                 monitor.sample();
                 nextSampleNs += TimeUnit.SECONDS.toNanos(1);
             }
-            // As pagewire run: wake for the next sample or the end, at least every RunCommand.POLL_MAX_MS.
-            final long waitNs = Math.min(Math.min(nextSampleNs - nowNs, ns - (nowNs - startNs)),
-                TimeUnit.MILLISECONDS.toNanos(RunCommand.POLL_MAX_MS));
-            forwarder.poll((int)Math.max(1, TimeUnit.NANOSECONDS.toMillis(waitNs)));
+            forwarder.poll(RunCommand.pollWaitMs(nowNs, nextSampleNs, startNs + ns));
             if (Thread.currentThread().isInterrupted())
             {
                 throw new IllegalStateException("interrupted");

@@ -33,7 +33,20 @@ public final class RunCommand
      * Longest wait of the control thread between two looks at the forwarder. On a machine with as many busy threads
      * as cores every wake-up preempts one of them, so the control thread wakes ten times a second, not a hundred.
      */
-    public static final int POLL_MAX_MS = 100;
+    private static final int POLL_MAX_MS = 100;
+
+    /**
+     * How long the control thread may wait now: until the next per-second tick or the end of the run, whichever is
+     * first, and at most {@link #POLL_MAX_MS} for the housekeeping (dataplane events, memif connections).
+     *
+     * @return milliseconds, at least 1.
+     */
+    public static int pollWaitMs(final long nowNs, final long nextTickNs, final long endNs)
+    {
+        final long waitNs = Math.min(Math.min(nextTickNs - nowNs, endNs - nowNs),
+            TimeUnit.MILLISECONDS.toNanos(POLL_MAX_MS));
+        return (int)Math.max(1, TimeUnit.NANOSECONDS.toMillis(waitNs));
+    }
 
     static final String USAGE = """
         usage: pagewire run [--config FILE] [--set key=value]... [--duration TIME] [--summary FILE.json]
@@ -248,14 +261,8 @@ public final class RunCommand
                         usedRing.sample();
                     }
                 }
-                // Wake for the next status line or the end of the run, and at least every POLL_MAX_MS for the
-                // housekeeping (dataplane events, memif connections): each wake-up takes a CPU from a busy thread.
-                long waitNs = Math.min(nextStatusNs - nowNs, TimeUnit.MILLISECONDS.toNanos(POLL_MAX_MS));
-                if (durationNs >= 0)
-                {
-                    waitNs = Math.min(waitNs, durationNs - (nowNs - startNs));
-                }
-                forwarder.poll((int)Math.max(1, TimeUnit.NANOSECONDS.toMillis(waitNs)));
+                forwarder.poll(pollWaitMs(nowNs, nextStatusNs,
+                    durationNs >= 0 ? startNs + durationNs : nowNs + TimeUnit.SECONDS.toNanos(1)));
                 if (Thread.currentThread().isInterrupted())
                 {
                     interrupted = true;

@@ -136,4 +136,14 @@ class RunCommandTest
         assertThrows(IllegalArgumentException.class, () -> RunCommand.parseDuration("0s"));
         assertThrows(IllegalArgumentException.class, () -> RunCommand.parseDuration("5h"));
     }
+
+    @Test
+    void theControlThreadWaitsUntilTheNextTickTheEndOrAtMostATenthOfASecond()
+    {
+        final long now = 5_000_000_000L;
+        assertEquals(100, RunCommand.pollWaitMs(now, now + 900_000_000L, now + 60_000_000_000L), "housekeeping cap");
+        assertEquals(30, RunCommand.pollWaitMs(now, now + 30_000_000L, now + 60_000_000_000L), "the next status line");
+        assertEquals(7, RunCommand.pollWaitMs(now, now + 900_000_000L, now + 7_000_000L), "the end of the run");
+        assertEquals(1, RunCommand.pollWaitMs(now, now - 5, now + 7_000_000L), "overdue: at least 1 ms");
+    }
 }

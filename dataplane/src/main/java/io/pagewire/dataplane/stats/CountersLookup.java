@@ -4,7 +4,7 @@ import io.pagewire.dataplane.virtio.QueueError;
 import org.agrona.concurrent.AtomicBuffer;
 import org.agrona.concurrent.status.CountersReader;
 
-import java.util.Arrays;
+import java.util.BitSet;
 
 import static org.agrona.concurrent.status.CountersReader.KEY_OFFSET;
 import static org.agrona.concurrent.status.CountersReader.NULL_COUNTER_ID;
@@ -136,28 +136,16 @@ public final class CountersLookup
      */
     public static int[] queues(final CountersReader reader)
     {
-        final int[][] queues = {new int[4]};
-        final int[] count = {0};
+        final BitSet queues = new BitSet();
         scan(reader, (counterId, type, queue, member) ->
         {
-            if (null != QueueCounter.get(type))
+            if (null != QueueCounter.get(type) && queue >= 0)
             {
-                final int at = Arrays.binarySearch(queues[0], 0, count[0], queue);
-                if (at < 0)
-                {
-                    if (count[0] == queues[0].length)
-                    {
-                        queues[0] = Arrays.copyOf(queues[0], 2 * count[0]);
-                    }
-                    final int insert = -at - 1;
-                    System.arraycopy(queues[0], insert, queues[0], insert + 1, count[0] - insert);
-                    queues[0][insert] = queue;
-                    count[0]++;
-                }
+                queues.set(queue);
             }
             return true;
         });
-        return Arrays.copyOf(queues[0], count[0]);
+        return queues.stream().toArray();
     }
 
     /**
