@@ -20,7 +20,6 @@ import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_SIZE_OFFSET;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TCPV4;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TCPV6;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TYPE_OFFSET;
-import static io.pagewire.dataplane.virtio.VirtioNetHeader.HDR_LEN_OFFSET;
 
 /**
  * Collects frames from a guest's transmit virtqueue (virtio 1.2 §5.1.6.2): each available chain holds a virtio-net
@@ -335,15 +334,8 @@ public final class TxReader
     private long offloadHeader(final int flags, final int gsoType, final int hdrLen, final int gsoSize,
         final int csumStart, final int csumOffset)
     {
-        final UnsafeBuffer out = this.header;
-        final int at = OFFLOAD_HEADER_AT;
-        out.putByte(at + FLAGS_OFFSET, (byte)flags);
-        out.putByte(at + GSO_TYPE_OFFSET, (byte)gsoType);
-        out.putShort(at + HDR_LEN_OFFSET, (short)hdrLen, ByteOrder.LITTLE_ENDIAN);
-        out.putShort(at + GSO_SIZE_OFFSET, (short)gsoSize, ByteOrder.LITTLE_ENDIAN);
-        out.putShort(at + CSUM_START_OFFSET, (short)csumStart, ByteOrder.LITTLE_ENDIAN);
-        out.putShort(at + CSUM_OFFSET_OFFSET, (short)csumOffset, ByteOrder.LITTLE_ENDIAN);
-        return out.addressOffset() + at;
+        return VirtioNetHeader.write(header.addressOffset() + OFFLOAD_HEADER_AT, flags, gsoType, hdrLen, gsoSize,
+            csumStart, csumOffset);
     }
 
     /** Continues the totals of a reader this one replaces (the queue restarted). */

@@ -1,5 +1,9 @@
 package io.pagewire.dataplane.virtio;
 
+import org.agrona.UnsafeApi;
+
+import java.nio.ByteOrder;
+
 /**
  * Layout of {@code struct virtio_net_hdr} and {@code virtio_net_hdr_mrg_rxbuf} (virtio 1.2 §5.1.6), little-endian.
  * <pre>
@@ -59,6 +63,31 @@ public final class VirtioNetHeader
 
     private VirtioNetHeader()
     {
+    }
+
+    /**
+     * Writes the first 10 bytes of a header (all but {@code num_buffers}), little-endian as §5.1.6 lays it out.
+     *
+     * @param address where the header goes (a staging buffer or a transmit slot's headroom).
+     * @return {@code address}.
+     */
+    public static long write(
+        final long address, final int flags, final int gsoType, final int hdrLen, final int gsoSize,
+        final int csumStart, final int csumOffset)
+    {
+        UnsafeApi.putByte(address + FLAGS_OFFSET, (byte)flags);
+        UnsafeApi.putByte(address + GSO_TYPE_OFFSET, (byte)gsoType);
+        putShortLe(address + HDR_LEN_OFFSET, hdrLen);
+        putShortLe(address + GSO_SIZE_OFFSET, gsoSize);
+        putShortLe(address + CSUM_START_OFFSET, csumStart);
+        putShortLe(address + CSUM_OFFSET_OFFSET, csumOffset);
+        return address;
+    }
+
+    private static void putShortLe(final long address, final int value)
+    {
+        final short s = (short)value;
+        UnsafeApi.putShort(address, ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? s : Short.reverseBytes(s));
     }
 
     /**

@@ -7,6 +7,7 @@ import io.pagewire.dataplane.os.PacketSocket;
 import io.pagewire.dataplane.port.NicPort;
 import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.dataplane.port.NicPortSet;
+import io.pagewire.dataplane.virtio.GsoSegmenter;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.agrona.concurrent.status.CountersManager;
 
@@ -39,7 +40,6 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
 {
     private static final long STATISTICS_INTERVAL_NS = TimeUnit.SECONDS.toNanos(1);
     private static final int TX_SLOT_EXTRA = 64;
-    private static final int ETHERNET_HEADER_LENGTH = 14;
     /**
      * Smallest receive block with vnet_hdr: a GSO frame of a 64 KiB IP packet (65535 + 14 bytes) plus the block
      * descriptor, tpacket3_hdr and virtio_net_hdr must fit one block whole, or the kernel cuts it short
@@ -153,7 +153,7 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
             final TpacketV3RxRing rx = new TpacketV3RxRing(socket.rxRingAddress(), options.rxBlockSize(),
                 options.rxBlockCount(), headroom, config.vnetHdr() ? Integer.MAX_VALUE : maxFrame);
             // Plain frames: the MTU; with vnet_hdr the ring takes offloaded frames up to the slot (GSO, 64 KiB).
-            final int txMaxFrame = Math.min(maxFrame, socket.mtu() + ETHERNET_HEADER_LENGTH);
+            final int txMaxFrame = Math.min(maxFrame, socket.mtu() + GsoSegmenter.ETHERNET_HEADER_LENGTH);
             final TpacketTxRing tx = new TpacketTxRing(socket.txRingAddress(), txBlockSize, txBlockCount, txFrameSize,
                 headroom, config.vnetHdr() ? txFrameSize - TpacketLayout.TX_DATA_OFFSET - headroom : txMaxFrame);
             final VnetRxFrames vnet = config.vnetHdr() ? new VnetRxFrames(rx, options.rxBlockSize(), maxFrame) : null;

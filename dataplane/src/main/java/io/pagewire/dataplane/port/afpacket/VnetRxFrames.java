@@ -18,7 +18,6 @@ import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_SIZE_OFFSET;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TCPV4;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TCPV6;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TYPE_OFFSET;
-import static io.pagewire.dataplane.virtio.VirtioNetHeader.HDR_LEN_OFFSET;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.MAX_FRAME_LENGTH;
 
 /**
@@ -277,7 +276,7 @@ public final class VnetRxFrames
             {
                 if (guestCsum)
                 {
-                    add(frame, length, passHeader(hdr, F_NEEDS_CSUM, GSO_NONE, 0, 0, csumStart, csumOffset));
+                    add(frame, length, VirtioNetHeader.write(hdr, F_NEEDS_CSUM, GSO_NONE, 0, 0, csumStart, csumOffset));
                     checksumsPassed++;
                     return;
                 }
@@ -286,7 +285,7 @@ public final class VnetRxFrames
             }
             else if ((flags & F_DATA_VALID) != 0 && guestCsum)
             {
-                add(frame, length, passHeader(hdr, F_DATA_VALID, GSO_NONE, 0, 0, 0, 0));
+                add(frame, length, VirtioNetHeader.write(hdr, F_DATA_VALID, GSO_NONE, 0, 0, 0, 0));
                 dataValidPassed++;
                 return;
             }
@@ -305,25 +304,12 @@ public final class VnetRxFrames
             needsCsum && csumStart == segmenter.l4() && csumOffset == GsoSegmenter.TCP_CHECKSUM_OFFSET &&
             length > segmenter.headersLength() && length <= MAX_FRAME_LENGTH)
         {
-            add(frame, length, passHeader(hdr, F_NEEDS_CSUM, gsoType, segmenter.headersLength(), gsoSize, csumStart,
+            add(frame, length, VirtioNetHeader.write(hdr, F_NEEDS_CSUM, gsoType, segmenter.headersLength(), gsoSize, csumStart,
                 csumOffset));
             gsoPassed++;
             return;
         }
         segment(frame, length, gsoSize);
-    }
-
-    /** Rewrites the kernel's header in place as the guest must receive it; @return its address. */
-    private static long passHeader(final long hdr, final int flags, final int gsoType, final int hdrLen,
-        final int gsoSize, final int csumStart, final int csumOffset)
-    {
-        UnsafeApi.putByte(hdr, (byte)flags);
-        UnsafeApi.putByte(hdr + GSO_TYPE_OFFSET, (byte)gsoType);
-        UnsafeApi.putShort(hdr + HDR_LEN_OFFSET, (short)hdrLen);
-        UnsafeApi.putShort(hdr + GSO_SIZE_OFFSET, (short)gsoSize);
-        UnsafeApi.putShort(hdr + CSUM_START_OFFSET, (short)csumStart);
-        UnsafeApi.putShort(hdr + CSUM_OFFSET_OFFSET, (short)csumOffset);
-        return hdr;
     }
 
     /** Cuts a TCP GSO frame whose headers {@link GsoSegmenter#parseTcp} checked into segments of {@code mss}. */
