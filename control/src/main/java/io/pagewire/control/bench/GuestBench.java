@@ -10,10 +10,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -54,25 +56,33 @@ final class GuestBench
      * @param rxMode       how the guest posted its receive buffers: mergeable, big (64 KiB chains) or small, from the
      *                     negotiated features.
      * @param foreignCores CPU cores busy with something other than backend, QEMU and the iperf3 client, or NaN.
+     * @param regime       the machine's cross-core regime around this run's guest boot ({@link RegimeProbe}: near,
+     *                     far, or mixed when it changed during the boot).
      * @param error        why the run failed, or null.
      */
     record Run(
         String backend, boolean mrg, boolean tso, int rep, double mbps, long retransmits, String rxMode,
-        double foreignCores, String error)
+        double foreignCores, String regime, String error)
     {
+        Run withRegime(final String regime)
+        {
+            return new Run(backend, mrg, tso, rep, mbps, retransmits, rxMode, foreignCores, regime, error);
+        }
     }
 
     private final GuestBenchOptions options;
     private final PrintStream out;
-    private final Path workDir;
+    private final WorkDir workDir;
     private final List<Run> runs = new ArrayList<>();
+    /** What is running now (veth, backend, guest), closed newest first by the shutdown hook on Ctrl-C or SIGTERM. */
+    private final Deque<AutoCloseable> open = new ConcurrentLinkedDeque<>();
     private int boots;
 
     GuestBench(final GuestBenchOptions options, final PrintStream out) throws IOException
     {
         this.options = options;
         this.out = out;
-        workDir = Files.createTempDirectory("pagewire-guestbench-");
+        workDir = WorkDir.create("pagewire-guestbench-");
     }
 
     /**
@@ -106,7 +116,10 @@ final class GuestBench
 
     List<Run> runAll() throws InterruptedException
     {
-        try (Veth veth = Veth.create())
+        final Thread cleanup = new Thread(this::closeOpen, "pagewire-guestbench-cleanup");
+        Runtime.getRuntime().addShutdownHook(cleanup);
+        track(workDir);
+        try (workDir; Veth veth = track(Veth.create()))
         {
             out.printf("veth %s (AF_PACKET side) / %s in netns %s (%s, iperf3 client); guest %s%n", veth.hostEnd,
                 veth.peerEnd, veth.namespace, NAMESPACE_ADDRESS, GUEST_ADDRESS);
@@ -127,7 +140,52 @@ final class GuestBench
                 }
             }
         }
+        finally
+        {
+            open.clear();
+            removeHook(cleanup);
+        }
         return List.copyOf(runs);
+    }
+
+    private <T extends AutoCloseable> T track(final T resource)
+    {
+        open.push(resource);
+        return resource;
+    }
+
+    /**
+     * The shutdown hook: a benchmark cut short leaves no QEMU, backend, iperf3 client, veth, network namespace or
+     * work directory behind.
+     */
+    private void closeOpen()
+    {
+        // The iperf3 client runs in the namespace until its test ends, and spins once the namespace is gone.
+        ProcessHandle.current().descendants().filter(p -> p.info().command().orElse("").endsWith("/ip") ||
+            p.info().command().orElse("").endsWith("/iperf3")).forEach(ProcessHandle::destroyForcibly);
+        for (AutoCloseable resource = open.poll(); resource != null; resource = open.poll())
+        {
+            try
+            {
+                resource.close();
+            }
+            catch (final Exception e)
+            {
+                System.err.println("pagewire bench guest: cleanup: " + e);
+            }
+        }
+    }
+
+    private static void removeHook(final Thread hook)
+    {
+        try
+        {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        }
+        catch (final IllegalStateException e)
+        {
+            // the JVM is shutting down: the hook runs (or ran) and closes what is open.
+        }
     }
 
     private List<Run> measure(final Veth veth, final String backend, final boolean mrg, final boolean tso)
@@ -143,8 +201,11 @@ final class GuestBench
         }
         final int timeout = (int)BOOT_TIMEOUT.toSeconds() + options.reps() * (options.seconds() + 30);
         String rxMode = "?";
-        try (PvpBench.ForwarderUnderTest forwarder = startBackend(backend, veth, socket, mrg, tso);
-            LinuxGuest guest = LinuxGuest.boot(socket, mrg, tso, timeout, 1, 1500, steps.toArray(String[]::new)))
+        final double rttBefore = RegimeProbe.roundTripNs();
+        final int depth = open.size();
+        try (PvpBench.ForwarderUnderTest forwarder = track(startBackend(backend, veth, socket, mrg, tso));
+            LinuxGuest guest = track(LinuxGuest.boot(socket, mrg, tso, timeout, 1, 1500,
+                steps.toArray(String[]::new))))
         {
             guest.await("PW-READY", BOOT_TIMEOUT);
             final String features = guest.features(Duration.ofSeconds(5));
@@ -167,10 +228,22 @@ final class GuestBench
             }
             for (int rep = result.size() + 1; rep <= options.reps(); rep++)
             {
-                result.add(new Run(backend, mrg, tso, rep, Double.NaN, -1, rxMode, Double.NaN, error));
+                result.add(new Run(backend, mrg, tso, rep, Double.NaN, -1, rxMode, Double.NaN, "?", error));
             }
         }
-        return result;
+        finally
+        {
+            while (open.size() > depth)
+            {
+                open.poll(); // closed by the try above
+            }
+        }
+        final double rttAfter = RegimeProbe.roundTripNs();
+        final String before = RegimeProbe.regimeOf(rttBefore);
+        final String regime = before.equals(RegimeProbe.regimeOf(rttAfter)) ? before : "mixed";
+        out.printf(Locale.ROOT, "%-8s mrg=%-3s tso=%-3s: regime %s (cross-core round trip %.0f ns before the boot, " +
+            "%.0f ns after)%n", backend, onOff(mrg), onOff(tso), regime, rttBefore, rttAfter);
+        return result.stream().map(r -> r.withRegime(regime)).toList();
     }
 
     private Run rep(
@@ -198,7 +271,7 @@ final class GuestBench
         out.printf(Locale.ROOT, "%-8s mrg=%-3s tso=%-3s rx=%-9s rep %d: %8.1f Mbit/s  retransmits %d  foreign " +
             "%.2f cores%s%n", backend, onOff(mrg), onOff(tso), rxMode, rep, mbps, retransmits, foreign,
             error == null ? "" : "  " + error);
-        return new Run(backend, mrg, tso, rep, mbps, retransmits, rxMode, foreign, error);
+        return new Run(backend, mrg, tso, rep, mbps, retransmits, rxMode, foreign, "?", error);
     }
 
     private PvpBench.ForwarderUnderTest startBackend(
@@ -277,6 +350,7 @@ final class GuestBench
                     final List<Double> foreign = cell.stream().map(Run::foreignCores).filter(f -> !f.isNaN())
                         .toList();
                     stats.put("foreign_cpu_cores_median", foreign.isEmpty() ? null : PvpBench.median(foreign));
+                    stats.put("regime", regimes(cell));
                     row.put(backend, stats);
                 }
                 rows.add(row);
@@ -285,14 +359,32 @@ final class GuestBench
         return rows;
     }
 
+    /** @return the one regime of a cell's runs, or how many runs were in each ("near 3, far 2"); "?" for none. */
+    static String regimes(final List<Run> cell)
+    {
+        final Map<String, Long> counts = new java.util.TreeMap<>(java.util.Comparator.reverseOrder());
+        cell.forEach(r -> counts.merge(r.regime(), 1L, Long::sum));
+        if (counts.isEmpty())
+        {
+            return "?";
+        }
+        if (counts.size() == 1)
+        {
+            return counts.keySet().iterator().next();
+        }
+        final StringBuilder text = new StringBuilder();
+        counts.forEach((regime, n) -> text.append(text.isEmpty() ? "" : ", ").append(regime).append(' ').append(n));
+        return text.toString();
+    }
+
     static String table(final List<Map<String, Object>> summary, final List<String> backends)
     {
         final StringBuilder text = new StringBuilder();
         text.append(String.format(Locale.ROOT, "%4s %4s", "mrg", "tso"));
         for (final String backend : backends)
         {
-            text.append(String.format(Locale.ROOT, " | %-9s %30s %7s", backend + " rx",
-                "Mbit/s min/median/max (n)", "foreign"));
+            text.append(String.format(Locale.ROOT, " | %-9s %30s %7s %-14s", backend + " rx",
+                "Mbit/s min/median/max (n)", "foreign", "regime"));
         }
         text.append('\n');
         for (final Map<String, Object> row : summary)
@@ -310,6 +402,7 @@ final class GuestBench
                     (int)stats.get("n"))));
                 text.append(foreign == null ? String.format(Locale.ROOT, " %7s", "-") :
                     String.format(Locale.ROOT, " %7.2f", (double)foreign));
+                text.append(String.format(Locale.ROOT, " %-14s", stats.get("regime")));
             }
             text.append('\n');
         }
@@ -330,6 +423,7 @@ final class GuestBench
             r.put("mbps", Double.isNaN(run.mbps()) ? null : run.mbps());
             r.put("retransmits", run.retransmits() < 0 ? null : run.retransmits());
             r.put("foreign_cpu_cores", Double.isNaN(run.foreignCores()) ? null : run.foreignCores());
+            r.put("regime", run.regime());
             r.put("error", run.error());
             list.add(r);
         }

@@ -4,8 +4,6 @@ import io.pagewire.control.interop.TestPmd;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -50,14 +48,14 @@ final class PvpBench
 
     private final BenchOptions options;
     private final PrintStream out;
-    private final Path workDir;
+    private final WorkDir workDir;
     private final List<Run> runs = new ArrayList<>();
 
     PvpBench(final BenchOptions options, final PrintStream out) throws IOException
     {
         this.options = options;
         this.out = out;
-        workDir = Files.createTempDirectory("pagewire-pvp-");
+        workDir = WorkDir.create("pagewire-pvp-");
     }
 
     /** Runs the whole matrix; every forwarder once per repetition, alternating. */
@@ -93,7 +91,7 @@ final class PvpBench
         }
         finally
         {
-            deleteWorkDir();
+            workDir.close();
         }
         return runs;
     }
@@ -110,7 +108,7 @@ final class PvpBench
         String error = null;
         try (ForwarderUnderTest fwd = forwarder.equals("dpdk") ?
             DpdkForwarder.start(memifSocket, vhostSocket, point) :
-            PagewireForwarder.start(memifSocket, vhostSocket, point, options, workDir))
+            PagewireForwarder.start(memifSocket, vhostSocket, point, options, workDir.path()))
         {
             try (TestPmd generator = startGenerator(memifSocket, vhostSocket, point))
             {
@@ -293,22 +291,6 @@ final class PvpBench
         {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted");
-        }
-    }
-
-    private void deleteWorkDir()
-    {
-        try (var files = Files.list(workDir))
-        {
-            for (final Path file : files.toList())
-            {
-                Files.deleteIfExists(file);
-            }
-            Files.deleteIfExists(workDir);
-        }
-        catch (final IOException e)
-        {
-            throw new UncheckedIOException(e);
         }
     }
 

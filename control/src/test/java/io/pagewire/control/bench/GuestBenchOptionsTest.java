@@ -53,11 +53,11 @@ class GuestBenchOptionsTest
     @Test
     void theTableShowsMinMedianMaxPerBackendAndCell()
     {
-        final GuestBench.Run a = new GuestBench.Run("pagewire", false, true, 1, 400, 0, "small", 0.1, null);
-        final GuestBench.Run b = new GuestBench.Run("pagewire", false, true, 2, 500, 0, "small", 0.3, null);
-        final GuestBench.Run c = new GuestBench.Run("pagewire", false, true, 3, 450, 0, "small", 0.2, null);
+        final GuestBench.Run a = new GuestBench.Run("pagewire", false, true, 1, 400, 0, "small", 0.1, "near", null);
+        final GuestBench.Run b = new GuestBench.Run("pagewire", false, true, 2, 500, 0, "small", 0.3, "near", null);
+        final GuestBench.Run c = new GuestBench.Run("pagewire", false, true, 3, 450, 0, "small", 0.2, "far", null);
         final GuestBench.Run failed = new GuestBench.Run("pagewire", false, true, 4, Double.NaN, -1, "small",
-            Double.NaN, "iperf3 client: exit 1");
+            Double.NaN, "far", "iperf3 client: exit 1");
         final List<Map<String, Object>> summary = GuestBench.summarize(List.of(a, b, c, failed), List.of(false),
             List.of(true), List.of("pagewire"));
         @SuppressWarnings("unchecked")
@@ -69,5 +69,9 @@ class GuestBenchOptionsTest
         final String table = GuestBench.table(summary, List.of("pagewire"));
         assertTrue(table.contains("400/450/500 (3)"), table);
         assertTrue(table.contains(" off   on | small"), table);
+        assertEquals("near 2, far 2", stats.get("regime"), "how many runs (failed ones too) ran in each regime");
+        assertTrue(table.contains("near 2, far 2"), table);
+        assertEquals("near", GuestBench.regimes(List.of(a, b)));
+        assertEquals("?", GuestBench.regimes(List.of()));
     }
 }
