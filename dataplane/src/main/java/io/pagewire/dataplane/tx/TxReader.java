@@ -38,11 +38,17 @@ import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TYPE_OFFSET;
  * checksum field (hdr_len is only a hint, not relied on, §5.1.6.2.2); segments of gso_size must fit the port's frames
  * (else {@link #droppedTooLong()}), also when the kernel is to cut them. A frame that fails is returned unsent and counted
  * ({@link #droppedBadHeader()}): the spec names no queue error for it, and one bad frame must not stop the queue.
- * Unknown flag bits are ignored, as the device MUST (§5.1.6.2.2). A valid frame goes to a sink that takes offloads
+ * Unknown flag bits are ignored, as the device MUST (§5.1.6.2.2). The rules are {@link GsoSegmenter}'s, which judges
+ * frames from the kernel into the guest by them too. A valid frame goes to a sink that takes offloads
  * ({@link TxSink#maxOffloadFrameLength()}) whole, with a header rebuilt from the validated values (hdr_len exact); any
- * other sink gets its checksum completed, or its segments, in software ({@link GsoSegmenter}). When the sink fills
- * between two segments of a frame, the frame stays in the guest's queue and the next poll resumes at the segment
- * that did not fit, so no segment is sent twice or lost.
+ * other sink gets its checksum completed, or its segments, in software ({@link GsoSegmenter}).
+ * <p>
+ * What is validated is the copy that is sent, never a second read of guest memory, which the guest may rewrite at any
+ * time: a GSO frame passed whole is copied into the sink's claimed room and parsed there (when it does not validate,
+ * the claim is {@linkplain TxSink#abandon() given back}); one to segment is copied into a scratch area and cut from
+ * there; a partial checksum is completed in the sink's room. When the sink fills between two segments of a frame, the
+ * frame stays in the guest's queue and the next poll resumes at the segment that did not fit, so no segment is sent
+ * twice or lost.
  */
 public final class TxReader
 {
@@ -201,8 +207,7 @@ public final class TxReader
         final boolean needsCsum = (header.getByte(FLAGS_OFFSET) & F_NEEDS_CSUM) != 0;
         final int csumStart = header.getShort(CSUM_START_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
         final int csumOffset = header.getShort(CSUM_OFFSET_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
-        if (needsCsum &&
-            (csumStart < GsoSegmenter.ETHERNET_HEADER_LENGTH || csumStart + csumOffset + 2 > frameLength))
+        if (!GsoSegmenter.checksumFieldsValid(needsCsum, csumStart, csumOffset, frameLength))
         {
             droppedBadHeader++;
             return true;
@@ -216,49 +221,66 @@ public final class TxReader
             droppedGso++;
             return true;
         }
-        final int gsoSize = header.getShort(GSO_SIZE_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
         // gso_type is exactly a negotiated TCP type: no ECN bit (HOST_ECN is never offered), no UDP, nothing unknown.
-        // hdr_len is not checked: the device must not rely on it (§5.1.6.2.2); the header sent on is rebuilt with the
-        // exact length parsed below.
-        final boolean v4 = gsoType == GSO_TCPV4;
-        if (!(v4 ? tso4 : gsoType == GSO_TCPV6 && tso6) || !needsCsum || gsoSize < GsoSegmenter.MIN_GSO_SIZE ||
-            gsoSize > GsoSegmenter.MAX_GSO_SIZE)
+        // The rest of the rules are those of GsoSegmenter.checkTcpOffload; the header sent on is rebuilt from what it
+        // parsed (hdr_len exact, §5.1.6.2.2: the guest's is only a hint).
+        if (gsoType == GSO_TCPV4 ? !tso4 : gsoType != GSO_TCPV6 || !tso6)
         {
             droppedBadHeader++;
             return true;
         }
-        final GsoSegmenter segmenter = this.segmenter;
-        final long scratch = frameScratch.addressOffset();
-        final int headersCopied = Math.min(frameLength, GsoSegmenter.MAX_HEADERS_LENGTH);
-        scatter.copyOut(headerLength, scratch, headersCopied);
-        if (!segmenter.parseTcp(scratch, headersCopied, v4) || csumStart != segmenter.l4() ||
-            csumOffset != GsoSegmenter.TCP_CHECKSUM_OFFSET)
+        final int gsoSize = header.getShort(GSO_SIZE_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        // The frame is copied once and its headers are checked in that copy: in the sink's room when it goes whole,
+        // else in frameScratch, first the headers and, once they passed, the rest behind them.
+        final boolean whole = frameLength <= sink.maxOffloadFrameLength();
+        final long frame;
+        final int copied;
+        if (whole)
         {
-            droppedBadHeader++;
-            return true;
-        }
-        // Each segment must fit the port's frame limit (MTU + 14) whoever cuts it: with the frame passed whole, the
-        // kernel would put segments of gso_size on the wire without checking them against the MTU.
-        if (segmenter.segmentLength(frameLength, gsoSize, 0) > sink.maxFrameLength())
-        {
-            droppedTooLong++;
-            return true;
-        }
-        if (frameLength <= sink.maxOffloadFrameLength())
-        {
-            final long destination = sink.claim(frameLength);
-            if (destination == 0)
+            frame = sink.claim(frameLength);
+            if (frame == 0)
             {
                 return false;
             }
-            scatter.copyOut(headerLength, destination, frameLength);
+            copied = frameLength;
+        }
+        else
+        {
+            frame = frameScratch.addressOffset();
+            copied = Math.min(frameLength, GsoSegmenter.MAX_HEADERS_LENGTH);
+        }
+        scatter.copyOut(headerLength, frame, copied);
+        final GsoSegmenter segmenter = this.segmenter;
+        final int verdict = segmenter.checkTcpOffload(frame, copied, gsoType, gsoSize, needsCsum, csumStart, csumOffset);
+        // Each segment must fit the port's frame limit (MTU + 14) whoever cuts it: with the frame passed whole, the
+        // kernel would put segments of gso_size on the wire without checking them against the MTU.
+        final boolean tooLong = verdict == GsoSegmenter.TCP_OFFLOAD_VALID &&
+            segmenter.segmentLength(frameLength, gsoSize, 0) > sink.maxFrameLength();
+        if (verdict != GsoSegmenter.TCP_OFFLOAD_VALID || tooLong)
+        {
+            if (tooLong)
+            {
+                droppedTooLong++;
+            }
+            else
+            {
+                droppedBadHeader++;
+            }
+            if (whole)
+            {
+                sink.abandon();
+            }
+            return true;
+        }
+        if (whole)
+        {
             sink.commitOffload(frameLength,
                 offloadHeader(F_NEEDS_CSUM, gsoType, segmenter.headersLength(), gsoSize, csumStart, csumOffset));
             offloadsPassed++;
             sent(frameLength);
             return true;
         }
-        scatter.copyOut(headerLength + headersCopied, scratch + headersCopied, frameLength - headersCopied);
+        scatter.copyOut(headerLength + copied, frame + copied, frameLength - copied);
         resumeLength = frameLength;
         resumeMss = gsoSize;
         return sendSegments(sink);

@@ -40,12 +40,13 @@ class TxReaderTest
     /** A sink with a fixed number of slots, recording every frame it was given. */
     static class RecordingSink implements TxSink
     {
-        private final Arena arena = Arena.ofConfined();
+        final Arena arena = Arena.ofConfined();
         private final MemorySegment slot = arena.allocate(VirtioNetHeader.MAX_FRAME_LENGTH, 64);
         private final List<byte[]> frames = new ArrayList<>();
         private final List<byte[]> offloadHeaders = new ArrayList<>();
         private int capacity;
         private int claimed = -1;
+        private int abandoned;
         private int maxFrameLength = VirtioNetHeader.MAX_FRAME_LENGTH;
         private int maxOffloadFrameLength;
 
@@ -68,6 +69,14 @@ class TxReaderTest
             }
             claimed = frameLength;
             return slot.address();
+        }
+
+        @Override
+        public void abandon()
+        {
+            assertTrue(claimed >= 0, "abandon a claim");
+            claimed = -1;
+            abandoned++;
         }
 
         @Override
@@ -282,11 +291,17 @@ class TxReaderTest
         return b.array();
     }
 
-    private void post(final byte[] header, final byte[] frame)
+    /**
+     * Adds a chain of header + frame in four buffers.
+     *
+     * @return addresses and lengths of the buffers: the frame's bytes 0..19 are in buffer 1, 20..2999 in buffer 2.
+     */
+    private long[][] post(final byte[] header, final byte[] frame)
     {
         // Split inside the headers too, as a guest's skb may be (linear part, then pages).
         final long[][] parts = split(header, frame, HDR, HDR + 20, HDR + Math.min(frame.length - 1, 3000));
         queue.driver().addChain(parts[0], ints(parts[1]), parts[0].length, false);
+        return parts;
     }
 
     @Test
@@ -440,6 +455,52 @@ class TxReaderTest
             assertEquals((int)(0xFFFFF000L + 1000L * i), ByteBuffer.wrap(sink.frames.get(i), 38, 4).getInt());
         }
         assertArrayEquals(next, sink.frames.get(30));
+    }
+
+    /**
+     * A guest racing the device: it rewrites a GSO frame's IPv4 header (IHL 4) just after the device looked at it, at
+     * the moment the sink's claim stands for. The headers checked must be those of the copy that goes to the sink:
+     * nothing is committed (the claim is given back), the frame counts as a bad header and the guest gets its buffer
+     * back; the frame behind it goes out in the same room.
+     */
+    @Test
+    void aGsoFrameRewrittenWhileTheDeviceChecksItIsNotPassedOn()
+    {
+        final TxReader offloads = new TxReader(queue.device(), HDR, HOST_TSO);
+        final byte[] tso = TcpFrames.ipv4Tcp(20000, 0x18, true);
+        final long[][] parts = post(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 1448, 34, 16), tso);
+        final byte[] next = TcpFrames.ipv4Tcp(9000, 0x18, true);
+        post(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 1448, 34, 16), next);
+        queue.driver().publishAvail();
+        final long versionIhl = parts[0][1] + 14;
+        final RecordingSink racing = new RecordingSink(8)
+        {
+            private boolean raced;
+
+            @Override
+            public long claim(final int frameLength)
+            {
+                if (!raced)
+                {
+                    raced = true;
+                    guest.put(versionIhl, new byte[] {0x44});
+                }
+                return super.claim(frameLength);
+            }
+        };
+        racing.setMaxOffloadFrameLength(65478);
+        racing.maxFrameLength = 1514;
+
+        assertEquals(2, offloads.collectFromGuest(racing, 32));
+        queue.device().publishUsed();
+        assertEquals(1, offloads.droppedBadHeader(), "judged by the copy it would have sent");
+        assertEquals(1, racing.abandoned);
+        assertEquals(1, racing.frames.size(), "only the frame behind it");
+        assertArrayEquals(next, racing.frames.get(0));
+        assertEquals(1, offloads.offloadsPassed());
+        assertEquals(2, queue.driver().usedAvailable(), "the guest gets both buffers back");
+        assertNull(queue.device().brokenReason());
+        racing.arena.close();
     }
 
     @Test
