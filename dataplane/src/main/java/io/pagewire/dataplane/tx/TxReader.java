@@ -47,13 +47,19 @@ import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TYPE_OFFSET;
  * time: a GSO frame passed whole is copied into the sink's claimed room and parsed there (when it does not validate,
  * the claim is {@linkplain TxSink#abandon() given back}); one to segment is copied into a scratch area and cut from
  * there; a partial checksum is completed in the sink's room. When the sink fills between two segments of a frame, the
- * frame stays in the guest's queue and the next poll resumes at the segment that did not fit, so no segment is sent
- * twice or lost.
+ * frame stays in the guest's queue and the next poll goes on from the scratch copy at the segment that did not fit
+ * (the same chain still heads the queue), so no segment is sent twice or lost and the frame is not copied again.
  */
 public final class TxReader
 {
     /** Where in {@link #header} the header handed to the sink is built (the guest's copy is at 0, up to 12 bytes). */
     private static final int OFFLOAD_HEADER_AT = 32;
+    /** {@link #collectChain}: the chain was sent or dropped. */
+    private static final int CONSUMED = 1;
+    /** {@link #collectChain}: the sink was full; the chain stays in the guest's queue. */
+    private static final int SINK_FULL = 0;
+    /** {@link #collectChain}: the chain could not be read; the queue is broken. */
+    private static final int QUEUE_BROKEN = -1;
 
     private final DeviceVirtqueue queue;
     private final int headerLength;
@@ -65,6 +71,13 @@ public final class TxReader
     private final GsoSegmenter segmenter;
     private final UnsafeBuffer frameScratch;
 
+    /**
+     * {@link #frameScratch} holds the validated frame of the chain at {@link #resumeHead} (available ring index
+     * {@link #resumeAvailIdx}), whose segments from {@link #resumeSegment} on the sink had no room for yet.
+     */
+    private boolean resuming;
+    private int resumeHead;
+    private int resumeAvailIdx;
     private int resumeSegment;
     private int resumeLength;
     private int resumeMss;
@@ -129,7 +142,7 @@ public final class TxReader
             return 0;
         }
         final int limit = Math.min(available, burst);
-        final ScatterList scatter = this.scatter;
+        final DeviceVirtqueue queue = this.queue;
         int consumed = 0;
         while (consumed < limit)
         {
@@ -138,60 +151,93 @@ public final class TxReader
             {
                 break;
             }
-            scatter.reset();
-            final long chainLength = queue.readChain(head, false, scatter);
-            if (chainLength < 0)
+            if (resuming && head == resumeHead && queue.lastAvailIdx() == resumeAvailIdx)
             {
-                break;
-            }
-            if (chainLength < headerLength)
-            {
-                queue.markBroken(QueueError.HEADER_TRUNCATED);
-                break;
-            }
-            final long frameLength = chainLength - headerLength;
-            scatter.copyOut(0, header.addressOffset(), headerLength);
-            final int gsoType = header.getByte(GSO_TYPE_OFFSET) & 0xFF;
-            if (csum && ((header.getByte(FLAGS_OFFSET) & F_NEEDS_CSUM) != 0 || gsoType != GSO_NONE))
-            {
-                if (frameLength > VirtioNetHeader.MAX_FRAME_LENGTH)
-                {
-                    droppedTooLong++;
-                }
-                else if (!collectOffload(sink, (int)frameLength, gsoType))
+                // The chain whose segments did not all fit still heads the queue: go on from the copy that was
+                // validated, without reading its 64 KiB from guest memory again.
+                if (!sendSegments(sink))
                 {
                     sinkFull++;
                     break;
                 }
-            }
-            else if (frameLength > VirtioNetHeader.MAX_FRAME_LENGTH || frameLength > sink.maxFrameLength())
-            {
-                droppedTooLong++;
-            }
-            else if (gsoType != GSO_NONE)
-            {
-                droppedGso++;
             }
             else
             {
-                final long destination = sink.claim((int)frameLength);
-                if (destination == 0)
+                resuming = false;
+                final int result = collectChain(sink, head);
+                if (result != CONSUMED)
                 {
-                    sinkFull++;
+                    if (result == SINK_FULL)
+                    {
+                        sinkFull++;
+                        // A frame cut short between segments is resumed from frameScratch, for this chain only.
+                        resumeHead = head;
+                        resumeAvailIdx = queue.lastAvailIdx();
+                    }
                     break;
                 }
-                scatter.copyOut(headerLength, destination, (int)frameLength);
-                sink.commit((int)frameLength);
-                sentFrames++;
-                sentBytes += frameLength;
             }
-            // The chain is done with (sent or dropped): a resume point belonged to it only.
-            resumeSegment = 0;
+            resuming = false;
             queue.consume(1);
             queue.addUsed(head, 0);
             consumed++;
         }
         return consumed;
+    }
+
+    /**
+     * Reads the chain at {@code head} and sends its frame, or drops and counts it.
+     *
+     * @return {@link #CONSUMED}, {@link #SINK_FULL} or {@link #QUEUE_BROKEN}.
+     */
+    private int collectChain(final TxSink sink, final int head)
+    {
+        final ScatterList scatter = this.scatter;
+        scatter.reset();
+        final long chainLength = queue.readChain(head, false, scatter);
+        if (chainLength < 0)
+        {
+            return QUEUE_BROKEN;
+        }
+        if (chainLength < headerLength)
+        {
+            queue.markBroken(QueueError.HEADER_TRUNCATED);
+            return QUEUE_BROKEN;
+        }
+        final long frameLength = chainLength - headerLength;
+        scatter.copyOut(0, header.addressOffset(), headerLength);
+        final int gsoType = header.getByte(GSO_TYPE_OFFSET) & 0xFF;
+        if (csum && ((header.getByte(FLAGS_OFFSET) & F_NEEDS_CSUM) != 0 || gsoType != GSO_NONE))
+        {
+            if (frameLength > VirtioNetHeader.MAX_FRAME_LENGTH)
+            {
+                droppedTooLong++;
+            }
+            else if (!collectOffload(sink, (int)frameLength, gsoType))
+            {
+                return SINK_FULL;
+            }
+        }
+        else if (frameLength > VirtioNetHeader.MAX_FRAME_LENGTH || frameLength > sink.maxFrameLength())
+        {
+            droppedTooLong++;
+        }
+        else if (gsoType != GSO_NONE)
+        {
+            droppedGso++;
+        }
+        else
+        {
+            final long destination = sink.claim((int)frameLength);
+            if (destination == 0)
+            {
+                return SINK_FULL;
+            }
+            scatter.copyOut(headerLength, destination, (int)frameLength);
+            sink.commit((int)frameLength);
+            sent((int)frameLength);
+        }
+        return CONSUMED;
     }
 
     /**
@@ -283,6 +329,7 @@ public final class TxReader
         scatter.copyOut(headerLength + copied, frame + copied, frameLength - copied);
         resumeLength = frameLength;
         resumeMss = gsoSize;
+        resumeSegment = 0;
         return sendSegments(sink);
     }
 
@@ -317,9 +364,11 @@ public final class TxReader
     }
 
     /**
-     * Sends the segments of the frame in {@link #frameScratch} from {@link #resumeSegment} on.
+     * Sends the segments of the frame in {@link #frameScratch} (parsed last by {@link #segmenter}) from
+     * {@link #resumeSegment} on.
      *
-     * @return false when the sink filled before the last one: {@link #resumeSegment} says where to go on.
+     * @return false when the sink filled before the last one: {@link #resuming}, and {@link #resumeSegment} says
+     * where to go on.
      */
     private boolean sendSegments(final TxSink sink)
     {
@@ -335,6 +384,7 @@ public final class TxReader
             if (destination == 0)
             {
                 resumeSegment = i;
+                resuming = true;
                 return false;
             }
             segmenter.writeSegment(scratch, length, mss, i, destination);
@@ -360,7 +410,11 @@ public final class TxReader
             csumStart, csumOffset);
     }
 
-    /** Continues the totals of a reader this one replaces (the queue restarted). */
+    /**
+     * Continues the totals of a reader this one replaces (the queue restarted). Not a frame the old one was sending
+     * in segments: its copy belongs to the queue as it was, so the new reader reads the chain afresh (the segments
+     * already sent go again; TCP takes duplicates).
+     */
     public void continueFrom(final TxReader previous)
     {
         sentFrames = previous.sentFrames;
