@@ -25,10 +25,11 @@ public interface TxSink
     void commit(int frameLength);
 
     /**
-     * Gives back the room the last claim reserved, unsent and uncounted (the frame in it did not validate): the next
-     * claim gets that room again, as if this claim had not been made. By default nothing, which is right for a sink
-     * whose claim reserves nothing until commit; a sink that reserves at claim (a record in a ring another thread
-     * reads) or remembers the claim for commit undoes that here. Must not block.
+     * Gives back the room the last claim reserved, unsent and uncounted (the frame in it did not validate): nothing of
+     * it reaches the consumer or holds up the frames after it, and a ring's next claim gets the same slot again. By
+     * default nothing, which is right for a sink whose claim reserves nothing until commit; a sink that reserves at
+     * claim (a record in a ring another thread reads) or remembers the claim for commit undoes that here. Must not
+     * block.
      */
     default void abandon()
     {
