@@ -258,6 +258,15 @@ public final class ShmFrameRing
     }
 
     /**
+     * Forgets the claim: nothing is published, and the next {@link #claim} reserves the same slot (the consumer never
+     * reads a slot beyond the producer index, so what was written there is not seen).
+     */
+    public void abandon()
+    {
+        claimedLength = NO_CLAIM;
+    }
+
+    /**
      * Slots the producer may fill now. Always re-reads the consumer index (one acquire load; call it once per burst,
      * not per frame).
      *

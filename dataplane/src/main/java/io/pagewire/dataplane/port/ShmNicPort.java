@@ -369,6 +369,13 @@ public final class ShmNicPort implements NicPort, AutoCloseable
         txRing.commit(frameLength);
     }
 
+    /** Gives the slot claimed on the tx ring back ({@link ShmFrameRing#abandon}). */
+    @Override
+    public void abandon()
+    {
+        txRing.abandon();
+    }
+
     /** Unmaps the file (idempotent). The file stays for other processes; see {@link #closeAndDelete()}. */
     @Override
     public void close()

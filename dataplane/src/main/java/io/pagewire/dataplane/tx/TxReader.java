@@ -38,16 +38,28 @@ import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TYPE_OFFSET;
  * checksum field (hdr_len is only a hint, not relied on, §5.1.6.2.2); segments of gso_size must fit the port's frames
  * (else {@link #droppedTooLong()}), also when the kernel is to cut them. A frame that fails is returned unsent and counted
  * ({@link #droppedBadHeader()}): the spec names no queue error for it, and one bad frame must not stop the queue.
- * Unknown flag bits are ignored, as the device MUST (§5.1.6.2.2). A valid frame goes to a sink that takes offloads
+ * Unknown flag bits are ignored, as the device MUST (§5.1.6.2.2). The rules are {@link GsoSegmenter}'s, which judges
+ * frames from the kernel into the guest by them too. A valid frame goes to a sink that takes offloads
  * ({@link TxSink#maxOffloadFrameLength()}) whole, with a header rebuilt from the validated values (hdr_len exact); any
- * other sink gets its checksum completed, or its segments, in software ({@link GsoSegmenter}). When the sink fills
- * between two segments of a frame, the frame stays in the guest's queue and the next poll resumes at the segment
- * that did not fit, so no segment is sent twice or lost.
+ * other sink gets its checksum completed, or its segments, in software ({@link GsoSegmenter}).
+ * <p>
+ * What is validated is the copy that is sent, never a second read of guest memory, which the guest may rewrite at any
+ * time: a GSO frame passed whole is copied into the sink's claimed room and parsed there (when it does not validate,
+ * the claim is {@linkplain TxSink#abandon() given back}); one to segment is copied into a scratch area and cut from
+ * there; a partial checksum is completed in the sink's room. When the sink fills between two segments of a frame, the
+ * frame stays in the guest's queue and the next poll goes on from the scratch copy at the segment that did not fit
+ * (the same chain still heads the queue), so no segment is sent twice or lost and the frame is not copied again.
  */
 public final class TxReader
 {
     /** Where in {@link #header} the header handed to the sink is built (the guest's copy is at 0, up to 12 bytes). */
     private static final int OFFLOAD_HEADER_AT = 32;
+    /** {@link #collectChain}: the chain was sent or dropped. */
+    private static final int CONSUMED = 1;
+    /** {@link #collectChain}: the sink was full; the chain stays in the guest's queue. */
+    private static final int SINK_FULL = 0;
+    /** {@link #collectChain}: the chain could not be read; the queue is broken. */
+    private static final int QUEUE_BROKEN = -1;
 
     private final DeviceVirtqueue queue;
     private final int headerLength;
@@ -59,6 +71,13 @@ public final class TxReader
     private final GsoSegmenter segmenter;
     private final UnsafeBuffer frameScratch;
 
+    /**
+     * {@link #frameScratch} holds the validated frame of the chain at {@link #resumeHead} (available ring index
+     * {@link #resumeAvailIdx}), whose segments from {@link #resumeSegment} on the sink had no room for yet.
+     */
+    private boolean resuming;
+    private int resumeHead;
+    private int resumeAvailIdx;
     private int resumeSegment;
     private int resumeLength;
     private int resumeMss;
@@ -123,7 +142,7 @@ public final class TxReader
             return 0;
         }
         final int limit = Math.min(available, burst);
-        final ScatterList scatter = this.scatter;
+        final DeviceVirtqueue queue = this.queue;
         int consumed = 0;
         while (consumed < limit)
         {
@@ -132,60 +151,93 @@ public final class TxReader
             {
                 break;
             }
-            scatter.reset();
-            final long chainLength = queue.readChain(head, false, scatter);
-            if (chainLength < 0)
+            if (resuming && head == resumeHead && queue.lastAvailIdx() == resumeAvailIdx)
             {
-                break;
-            }
-            if (chainLength < headerLength)
-            {
-                queue.markBroken(QueueError.HEADER_TRUNCATED);
-                break;
-            }
-            final long frameLength = chainLength - headerLength;
-            scatter.copyOut(0, header.addressOffset(), headerLength);
-            final int gsoType = header.getByte(GSO_TYPE_OFFSET) & 0xFF;
-            if (csum && ((header.getByte(FLAGS_OFFSET) & F_NEEDS_CSUM) != 0 || gsoType != GSO_NONE))
-            {
-                if (frameLength > VirtioNetHeader.MAX_FRAME_LENGTH)
-                {
-                    droppedTooLong++;
-                }
-                else if (!collectOffload(sink, (int)frameLength, gsoType))
+                // The chain whose segments did not all fit still heads the queue: go on from the copy that was
+                // validated, without reading its 64 KiB from guest memory again.
+                if (!sendSegments(sink))
                 {
                     sinkFull++;
                     break;
                 }
-            }
-            else if (frameLength > VirtioNetHeader.MAX_FRAME_LENGTH || frameLength > sink.maxFrameLength())
-            {
-                droppedTooLong++;
-            }
-            else if (gsoType != GSO_NONE)
-            {
-                droppedGso++;
             }
             else
             {
-                final long destination = sink.claim((int)frameLength);
-                if (destination == 0)
+                resuming = false;
+                final int result = collectChain(sink, head);
+                if (result != CONSUMED)
                 {
-                    sinkFull++;
+                    if (result == SINK_FULL)
+                    {
+                        sinkFull++;
+                        // A frame cut short between segments is resumed from frameScratch, for this chain only.
+                        resumeHead = head;
+                        resumeAvailIdx = queue.lastAvailIdx();
+                    }
                     break;
                 }
-                scatter.copyOut(headerLength, destination, (int)frameLength);
-                sink.commit((int)frameLength);
-                sentFrames++;
-                sentBytes += frameLength;
             }
-            // The chain is done with (sent or dropped): a resume point belonged to it only.
-            resumeSegment = 0;
+            resuming = false;
             queue.consume(1);
             queue.addUsed(head, 0);
             consumed++;
         }
         return consumed;
+    }
+
+    /**
+     * Reads the chain at {@code head} and sends its frame, or drops and counts it.
+     *
+     * @return {@link #CONSUMED}, {@link #SINK_FULL} or {@link #QUEUE_BROKEN}.
+     */
+    private int collectChain(final TxSink sink, final int head)
+    {
+        final ScatterList scatter = this.scatter;
+        scatter.reset();
+        final long chainLength = queue.readChain(head, false, scatter);
+        if (chainLength < 0)
+        {
+            return QUEUE_BROKEN;
+        }
+        if (chainLength < headerLength)
+        {
+            queue.markBroken(QueueError.HEADER_TRUNCATED);
+            return QUEUE_BROKEN;
+        }
+        final long frameLength = chainLength - headerLength;
+        scatter.copyOut(0, header.addressOffset(), headerLength);
+        final int gsoType = header.getByte(GSO_TYPE_OFFSET) & 0xFF;
+        if (csum && ((header.getByte(FLAGS_OFFSET) & F_NEEDS_CSUM) != 0 || gsoType != GSO_NONE))
+        {
+            if (frameLength > VirtioNetHeader.MAX_FRAME_LENGTH)
+            {
+                droppedTooLong++;
+            }
+            else if (!collectOffload(sink, (int)frameLength, gsoType))
+            {
+                return SINK_FULL;
+            }
+        }
+        else if (frameLength > VirtioNetHeader.MAX_FRAME_LENGTH || frameLength > sink.maxFrameLength())
+        {
+            droppedTooLong++;
+        }
+        else if (gsoType != GSO_NONE)
+        {
+            droppedGso++;
+        }
+        else
+        {
+            final long destination = sink.claim((int)frameLength);
+            if (destination == 0)
+            {
+                return SINK_FULL;
+            }
+            scatter.copyOut(headerLength, destination, (int)frameLength);
+            sink.commit((int)frameLength);
+            sent((int)frameLength);
+        }
+        return CONSUMED;
     }
 
     /**
@@ -201,8 +253,7 @@ public final class TxReader
         final boolean needsCsum = (header.getByte(FLAGS_OFFSET) & F_NEEDS_CSUM) != 0;
         final int csumStart = header.getShort(CSUM_START_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
         final int csumOffset = header.getShort(CSUM_OFFSET_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
-        if (needsCsum &&
-            (csumStart < GsoSegmenter.ETHERNET_HEADER_LENGTH || csumStart + csumOffset + 2 > frameLength))
+        if (!GsoSegmenter.checksumFieldsValid(needsCsum, csumStart, csumOffset, frameLength))
         {
             droppedBadHeader++;
             return true;
@@ -216,51 +267,69 @@ public final class TxReader
             droppedGso++;
             return true;
         }
-        final int gsoSize = header.getShort(GSO_SIZE_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
         // gso_type is exactly a negotiated TCP type: no ECN bit (HOST_ECN is never offered), no UDP, nothing unknown.
-        // hdr_len is not checked: the device must not rely on it (§5.1.6.2.2); the header sent on is rebuilt with the
-        // exact length parsed below.
-        final boolean v4 = gsoType == GSO_TCPV4;
-        if (!(v4 ? tso4 : gsoType == GSO_TCPV6 && tso6) || !needsCsum || gsoSize < GsoSegmenter.MIN_GSO_SIZE ||
-            gsoSize > GsoSegmenter.MAX_GSO_SIZE)
+        // The rest of the rules are those of GsoSegmenter.checkTcpOffload; the header sent on is rebuilt from what it
+        // parsed (hdr_len exact, §5.1.6.2.2: the guest's is only a hint).
+        if (gsoType == GSO_TCPV4 ? !tso4 : gsoType != GSO_TCPV6 || !tso6)
         {
             droppedBadHeader++;
             return true;
         }
-        final GsoSegmenter segmenter = this.segmenter;
-        final long scratch = frameScratch.addressOffset();
-        final int headersCopied = Math.min(frameLength, GsoSegmenter.MAX_HEADERS_LENGTH);
-        scatter.copyOut(headerLength, scratch, headersCopied);
-        if (!segmenter.parseTcp(scratch, headersCopied, v4) || csumStart != segmenter.l4() ||
-            csumOffset != GsoSegmenter.TCP_CHECKSUM_OFFSET)
+        final int gsoSize = header.getShort(GSO_SIZE_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        // The frame is copied once and its headers are checked in that copy: in the sink's room when it goes whole,
+        // else in frameScratch, first the headers and, once they passed, the rest behind them.
+        final boolean whole = frameLength <= sink.maxOffloadFrameLength();
+        final long frame;
+        final int copied;
+        if (whole)
         {
-            droppedBadHeader++;
-            return true;
-        }
-        // Each segment must fit the port's frame limit (MTU + 14) whoever cuts it: with the frame passed whole, the
-        // kernel would put segments of gso_size on the wire without checking them against the MTU.
-        if (segmenter.segmentLength(frameLength, gsoSize, 0) > sink.maxFrameLength())
-        {
-            droppedTooLong++;
-            return true;
-        }
-        if (frameLength <= sink.maxOffloadFrameLength())
-        {
-            final long destination = sink.claim(frameLength);
-            if (destination == 0)
+            frame = sink.claim(frameLength);
+            if (frame == 0)
             {
                 return false;
             }
-            scatter.copyOut(headerLength, destination, frameLength);
+            copied = frameLength;
+        }
+        else
+        {
+            frame = frameScratch.addressOffset();
+            copied = Math.min(frameLength, GsoSegmenter.MAX_HEADERS_LENGTH);
+        }
+        scatter.copyOut(headerLength, frame, copied);
+        final GsoSegmenter segmenter = this.segmenter;
+        final int verdict = segmenter.checkTcpOffload(frame, copied, gsoType, gsoSize, needsCsum, csumStart, csumOffset);
+        // Each segment must fit the port's frame limit (MTU + 14) whoever cuts it: with the frame passed whole, the
+        // kernel would put segments of gso_size on the wire without checking them against the MTU.
+        final boolean tooLong = verdict == GsoSegmenter.TCP_OFFLOAD_VALID &&
+            segmenter.segmentLength(frameLength, gsoSize, 0) > sink.maxFrameLength();
+        if (verdict != GsoSegmenter.TCP_OFFLOAD_VALID || tooLong)
+        {
+            if (tooLong)
+            {
+                droppedTooLong++;
+            }
+            else
+            {
+                droppedBadHeader++;
+            }
+            if (whole)
+            {
+                sink.abandon();
+            }
+            return true;
+        }
+        if (whole)
+        {
             sink.commitOffload(frameLength,
                 offloadHeader(F_NEEDS_CSUM, gsoType, segmenter.headersLength(), gsoSize, csumStart, csumOffset));
             offloadsPassed++;
             sent(frameLength);
             return true;
         }
-        scatter.copyOut(headerLength + headersCopied, scratch + headersCopied, frameLength - headersCopied);
+        scatter.copyOut(headerLength + copied, frame + copied, frameLength - copied);
         resumeLength = frameLength;
         resumeMss = gsoSize;
+        resumeSegment = 0;
         return sendSegments(sink);
     }
 
@@ -295,9 +364,11 @@ public final class TxReader
     }
 
     /**
-     * Sends the segments of the frame in {@link #frameScratch} from {@link #resumeSegment} on.
+     * Sends the segments of the frame in {@link #frameScratch} (parsed last by {@link #segmenter}) from
+     * {@link #resumeSegment} on.
      *
-     * @return false when the sink filled before the last one: {@link #resumeSegment} says where to go on.
+     * @return false when the sink filled before the last one: {@link #resuming}, and {@link #resumeSegment} says
+     * where to go on.
      */
     private boolean sendSegments(final TxSink sink)
     {
@@ -313,6 +384,7 @@ public final class TxReader
             if (destination == 0)
             {
                 resumeSegment = i;
+                resuming = true;
                 return false;
             }
             segmenter.writeSegment(scratch, length, mss, i, destination);
@@ -338,7 +410,11 @@ public final class TxReader
             csumStart, csumOffset);
     }
 
-    /** Continues the totals of a reader this one replaces (the queue restarted). */
+    /**
+     * Continues the totals of a reader this one replaces (the queue restarted). Not a frame the old one was sending
+     * in segments: its copy belongs to the queue as it was, so the new reader reads the chain afresh (the segments
+     * already sent go again; TCP takes duplicates).
+     */
     public void continueFrom(final TxReader previous)
     {
         sentFrames = previous.sentFrames;

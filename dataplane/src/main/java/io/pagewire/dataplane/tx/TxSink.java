@@ -3,6 +3,11 @@ package io.pagewire.dataplane.tx;
 /**
  * Where frames collected from the guest's transmit queue go (a NIC port's tx ring). Two-phase so the frame is
  * copied straight from guest memory into the destination slot, once.
+ * <p>
+ * Every claim that returned an address ends in exactly one of {@link #commit}, {@link #commitOffload} or
+ * {@link #abandon}, before the next claim. The caller may read back what it wrote into the claimed room before it
+ * decides (the transmit reader validates a guest's headers there, in the only copy, so that what it checked is what
+ * is sent).
  */
 public interface TxSink
 {
@@ -18,6 +23,17 @@ public interface TxSink
 
     /** Publishes the frame last claimed, now fully written. */
     void commit(int frameLength);
+
+    /**
+     * Gives back the room the last claim reserved, unsent and uncounted (the frame in it did not validate): nothing of
+     * it reaches the consumer or holds up the frames after it, and a ring's next claim gets the same slot again. By
+     * default nothing, which is right for a sink whose claim reserves nothing until commit; a sink that reserves at
+     * claim (a record in a ring another thread reads) or remembers the claim for commit undoes that here. Must not
+     * block.
+     */
+    default void abandon()
+    {
+    }
 
     /**
      * Ends a burst: called once per duty cycle after the frames of a burst were committed (also when none were, so a

@@ -10,7 +10,8 @@ import org.agrona.UnsafeApi;
  * {@code PACKET_VNET_HDR} (into a guest without GUEST_TSO4/6) and frames a guest transmits with HOST_TSO4/6 (out of a
  * port that cannot take a virtio-net header).
  * <p>
- * Use: {@link #parseTcp} checks a frame's Ethernet (optionally 802.1Q), IPv4 or IPv6 (no extension headers) and TCP
+ * Use: {@link #checksumFieldsValid} and {@link #checkTcpOffload} hold the header rules both directions apply (one
+ * place, so a guest's frame and the kernel's are judged alike); {@link #parseTcp} checks a frame's Ethernet (optionally 802.1Q), IPv4 or IPv6 (no extension headers) and TCP
  * headers against its length and remembers their offsets; {@link #segmentCount} and {@link #writeSegment} then cut
  * it, one segment at a time, into destinations the caller chooses (a scratch area, a NIC slot). Every offset is
  * checked against the frame length before it is used. Allocation-free; one thread.
@@ -23,7 +24,8 @@ public final class GsoSegmenter
     public static final int MIN_GSO_SIZE = 8;
     /**
      * Largest {@code gso_size} accepted: 0xFFFF is Linux's {@code GSO_BY_FRAGS}, which {@code virtio_net_hdr_to_skb}
-     * refuses; with {@code PACKET_LOSS} on the transmit ring such a frame would be skipped without a trace.
+     * refuses, on an AF_PACKET transmit ring (with {@code PACKET_LOSS} such a frame would be skipped without a trace)
+     * and in a Linux guest's receive path alike; Linux never makes a TCP GSO frame with it.
      */
     public static final int MAX_GSO_SIZE = 0xFFFE;
     /** Offset of the checksum field in the TCP header: {@code csum_offset} of a TCP GSO frame. */
@@ -33,6 +35,19 @@ public final class GsoSegmenter
      * options (60) and TCP with options (60), rounded up.
      */
     public static final int MAX_HEADERS_LENGTH = 192;
+
+    /** {@link #checkTcpOffload}: not a TCP GSO frame that can be handled here or passed on; drop it. */
+    public static final int TCP_OFFLOAD_INVALID = 0;
+    /**
+     * {@link #checkTcpOffload}: the headers add up, but NEEDS_CSUM is missing or does not name the TCP checksum field:
+     * only cutting the frame here ({@link #writeSegment} computes every checksum) gives valid segments.
+     */
+    public static final int TCP_OFFLOAD_SEGMENT_ONLY = 1;
+    /**
+     * {@link #checkTcpOffload}: valid; the frame may also go on whole with its offload, with {@code csum_start} =
+     * {@link #l4()} and {@code hdr_len} = {@link #headersLength()}.
+     */
+    public static final int TCP_OFFLOAD_VALID = 2;
 
     private static final int ETH_P_IPV4 = 0x0800;
     private static final int ETH_P_IPV6 = 0x86DD;
@@ -47,6 +62,61 @@ public final class GsoSegmenter
     private int l4;
     private int headersLength;
     private boolean v4;
+
+    /**
+     * The rule for {@code VIRTIO_NET_HDR_F_NEEDS_CSUM} (virtio 1.2 §5.1.6.2), whichever side produced the header: the
+     * checksummed range starts at or after the Ethernet header and the checksum field lies inside the frame.
+     *
+     * @param needsCsum  whether the header's flags have NEEDS_CSUM (without it the fields mean nothing: true).
+     * @param csumStart  {@code csum_start}, counted from the frame's first byte.
+     * @param csumOffset {@code csum_offset}.
+     * @param length     the frame's length.
+     * @return whether the checksum fields may be used.
+     */
+    public static boolean checksumFieldsValid(
+        final boolean needsCsum, final int csumStart, final int csumOffset, final int length)
+    {
+        return !needsCsum || (csumStart >= ETHERNET_HEADER_LENGTH && csumStart + csumOffset + 2 <= length);
+    }
+
+    /**
+     * The rules for a virtio-net header with a GSO type (virtio 1.2 §5.1.6.2), in both directions (a guest's
+     * transmitted frame, a frame the kernel hands an AF_PACKET port): gso_type TCPV4 or TCPV6 (the ECN bit allowed:
+     * whether it was negotiated is the caller's to decide, as are HOST_/GUEST_TSO4/6), gso_size from
+     * {@link #MIN_GSO_SIZE} to {@link #MAX_GSO_SIZE}, Ethernet/IP/TCP headers that add up for that IP version
+     * ({@link #parseTcp}, whose offsets are remembered for {@link #writeSegment}), and for passing the frame on whole
+     * NEEDS_CSUM at the TCP checksum field. hdr_len is not looked at: a device must not rely on it (§5.1.6.2.2). The
+     * caller checked the checksum fields against the frame first ({@link #checksumFieldsValid}).
+     *
+     * @param frame      the frame's first byte.
+     * @param length     bytes readable at {@code frame}: the frame's length or a prefix of at least
+     *                   {@link #MAX_HEADERS_LENGTH} bytes.
+     * @param gsoType    {@code gso_type} as the header has it.
+     * @param gsoSize    {@code gso_size}.
+     * @param needsCsum  whether the header's flags have NEEDS_CSUM.
+     * @param csumStart  {@code csum_start}, counted from the frame's first byte.
+     * @param csumOffset {@code csum_offset}.
+     * @return {@link #TCP_OFFLOAD_VALID}, {@link #TCP_OFFLOAD_SEGMENT_ONLY} or {@link #TCP_OFFLOAD_INVALID}.
+     */
+    public int checkTcpOffload(
+        final long frame,
+        final int length,
+        final int gsoType,
+        final int gsoSize,
+        final boolean needsCsum,
+        final int csumStart,
+        final int csumOffset)
+    {
+        final int baseType = gsoType & ~VirtioNetHeader.GSO_ECN;
+        if ((baseType != VirtioNetHeader.GSO_TCPV4 && baseType != VirtioNetHeader.GSO_TCPV6) ||
+            gsoSize < MIN_GSO_SIZE || gsoSize > MAX_GSO_SIZE ||
+            !parseTcp(frame, length, baseType == VirtioNetHeader.GSO_TCPV4))
+        {
+            return TCP_OFFLOAD_INVALID;
+        }
+        return needsCsum && csumStart == l4 && csumOffset == TCP_CHECKSUM_OFFSET ?
+            TCP_OFFLOAD_VALID : TCP_OFFLOAD_SEGMENT_ONLY;
+    }
 
     /**
      * Checks the headers of a TCP GSO frame and remembers their offsets for {@link #writeSegment}.

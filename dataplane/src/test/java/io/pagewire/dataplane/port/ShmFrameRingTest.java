@@ -99,6 +99,26 @@ class ShmFrameRingTest
         assertFalse(producer.isBroken() || consumer.isBroken());
     }
 
+    /** A claim given back publishes nothing; the next claim gets the same slot, and a commit needs a new claim. */
+    @Test
+    void anAbandonedClaimIsVoid()
+    {
+        final MemorySegment raw = newRing(4, 128);
+        final ShmFrameRing producer = new ShmFrameRing(buffer(raw));
+        final ShmFrameRing consumer = new ShmFrameRing(buffer(raw));
+        final long address = producer.claim(60);
+        fill(address, 60, 1);
+        producer.abandon();
+        assertEquals(0, consumer.available(), "nothing published");
+        assertThrows(IllegalStateException.class, () -> producer.commit(60), "no claim left to commit");
+        assertEquals(address, producer.claim(70), "the same slot again");
+        fill(address, 70, 2);
+        producer.commit(70);
+        assertEquals(1, consumer.available());
+        assertFrame(2, 70, consumer, 0);
+        assertEquals(3, producer.freeSlots());
+    }
+
     @Test
     void claimReturnsZeroWhenTooLong()
     {

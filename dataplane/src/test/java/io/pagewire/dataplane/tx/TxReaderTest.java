@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.LongSupplier;
 
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.F_NEEDS_CSUM;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_ECN;
@@ -40,12 +41,13 @@ class TxReaderTest
     /** A sink with a fixed number of slots, recording every frame it was given. */
     static class RecordingSink implements TxSink
     {
-        private final Arena arena = Arena.ofConfined();
+        final Arena arena = Arena.ofConfined();
         private final MemorySegment slot = arena.allocate(VirtioNetHeader.MAX_FRAME_LENGTH, 64);
         private final List<byte[]> frames = new ArrayList<>();
         private final List<byte[]> offloadHeaders = new ArrayList<>();
         private int capacity;
         private int claimed = -1;
+        private int abandoned;
         private int maxFrameLength = VirtioNetHeader.MAX_FRAME_LENGTH;
         private int maxOffloadFrameLength;
 
@@ -68,6 +70,14 @@ class TxReaderTest
             }
             claimed = frameLength;
             return slot.address();
+        }
+
+        @Override
+        public void abandon()
+        {
+            assertTrue(claimed >= 0, "abandon a claim");
+            claimed = -1;
+            abandoned++;
         }
 
         @Override
@@ -282,11 +292,17 @@ class TxReaderTest
         return b.array();
     }
 
-    private void post(final byte[] header, final byte[] frame)
+    /**
+     * Adds a chain of header + frame in four buffers.
+     *
+     * @return addresses and lengths of the buffers: the frame's bytes 0..19 are in buffer 1, 20..2999 in buffer 2.
+     */
+    private long[][] post(final byte[] header, final byte[] frame)
     {
         // Split inside the headers too, as a guest's skb may be (linear part, then pages).
         final long[][] parts = split(header, frame, HDR, HDR + 20, HDR + Math.min(frame.length - 1, 3000));
         queue.driver().addChain(parts[0], ints(parts[1]), parts[0].length, false);
+        return parts;
     }
 
     @Test
@@ -440,6 +456,178 @@ class TxReaderTest
             assertEquals((int)(0xFFFFF000L + 1000L * i), ByteBuffer.wrap(sink.frames.get(i), 38, 4).getInt());
         }
         assertArrayEquals(next, sink.frames.get(30));
+    }
+
+    /**
+     * A guest racing the device: it rewrites a GSO frame's IPv4 header (IHL 4) just after the device looked at it, at
+     * the moment the sink's claim stands for. The headers checked must be those of the copy that goes to the sink:
+     * nothing is committed (the claim is given back), the frame counts as a bad header and the guest gets its buffer
+     * back; the frame behind it goes out in the same room.
+     */
+    @Test
+    void aGsoFrameRewrittenWhileTheDeviceChecksItIsNotPassedOn()
+    {
+        final TxReader offloads = new TxReader(queue.device(), HDR, HOST_TSO);
+        final byte[] tso = TcpFrames.ipv4Tcp(20000, 0x18, true);
+        final long[][] parts = post(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 1448, 34, 16), tso);
+        final byte[] next = TcpFrames.ipv4Tcp(9000, 0x18, true);
+        post(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 1448, 34, 16), next);
+        queue.driver().publishAvail();
+        final long versionIhl = parts[0][1] + 14;
+        final RecordingSink racing = new RecordingSink(8)
+        {
+            private boolean raced;
+
+            @Override
+            public long claim(final int frameLength)
+            {
+                if (!raced)
+                {
+                    raced = true;
+                    guest.put(versionIhl, new byte[] {0x44});
+                }
+                return super.claim(frameLength);
+            }
+        };
+        racing.setMaxOffloadFrameLength(65478);
+        racing.maxFrameLength = 1514;
+
+        assertEquals(2, offloads.collectFromGuest(racing, 32));
+        queue.device().publishUsed();
+        assertEquals(1, offloads.droppedBadHeader(), "judged by the copy it would have sent");
+        assertEquals(1, racing.abandoned);
+        assertEquals(1, racing.frames.size(), "only the frame behind it");
+        assertArrayEquals(next, racing.frames.get(0));
+        assertEquals(1, offloads.offloadsPassed());
+        assertEquals(2, queue.driver().usedAvailable(), "the guest gets both buffers back");
+        assertNull(queue.device().brokenReason());
+        racing.arena.close();
+    }
+
+    /**
+     * While the sink is full between segments the frame stays in the guest's queue, but it is not read from there
+     * again: the guest rewriting its payload meanwhile (a buffer it made available is not its own until used) changes
+     * none of the later segments, which are cut from the copy the first ones came from.
+     */
+    @Test
+    void aFrameCutShortGoesOnFromTheCopyItWasCheckedIn()
+    {
+        final TxReader offloads = new TxReader(queue.device(), HDR, HOST_TSO);
+        final byte[] tso = TcpFrames.ipv4Tcp(30000, 0x18, true);
+        final long[][] parts = post(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 1000, 34, 16), tso);
+        queue.driver().publishAvail();
+        sink.capacity = 7;
+        sink.maxFrameLength = 1514;
+
+        assertEquals(0, offloads.collectFromGuest(sink, 32));
+        assertEquals(7, sink.frames.size());
+        guest.put(parts[0][3], random((int)parts[1][3], 99));
+        assertEquals(0, offloads.collectFromGuest(sink, 32), "still full");
+        sink.capacity = 1000;
+        assertEquals(1, offloads.collectFromGuest(sink, 32));
+
+        assertEquals(30, sink.frames.size());
+        final ByteBuffer joined = ByteBuffer.allocate(30000);
+        for (int i = 0; i < 30; i++)
+        {
+            final byte[] seg = sink.frames.get(i);
+            assertTrue(TcpFrames.l4ChecksumValid(seg, false, 6), "TCP checksum of segment " + i);
+            joined.put(seg, 54, seg.length - 54);
+        }
+        assertArrayEquals(Arrays.copyOfRange(tso, 54, tso.length), joined.array(), "the payload as first copied");
+        assertEquals(1, offloads.segmented());
+        assertEquals(2, offloads.sinkFull());
+    }
+
+    /** A reader that replaces another (the queue restarted) takes its totals, not its copy of a frame cut short. */
+    @Test
+    void aReplacingReaderReadsAFrameCutShortAfresh()
+    {
+        final TxReader first = new TxReader(queue.device(), HDR, HOST_TSO);
+        final byte[] tso = TcpFrames.ipv4Tcp(30000, 0x18, true);
+        post(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 1000, 34, 16), tso);
+        queue.driver().publishAvail();
+        sink.capacity = 7;
+        sink.maxFrameLength = 1514;
+        assertEquals(0, first.collectFromGuest(sink, 32));
+
+        final TxReader second = new TxReader(queue.device(), HDR, HOST_TSO);
+        second.continueFrom(first);
+        sink.capacity = 1000;
+        assertEquals(1, second.collectFromGuest(sink, 32));
+        assertEquals(7 + 30, sink.frames.size(), "every segment from the first, cut from a new copy");
+        for (int i = 0; i < 30; i++)
+        {
+            assertEquals((int)(0xFFFFF000L + 1000L * i), ByteBuffer.wrap(sink.frames.get(7 + i), 38, 4).getInt());
+        }
+        assertEquals(1, second.sinkFull(), "the totals go on");
+        assertEquals(1, second.segmented());
+    }
+
+    /** Resuming a frame cut short, poll after poll while the sink takes a few segments at a time, allocates nothing. */
+    @Test
+    void resumingAFrameCutShortAllocatesNothing()
+    {
+        final TxReader offloads = new TxReader(queue.device(), HDR, HOST_TSO);
+        final byte[] tso = TcpFrames.ipv4Tcp(30000, 0x18, true);
+        final long[][] chain = split(vnetHeader(F_NEEDS_CSUM, GSO_TCPV4, 54, 1000, 34, 16), tso, HDR, HDR + 100);
+        final int[] lengths = ints(chain[1]);
+        final RationedSink rationed = new RationedSink();
+        final LongSupplier frames = () ->
+        {
+            long polls = 0;
+            for (int f = 0; f < 50; f++)
+            {
+                queue.driver().addChain(chain[0], lengths, 3, false);
+                queue.driver().publishAvail();
+                int consumed = 0;
+                while (consumed == 0)
+                {
+                    rationed.budget = 7;
+                    consumed = offloads.collectFromGuest(rationed, 32);
+                    polls++;
+                }
+                queue.device().publishUsed();
+                queue.driver().releaseUsed(queue.driver().usedAvailable());
+            }
+            return polls;
+        };
+        for (int i = 0; i < 100; i++)
+        {
+            frames.getAsLong();
+        }
+        final long before = offloads.sinkFull();
+        AllocationMeter.assertSomeWindowAllocatesNothing("TX resuming segments", 3, frames);
+        assertTrue(offloads.sinkFull() - before >= 4 * 50, "every frame took five polls");
+        assertEquals(0, offloads.droppedBadHeader());
+        rationed.arena.close();
+    }
+
+    /** Takes {@link #budget} frames, then is full until the budget is raised again. */
+    private static final class RationedSink extends RecordingSink
+    {
+        int budget;
+
+        RationedSink()
+        {
+            super(Integer.MAX_VALUE);
+        }
+
+        @Override
+        public long claim(final int frameLength)
+        {
+            if (budget == 0)
+            {
+                return 0;
+            }
+            budget--;
+            return super.claim(frameLength);
+        }
+
+        @Override
+        public void commit(final int frameLength)
+        {
+        }
     }
 
     @Test

@@ -73,6 +73,12 @@ final class GuardedTxSink implements TxSink, AutoCloseable
         claimedLength = -1;
     }
 
+    @Override
+    public void abandon()
+    {
+        claimedLength = -1;
+    }
+
     /** @return frames committed since the last reset. */
     int frames()
     {

@@ -289,6 +289,13 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         tx.commit(frameLength);
     }
 
+    /** Gives the claimed transmit slot back unsent (the frame in it did not validate); the next claim takes it. */
+    @Override
+    public void abandon()
+    {
+        tx.abandon();
+    }
+
     /** The longest frame the guest may transmit: nic.slot_size - 8, at most the MTU plus the Ethernet header. */
     @Override
     public int maxFrameLength()

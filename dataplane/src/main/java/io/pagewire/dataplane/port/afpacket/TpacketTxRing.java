@@ -40,6 +40,8 @@ public final class TpacketTxRing
     private int headBlock;
     private int headFrame;
     private long claimed;
+    /** The claimed slot held a frame the kernel refused (counted in {@link #wrongFormat}). */
+    private boolean claimedWrongFormat;
     private int committedSinceFlush;
     private long ringFull;
     private long wrongFormat;
@@ -122,8 +124,22 @@ public final class TpacketTxRing
             // Only without PACKET_LOSS: the kernel refused the frame and stopped there; take the slot back.
             wrongFormat++;
         }
+        claimedWrongFormat = status != TP_STATUS_AVAILABLE;
         claimed = slot;
         return slot + TX_DATA_OFFSET;
+    }
+
+    /**
+     * Gives the claimed slot back unsent: its status is left as it was, so the next {@link #claim} takes the same slot
+     * (and counts a refused frame in it then, not twice).
+     */
+    public void abandon()
+    {
+        if (claimedWrongFormat)
+        {
+            claimedWrongFormat = false;
+            wrongFormat--;
+        }
     }
 
     /**
@@ -140,6 +156,7 @@ public final class TpacketTxRing
         UnsafeApi.putInt(slot + TP_LEN_OFFSET, length);
         // Release: the frame and its lengths are visible before the kernel can see SEND_REQUEST.
         UnsafeApi.putIntRelease(null, slot + TP_STATUS_OFFSET, TP_STATUS_SEND_REQUEST);
+        claimedWrongFormat = false;
         committedSinceFlush++;
         head++;
         headFrame++;

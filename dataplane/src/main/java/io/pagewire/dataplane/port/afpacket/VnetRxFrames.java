@@ -16,7 +16,6 @@ import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_ECN;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_NONE;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_SIZE_OFFSET;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TCPV4;
-import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TCPV6;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TYPE_OFFSET;
 import static io.pagewire.dataplane.virtio.VirtioNetHeader.MAX_FRAME_LENGTH;
 
@@ -48,11 +47,13 @@ import static io.pagewire.dataplane.virtio.VirtioNetHeader.MAX_FRAME_LENGTH;
  *       {@link GsoSegmenter} (the helper the transmit direction uses too), written into a scratch area owned by this
  *       object;</li>
  *   <li>anything else with GSO (UDP fragmentation offload, UDP_L4; the ECN bit is accepted), a header that does not
- *       validate ({@code csum_start}/{@code csum_offset} outside the frame, {@code gso_size} 0, unknown flags or GSO
- *       type, an IPv6 extension header, headers that do not add up), or a segment longer than the slot size is
- *       dropped (length -1) and counted in {@link #dropped()}.</li>
+ *       validate ({@code csum_start}/{@code csum_offset} outside the frame, {@code gso_size} below 8 or
+ *       {@code GSO_BY_FRAGS}, unknown flags or GSO type, an IPv6 extension header, headers that do not add up), or a
+ *       segment longer than the slot size is dropped (length -1) and counted in {@link #dropped()}.</li>
  * </ul>
- * The header is validated before anything in it is trusted; every offset is checked against the frame length.
+ * The header is validated before anything in it is trusted, by the rules the transmit direction applies to a guest's
+ * header ({@link GsoSegmenter#checksumFieldsValid}, {@link GsoSegmenter#checkTcpOffload}); every offset is checked
+ * against the frame length.
  * One receive block is processed at a time, when the first frame of it is asked for; the block goes back to the
  * kernel when every frame made from it is released. Allocation-free after construction; one thread.
  */
@@ -260,7 +261,7 @@ public final class VnetRxFrames
             return;
         }
         final boolean needsCsum = (flags & F_NEEDS_CSUM) != 0;
-        if (needsCsum && (csumStart + csumOffset + 2 > length || csumStart < GsoSegmenter.ETHERNET_HEADER_LENGTH))
+        if (!GsoSegmenter.checksumFieldsValid(needsCsum, csumStart, csumOffset, length))
         {
             drop();
             return;
@@ -292,17 +293,16 @@ public final class VnetRxFrames
             add(frame, length);
             return;
         }
-        final int baseType = gsoType & ~GSO_ECN;
         final GsoSegmenter segmenter = this.segmenter;
-        if ((baseType != GSO_TCPV4 && baseType != GSO_TCPV6) || gsoSize < GsoSegmenter.MIN_GSO_SIZE ||
-            !segmenter.parseTcp(frame, length, baseType == GSO_TCPV4))
+        final int verdict = segmenter.checkTcpOffload(frame, length, gsoType, gsoSize, needsCsum, csumStart, csumOffset);
+        if (verdict == GsoSegmenter.TCP_OFFLOAD_INVALID)
         {
             drop();
             return;
         }
-        if ((baseType == GSO_TCPV4 ? guestTso4 : guestTso6) && (gsoType == baseType || guestEcn) &&
-            needsCsum && csumStart == segmenter.l4() && csumOffset == GsoSegmenter.TCP_CHECKSUM_OFFSET &&
-            length > segmenter.headersLength() && length <= MAX_FRAME_LENGTH)
+        final int baseType = gsoType & ~GSO_ECN;
+        if (verdict == GsoSegmenter.TCP_OFFLOAD_VALID && (baseType == GSO_TCPV4 ? guestTso4 : guestTso6) &&
+            (gsoType == baseType || guestEcn) && length > segmenter.headersLength() && length <= MAX_FRAME_LENGTH)
         {
             add(frame, length, VirtioNetHeader.write(hdr, F_NEEDS_CSUM, gsoType, segmenter.headersLength(), gsoSize, csumStart,
                 csumOffset));

@@ -864,6 +864,16 @@ public final class MemifNicPort implements NicPort
         }
     }
 
+    /**
+     * Gives the claim back: the buffers it reserved stay free ({@link #txCursor} moves only at {@link #commit}, and the
+     * next claim reserves and validates them again), and a frame it was to drop is not counted.
+     */
+    @Override
+    public void abandon()
+    {
+        claimKind = NOT_CLAIMED;
+    }
+
     private void scatter(final int frameLength)
     {
         if (frameLength != txClaimLength)

@@ -126,6 +126,15 @@ public final class PcapNicPort implements NicPort
     }
 
     @Override
+    public void abandon()
+    {
+        if (writer != null)
+        {
+            writer.abandon();
+        }
+    }
+
+    @Override
     public void commit(final int frameLength)
     {
         if (writer != null)

@@ -304,6 +304,20 @@ public final class PcapWriter implements AutoCloseable
         framesCommitted++;
     }
 
+    /**
+     * Gives the record claimed last back unwritten: the ring turns it into padding the writer thread skips (a claimed
+     * record is the ring's until committed or aborted, and the writer thread would wait at it). Nothing is counted.
+     */
+    public void abandon()
+    {
+        final int index = claimedIndex;
+        claimedIndex = -1;
+        if (index >= 0)
+        {
+            ring.abort(index);
+        }
+    }
+
     /** @return frames the ring had no room for (dataplane thread's count). */
     public long writeDrops()
     {

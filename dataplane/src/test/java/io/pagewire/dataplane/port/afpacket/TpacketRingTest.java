@@ -286,5 +286,12 @@ class TpacketRingTest
         putInt(ring + TP_STATUS_OFFSET, 4);
         assertEquals(ring + 48, tx.claim(60));
         assertEquals(1, tx.wrongFormat());
+        tx.abandon();
+        assertEquals(0, tx.wrongFormat(), "given back: not taken back yet");
+        assertEquals(4, getInt(ring + TP_STATUS_OFFSET), "the slot as the kernel left it");
+        assertEquals(ring + 48, tx.claim(60), "the same slot again");
+        tx.commit(60);
+        assertEquals(1, tx.wrongFormat(), "counted once");
+        assertEquals(1, getInt(ring + TP_STATUS_OFFSET), "TP_STATUS_SEND_REQUEST");
     }
 }

@@ -235,6 +235,24 @@ class VnetRxFramesTest
         assertEquals(0, frames.dropped());
     }
 
+    /**
+     * gso_size 0xFFFF is Linux's GSO_BY_FRAGS, refused by the guest's virtio_net_hdr_to_skb as by the transmit side's
+     * rules, which are the same ({@link io.pagewire.dataplane.virtio.GsoSegmenter#checkTcpOffload}): dropped here even
+     * for a guest that takes TSO, while 0xFFFE passes.
+     */
+    @Test
+    void gsoByFragsIsDroppedEvenForAGuestThatTakesTso()
+    {
+        frames.guestFeatures(CSUM_TSO4);
+        final byte[] big = ipv4Tcp(4500, 0x18, true);
+        kernelFills(new Packet(big, 1, 1, 0xFFFF, 34, 16), new Packet(big, 1, 1, 0xFFFE, 34, 16));
+        assertEquals(2, frames.available());
+        assertEquals(-1, frames.frameLength(0));
+        assertArrayEquals(big, frame(1));
+        assertEquals(1, frames.gsoPassed());
+        assertEquals(1, frames.dropped());
+    }
+
     @Test
     void checksumOnlyGuestGetsGsoSegmentedAndHostileGsoStillDropped()
     {

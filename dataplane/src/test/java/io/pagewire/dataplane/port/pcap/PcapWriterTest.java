@@ -98,6 +98,29 @@ class PcapWriterTest
         assertEquals(60, header.getInt(36));
     }
 
+    /**
+     * A record claimed and given back is not written and does not hold up the one behind it (a claimed record is the
+     * ring's until committed or aborted: the writer thread would wait at it for good).
+     */
+    @Test
+    void anAbandonedRecordIsSkipped() throws Exception
+    {
+        final Path path = dir.resolve("abandoned.pcap");
+        final byte[] frame = PcapBuilder.frame(100, 9);
+        try (PcapWriter writer = PcapWriter.open(path, true, PcapWriter.MIN_RING_CAPACITY, EPOCH_OFFSET, null, null))
+        {
+            writer.start(null);
+            put(writer.claim(1514, 1), PcapBuilder.frame(1514, 8));
+            writer.abandon();
+            send(writer, frame, 2);
+            assertEquals(1, writer.framesCommitted());
+            assertEquals(0, writer.writeDrops());
+        }
+        final byte[] expected = new PcapBuilder(ByteOrder.LITTLE_ENDIAN, true).snaplen(PcapFormat.WRITE_SNAPLEN)
+            .record(EPOCH_OFFSET + 2, frame).bytes();
+        assertArrayEquals(expected, Files.readAllBytes(path));
+    }
+
     @Test
     void aFullRingDropsAndCountsWithoutWaiting() throws Exception
     {
