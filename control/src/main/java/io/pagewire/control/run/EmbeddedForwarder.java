@@ -342,6 +342,13 @@ public final class EmbeddedForwarder implements Forwarder
     }
 
     @Override
+    public int rxRingSize(final int queuePair)
+    {
+        final QueuePair pair = device.attached();
+        return pair == null || pair.index() != queuePair ? 0 : pair.rxQueue().size();
+    }
+
+    @Override
     public long nicRingFullDrops()
     {
         return peer.source() == null ? 0 : peer.source().droppedRingFull();

@@ -238,8 +238,7 @@ public final class RunCommand
                 out.println(forwarder.startMessage());
             }
             final long startNs = System.nanoTime();
-            final StatusLine status = new StatusLine(forwarder.countersFile().reader(),
-                config.virtqueue().rxSize(), startNs);
+            final StatusLine status = new StatusLine(forwarder.countersFile().reader(), forwarder::rxRingSize, startNs);
             long nextStatusNs = startNs + TimeUnit.SECONDS.toNanos(1);
             while (!interrupted && forwarder.failure() == null)
             {
