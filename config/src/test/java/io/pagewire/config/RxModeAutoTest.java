@@ -72,8 +72,9 @@ class RxModeAutoTest
     {
         final String text = PagewireConfig.defaultFileText();
         assertTrue(text.contains("\n[rx]\n"), text);
-        assertTrue(text.contains("# rule: one of auto|mergeable|big|small; mergeable requires features.mrg_rxbuf=true\n" +
-            "mode = \"auto\"\n"), text);
+        assertTrue(text.contains(
+            "# rule: one of auto|mergeable|big|small; mergeable requires features.mrg_rxbuf=true\nmode = \"auto\"\n"),
+            text);
         assertEquals(PagewireConfig.defaults(), PagewireConfig.parse(text, "defaults.toml", List.of()));
         assertEquals(RxMode.AUTO, ConfigKey.RX_MODE.defaultValue());
         // The built configuration holds the mode in effect, which is what the summary and --check print.

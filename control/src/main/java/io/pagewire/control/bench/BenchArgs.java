@@ -99,7 +99,7 @@ final class BenchArgs
     }
 
     /**
-     * @return {@code on} → [true], {@code off} → [false], {@code both} → [true, false]: the settings a matrix runs.
+     * @return the settings a matrix runs: {@code on} → [true], {@code off} → [false], {@code both} → [true, false].
      * @throws IllegalArgumentException {@code --x v: must be on, off or both}.
      */
     List<Boolean> onOff()
@@ -126,7 +126,8 @@ final class BenchArgs
         {
             if (!known.contains(name))
             {
-                throw new IllegalArgumentException(option + " " + value + ": each must be " + String.join(" or ", known));
+                throw new IllegalArgumentException(
+                    option + " " + value + ": each must be " + String.join(" or ", known));
             }
         }
         return names;

@@ -61,8 +61,8 @@ class JvmOptionsTest
         assertEquals(0, java.exitValue(), stdout);
 
         final String firstLine = stdout.lines().findFirst().orElse("");
-        assertTrue(firstLine.startsWith("[Global flags]"), "stdout starts with the flags, nothing before: " + firstLine);
-        assertFalse(stdout.contains("[warning]"), stdout.lines().filter(l -> l.contains("warning")).toList().toString());
+        assertTrue(firstLine.startsWith("[Global flags]"), "nothing on stdout before the flags: " + firstLine);
+        assertFalse(stdout.contains("[warning]"), stdout.lines().filter(l -> l.contains("warning")).toList()::toString);
         final long maxHeap = flag(stdout, "MaxHeapSize");
         assertEquals(YOUNG_BYTES, flag(stdout, "NewSize"), "the young generation is as the file sets it");
         assertEquals(YOUNG_BYTES, flag(stdout, "MaxNewSize"));
