@@ -37,9 +37,11 @@ public enum ConfigKey
         "Entries in the guest's TX virtqueue, the one the guest sends on (virtio 1.2 §2.7)."),
 
     /** How the guest posts RX buffers. */
-    RX_MODE("rx.mode", RxMode.MERGEABLE,
-        "How the guest posts RX buffers: mergeable = page buffers merged per packet by the device " +
-        "(VIRTIO_NET_F_MRG_RXBUF); big = one chain of rx.big.descriptors per packet; small = one buffer per packet."),
+    RX_MODE("rx.mode", RxMode.AUTO,
+        "How the guest posts RX buffers: auto = as a Linux guest's virtio_net chooses from the offered features " +
+        "(mergeable with features.mrg_rxbuf, else big with features.guest_tso, else small); mergeable = page " +
+        "buffers merged per packet by the device (VIRTIO_NET_F_MRG_RXBUF); big = one chain of rx.big.descriptors " +
+        "per packet; small = one buffer per packet."),
 
     /** Size of each RX buffer (mergeable, small) or of each descriptor of a big chain. */
     RX_BUFFER_SIZE("rx.buffer_size", 4096, IntRule.range(12, 65562),
@@ -232,16 +234,20 @@ public enum ConfigKey
      * the ring; otherwise shrinking {@code virtqueue.rx.size} would fail on a key the run does not use.
      * {@code traffic.frame_size} must fit a NIC ring slot after its {@value NicConfig#SLOT_HEADER_BYTES}-byte header.
      * Each dataplane agent serves at least one queue pair, and the embedded guest model drives a single queue pair.
+     * Rules about a mode read the mode the run will use ({@link #rxMode}), so that {@code rx.mode=auto} is held to
+     * the rules of what it resolves to; {@code auto} never resolves to mergeable without {@code features.mrg_rxbuf}.
      */
     static final List<CrossKeyRule> CROSS_KEY_RULES = List.of(
         new CrossKeyRule(RX_MODE, List.of(FEATURES_MRG_RXBUF),
             "mergeable requires features.mrg_rxbuf=true",
             v -> v.get(RX_MODE) == RxMode.MERGEABLE && !(Boolean)v.get(FEATURES_MRG_RXBUF) ?
                 "requires features.mrg_rxbuf=true" : null),
-        new CrossKeyRule(RX_BIG_DESCRIPTORS, List.of(RX_MODE, VIRTQUEUE_RX_SIZE),
+        new CrossKeyRule(RX_BIG_DESCRIPTORS,
+            List.of(RX_MODE, FEATURES_MRG_RXBUF, FEATURES_GUEST_TSO, VIRTQUEUE_RX_SIZE),
             "at most virtqueue.rx.size when rx.mode=big",
-            v -> v.get(RX_MODE) == RxMode.BIG && (int)v.get(RX_BIG_DESCRIPTORS) > (int)v.get(VIRTQUEUE_RX_SIZE) ?
-                "must be in 1..virtqueue.rx.size (" + v.get(VIRTQUEUE_RX_SIZE) + ") when rx.mode=big" : null),
+            v -> rxMode(v) == RxMode.BIG && (int)v.get(RX_BIG_DESCRIPTORS) > (int)v.get(VIRTQUEUE_RX_SIZE) ?
+                "must be in 1..virtqueue.rx.size (" + v.get(VIRTQUEUE_RX_SIZE) + ") when rx.mode=big" + autoNote(v) :
+                null),
         new CrossKeyRule(DATAPLANE_BURST, List.of(VIRTQUEUE_RX_SIZE, VIRTQUEUE_TX_SIZE),
             "at most min(virtqueue.rx.size, virtqueue.tx.size)",
             v ->
@@ -285,10 +291,10 @@ public enum ConfigKey
             v -> (v.get(NIC_TYPE) == NicType.AF_PACKET || v.get(NIC_TYPE) == NicType.PCAP) &&
                 (int)v.get(GUEST_QUEUE_PAIRS) != 1 ?
                 "must be 1 when nic.type=" + ((NicType)v.get(NIC_TYPE)).configName() : null),
-        new CrossKeyRule(GUEST_RX_BUFFER_SIZING, List.of(RX_MODE),
+        new CrossKeyRule(GUEST_RX_BUFFER_SIZING, List.of(RX_MODE, FEATURES_MRG_RXBUF, FEATURES_GUEST_TSO),
             "ewma requires rx.mode=mergeable",
-            v -> v.get(GUEST_RX_BUFFER_SIZING) == BufferSizing.EWMA && v.get(RX_MODE) != RxMode.MERGEABLE ?
-                "requires rx.mode=mergeable" : null));
+            v -> v.get(GUEST_RX_BUFFER_SIZING) == BufferSizing.EWMA && rxMode(v) != RxMode.MERGEABLE ?
+                "requires rx.mode=mergeable" + autoNote(v) : null));
 
     private static final Map<String, ConfigKey> BY_KEY = new HashMap<>();
 
@@ -601,6 +607,26 @@ public enum ConfigKey
             case STRING -> stringRule.violation((String)value);
             case BOOLEAN, ENUM -> null;
         };
+    }
+
+    /**
+     * @return {@code rx.mode} as the run will use it: {@code auto} resolved from the offered features.
+     */
+    private static RxMode rxMode(final Map<ConfigKey, Object> values)
+    {
+        return ((RxMode)values.get(RX_MODE))
+            .resolve((Boolean)values.get(FEATURES_MRG_RXBUF), (Boolean)values.get(FEATURES_GUEST_TSO));
+    }
+
+    /**
+     * @return for a message about the mode the run will use, what {@code auto} resolved to and from what, so that a
+     * user who never wrote {@code rx.mode} sees why a mode rule applies; empty for an explicit mode.
+     */
+    private static String autoNote(final Map<ConfigKey, Object> values)
+    {
+        return values.get(RX_MODE) != RxMode.AUTO ? "" : " (rx.mode=auto is " + rxMode(values).configName() +
+            " with features.mrg_rxbuf=" + values.get(FEATURES_MRG_RXBUF) +
+            ", features.guest_tso=" + values.get(FEATURES_GUEST_TSO) + ")";
     }
 
     private String choiceNames()

@@ -104,6 +104,8 @@ public record PagewireConfig(
         Objects.requireNonNull(features, "features");
         Objects.requireNonNull(traffic, "traffic");
         Objects.requireNonNull(guest, "guest");
+        // The one place rx.mode=auto is resolved: every configuration, loaded or built, passes through here.
+        rx = rx.resolve(features);
         final List<String> problems = new ArrayList<>();
         ConfigKey.validate(values(virtqueue, rx, nic, dataplane, features, traffic, guest), problems);
         if (!problems.isEmpty())
@@ -157,7 +159,8 @@ public record PagewireConfig(
      */
     public static String defaultFileText()
     {
-        return TomlWriter.write(DEFAULT_FILE_PREAMBLE, DEFAULTS.toMap(), key ->
+        // From the registry rather than DEFAULTS, whose rx.mode is already resolved: the file shows rx.mode = "auto".
+        return TomlWriter.write(DEFAULT_FILE_PREAMBLE, printable(ConfigKey.defaultValues()), key ->
         {
             final ConfigKey configKey = ConfigKey.byKey(key).orElseThrow();
             return List.of(configKey.description(), "rule: " + configKey.rule());
@@ -176,12 +179,17 @@ public record PagewireConfig(
     /**
      * @return dotted key → value for every key, in registry order: {@link Integer}, {@link Boolean}, {@link String},
      * or for enum keys the {@link String} config name, so that the map can be printed or written as JSON as it is.
-     * Unmodifiable.
+     * {@code rx.mode} is the mode in effect, never {@code auto}. Unmodifiable.
      */
     public SequencedMap<String, Object> toMap()
     {
+        return printable(values(virtqueue, rx, nic, dataplane, features, traffic, guest));
+    }
+
+    private static SequencedMap<String, Object> printable(final Map<ConfigKey, Object> values)
+    {
         final SequencedMap<String, Object> map = new LinkedHashMap<>();
-        values(virtqueue, rx, nic, dataplane, features, traffic, guest).forEach((key, value) ->
+        values.forEach((key, value) ->
             map.put(key.key(), value instanceof final ConfigEnum choice ? choice.configName() : value));
         return Collections.unmodifiableSequencedMap(map);
     }

@@ -32,8 +32,8 @@ class ConfigRulesTest
         "virtqueue.tx.size=-256 => virtqueue.tx.size=-256: must be a power of two in 2..32768",
         "virtqueue.tx.size=100 => virtqueue.tx.size=100: must be a power of two in 2..32768",
         // rx
-        "rx.mode=jumbo => rx.mode=jumbo: must be one of mergeable|big|small",
-        "rx.mode=Mergeable => rx.mode=Mergeable: must be one of mergeable|big|small",
+        "rx.mode=jumbo => rx.mode=jumbo: must be one of auto|mergeable|big|small",
+        "rx.mode=Mergeable => rx.mode=Mergeable: must be one of auto|mergeable|big|small",
         "rx.buffer_size=11 => rx.buffer_size=11: must be in 12..65562",
         "rx.buffer_size=65563 => rx.buffer_size=65563: must be in 12..65562",
         "rx.big.descriptors=0 => rx.big.descriptors=0: must be in 1..32768",
@@ -41,7 +41,8 @@ class ConfigRulesTest
         "rx.mode=big rx.big.descriptors=300 => rx.big.descriptors=300: must be in 1..virtqueue.rx.size (256) when rx.mode=big",
         "rx.mode=big virtqueue.rx.size=16 dataplane.burst=16 => rx.big.descriptors=20: must be in 1..virtqueue.rx.size (16) when rx.mode=big",
         "rx.mode=big virtqueue.rx.size=64 rx.big.descriptors=65 => rx.big.descriptors=65: must be in 1..virtqueue.rx.size (64) when rx.mode=big",
-        "features.mrg_rxbuf=false => rx.mode=mergeable: requires features.mrg_rxbuf=true",
+        "rx.mode=mergeable features.mrg_rxbuf=false => rx.mode=mergeable: requires features.mrg_rxbuf=true",
+        "features.mrg_rxbuf=false features.guest_tso=true virtqueue.rx.size=16 dataplane.burst=16 => rx.big.descriptors=20: must be in 1..virtqueue.rx.size (16) when rx.mode=big (rx.mode=auto is big with features.mrg_rxbuf=false, features.guest_tso=true)",
         // nic
         "nic.ring.size=1000 => nic.ring.size=1000: must be a power of two in 2..65536",
         "nic.ring.size=131072 => nic.ring.size=131072: must be a power of two in 2..65536",
@@ -119,6 +120,7 @@ class ConfigRulesTest
         "guest.rx.buffer_sizing=adaptive => guest.rx.buffer_sizing=adaptive: must be one of fixed|ewma",
         "guest.rx.buffer_sizing=ewma rx.mode=small => guest.rx.buffer_sizing=ewma: requires rx.mode=mergeable",
         "guest.rx.buffer_sizing=ewma rx.mode=big => guest.rx.buffer_sizing=ewma: requires rx.mode=mergeable",
+        "guest.rx.buffer_sizing=ewma features.mrg_rxbuf=false => guest.rx.buffer_sizing=ewma: requires rx.mode=mergeable (rx.mode=auto is small with features.mrg_rxbuf=false, features.guest_tso=false)",
         "guest.tx=loopback => guest.tx=loopback: must be one of echo|off",
         // values beyond int are judged by the key's rule, not truncated
         "dataplane.cpu=4294967296 => dataplane.cpu=4294967296: must be in -1..1023",
@@ -153,7 +155,7 @@ class ConfigRulesTest
             buffer_size = [1, 2]
             """, "f.toml", List.of()));
         assertEquals(List.of(
-            "rx.mode=5: must be one of mergeable|big|small",
+            "rx.mode=5: must be one of auto|mergeable|big|small",
             "rx.buffer_size=[1, 2]: must be an integer",
             "dataplane.burst=\"32\": must be an integer",
             "features.event_idx=1: must be true or false"), ex.problems());
@@ -205,7 +207,7 @@ class ConfigRulesTest
     {
         final ConfigException ex = assertThrows(ConfigException.class,
             () -> PagewireConfig.parse("[rx]\nmode = \"jumbo\"\n", "f.toml", List.of()));
-        assertEquals(List.of("rx.mode=jumbo: must be one of mergeable|big|small"), ex.problems());
+        assertEquals(List.of("rx.mode=jumbo: must be one of auto|mergeable|big|small"), ex.problems());
     }
 
     @Test
@@ -291,7 +293,7 @@ class ConfigRulesTest
         assertEquals(List.of("nic.slot_size=100: must be a power of two in 128..131072"),
             problemsOf("nic.slot_size=100"));
         // An unknown rx.mode does not also produce the ewma rule's message.
-        assertEquals(List.of("rx.mode=jumbo: must be one of mergeable|big|small"),
+        assertEquals(List.of("rx.mode=jumbo: must be one of auto|mergeable|big|small"),
             problemsOf("rx.mode=jumbo", "guest.rx.buffer_sizing=ewma"));
         // A queue_pairs that is invalid on its own is measured neither against guest.type nor by dataplane.agents.
         assertEquals(List.of("guest.queue_pairs=0: must be in 1..64"),
@@ -322,7 +324,7 @@ class ConfigRulesTest
             "rx.buffer_size=8: must be in 12..65562",
             "rx.mode=mergeable: requires features.mrg_rxbuf=true"),
             problemsOf("virtqueue.rx.size=300", "nonsense", "burst=64", "rx.buffer_size=8", "dataplane.cpu=x",
-                "features.mrg_rxbuf=false"));
+                "rx.mode=mergeable", "features.mrg_rxbuf=false"));
     }
 
     @Test
@@ -389,7 +391,7 @@ class ConfigRulesTest
             assertEquals(key, ConfigKey.byKey(key.key()).orElseThrow());
         }
         assertEquals("in 1..1024; at most min(virtqueue.rx.size, virtqueue.tx.size)", ConfigKey.DATAPLANE_BURST.rule());
-        assertEquals("one of mergeable|big|small; mergeable requires features.mrg_rxbuf=true",
+        assertEquals("one of auto|mergeable|big|small; mergeable requires features.mrg_rxbuf=true",
             ConfigKey.RX_MODE.rule());
         assertEquals("a power of two in 128..131072", ConfigKey.NIC_SLOT_SIZE.rule());
         assertEquals("in 60..65535; at most nic.slot_size - 8", ConfigKey.TRAFFIC_FRAME_SIZE.rule());

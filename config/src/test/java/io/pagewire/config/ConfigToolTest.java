@@ -118,7 +118,8 @@ class ConfigToolTest
             [dataplane]
             burst = 1.5
             """);
-        assertErrors(run("--check", file.toString(), "--set", "features.mrg_rxbuf=false"),
+        assertErrors(
+            run("--check", file.toString(), "--set", "rx.mode=mergeable", "--set", "features.mrg_rxbuf=false"),
             file + ":5: floats are not supported: 1.5",
             "virtqueue.rx.sise: unknown key (did you mean virtqueue.rx.size?)",
             "virtqueue.rx.size=300: must be a power of two in 2..32768",

@@ -57,68 +57,23 @@ record BenchOptions(
         List<String> forwarders = List.of("pagewire", "dpdk");
         Path json = null;
         final List<String> sets = new ArrayList<>();
-        for (int i = 0; i < args.length; i++)
+        final BenchArgs options = new BenchArgs(args);
+        while (options.next())
         {
-            final String arg = args[i];
-            final String value = i + 1 < args.length ? args[i + 1] : null;
-            if (value == null)
+            switch (options.option())
             {
-                throw new IllegalArgumentException(arg + ": missing value");
-            }
-            i++;
-            switch (arg)
-            {
-                case "--sizes" -> sizes = ints(arg, value, 60, 9000);
-                case "--mrg" -> mrg = switch (value)
-                {
-                    case "on" -> List.of(true);
-                    case "off" -> List.of(false);
-                    case "both" -> List.of(true, false);
-                    default -> throw new IllegalArgumentException("--mrg " + value + ": must be on, off or both");
-                };
-                case "--qsizes" -> qsizes = ints(arg, value, 64, 4096);
-                case "--reps" -> reps = ints(arg, value, 1, 1000).getFirst();
-                case "--seconds" -> seconds = ints(arg, value, 1, 3600).getFirst();
-                case "--warmup" -> warmup = ints(arg, value, 0, 600).getFirst();
-                case "--forwarders" ->
-                {
-                    forwarders = List.of(value.split(","));
-                    for (final String f : forwarders)
-                    {
-                        if (!f.equals("pagewire") && !f.equals("dpdk"))
-                        {
-                            throw new IllegalArgumentException("--forwarders " + value + ": each must be pagewire or dpdk");
-                        }
-                    }
-                }
-                case "--json" -> json = Path.of(value);
-                case "--set" -> sets.add(value);
-                default -> throw new IllegalArgumentException("unknown option " + arg);
+                case "--sizes" -> sizes = options.ints(60, 9000);
+                case "--mrg" -> mrg = options.onOff();
+                case "--qsizes" -> qsizes = options.ints(64, 4096);
+                case "--reps" -> reps = options.ints(1, 1000).getFirst();
+                case "--seconds" -> seconds = options.ints(1, 3600).getFirst();
+                case "--warmup" -> warmup = options.ints(0, 600).getFirst();
+                case "--forwarders" -> forwarders = options.names("pagewire", "dpdk");
+                case "--json" -> json = Path.of(options.value());
+                case "--set" -> sets.add(options.value());
+                default -> throw options.unknown();
             }
         }
         return new BenchOptions(sizes, mrg, qsizes, reps, seconds, warmup, forwarders, json, List.copyOf(sets));
-    }
-
-    private static List<Integer> ints(final String option, final String value, final int min, final int max)
-    {
-        final List<Integer> result = new ArrayList<>();
-        for (final String part : value.split(","))
-        {
-            final int n;
-            try
-            {
-                n = Integer.parseInt(part.trim());
-            }
-            catch (final NumberFormatException e)
-            {
-                throw new IllegalArgumentException(option + " " + value + ": must be numbers in " + min + ".." + max);
-            }
-            if (n < min || n > max)
-            {
-                throw new IllegalArgumentException(option + " " + value + ": must be numbers in " + min + ".." + max);
-            }
-            result.add(n);
-        }
-        return List.copyOf(result);
     }
 }

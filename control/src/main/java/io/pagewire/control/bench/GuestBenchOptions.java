@@ -53,66 +53,21 @@ record GuestBenchOptions(
         List<String> backends = List.of("pagewire", "dpdk");
         Path json = null;
         final List<String> sets = new ArrayList<>();
-        for (int i = 0; i < args.length; i++)
+        final BenchArgs options = new BenchArgs(args);
+        while (options.next())
         {
-            final String arg = args[i];
-            final String value = i + 1 < args.length ? args[i + 1] : null;
-            if (value == null)
+            switch (options.option())
             {
-                throw new IllegalArgumentException(arg + ": missing value");
-            }
-            i++;
-            switch (arg)
-            {
-                case "--mrg" -> mrg = onOff(arg, value);
-                case "--tso" -> tso = onOff(arg, value);
-                case "--reps" -> reps = integer(arg, value, 1, 100);
-                case "--seconds" -> seconds = integer(arg, value, 1, 600);
-                case "--backends" ->
-                {
-                    backends = List.of(value.split(","));
-                    for (final String b : backends)
-                    {
-                        if (!b.equals("pagewire") && !b.equals("dpdk"))
-                        {
-                            throw new IllegalArgumentException("--backends " + value + ": each must be pagewire or dpdk");
-                        }
-                    }
-                }
-                case "--json" -> json = Path.of(value);
-                case "--set" -> sets.add(value);
-                default -> throw new IllegalArgumentException("unknown option " + arg);
+                case "--mrg" -> mrg = options.onOff();
+                case "--tso" -> tso = options.onOff();
+                case "--reps" -> reps = options.integer(1, 100);
+                case "--seconds" -> seconds = options.integer(1, 600);
+                case "--backends" -> backends = options.names("pagewire", "dpdk");
+                case "--json" -> json = Path.of(options.value());
+                case "--set" -> sets.add(options.value());
+                default -> throw options.unknown();
             }
         }
         return new GuestBenchOptions(mrg, tso, reps, seconds, backends, json, List.copyOf(sets));
-    }
-
-    private static List<Boolean> onOff(final String option, final String value)
-    {
-        return switch (value)
-        {
-            case "on" -> List.of(true);
-            case "off" -> List.of(false);
-            case "both" -> List.of(true, false);
-            default -> throw new IllegalArgumentException(option + " " + value + ": must be on, off or both");
-        };
-    }
-
-    private static int integer(final String option, final String value, final int min, final int max)
-    {
-        final int n;
-        try
-        {
-            n = Integer.parseInt(value.trim());
-        }
-        catch (final NumberFormatException e)
-        {
-            throw new IllegalArgumentException(option + " " + value + ": must be a number in " + min + ".." + max);
-        }
-        if (n < min || n > max)
-        {
-            throw new IllegalArgumentException(option + " " + value + ": must be a number in " + min + ".." + max);
-        }
-        return n;
     }
 }

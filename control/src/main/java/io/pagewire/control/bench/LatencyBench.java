@@ -5,15 +5,14 @@ import io.pagewire.config.PagewireConfig;
 import io.pagewire.config.TrafficConfig;
 import io.pagewire.control.latency.JvmActivity;
 import io.pagewire.control.latency.LatencyMonitor;
+import io.pagewire.control.latency.LatencyRecorders;
 import io.pagewire.control.latency.LatencySnapshot;
 import io.pagewire.control.latency.PercentilePlot;
 import io.pagewire.control.run.EmbeddedForwarder;
 import io.pagewire.control.run.RunCommand;
 import io.pagewire.dataplane.engine.QueuePair;
-import io.pagewire.dataplane.guest.LatencyRecorder;
 import io.pagewire.dataplane.stats.RuntimeDirectory;
 import org.HdrHistogram.Histogram;
-import org.agrona.concurrent.SystemNanoClock;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -226,8 +225,8 @@ public final class LatencyBench
     {
         // Recording on, as at the measured points: the clock reads it costs belong in the maximum the loads are a
         // share of (the probe discards what is recorded).
-        try (EmbeddedForwarder forwarder = new EmbeddedForwarder(config, RuntimeDirectory.defaultBase(),
-            new LatencyRecorder(SystemNanoClock.INSTANCE), new LatencyRecorder(SystemNanoClock.INSTANCE)))
+        try (EmbeddedForwarder forwarder =
+            new EmbeddedForwarder(config, RuntimeDirectory.defaultBase(), new LatencyRecorders()))
         {
             forwarder.start();
             runFor(forwarder, TimeUnit.SECONDS.toNanos(1), null);
@@ -281,37 +280,32 @@ public final class LatencyBench
         final PagewireConfig config, final String mode, final int load, final int rate, final long warmupNs,
         final long durationNs, final Path hlog) throws IOException
     {
-        final LatencyRecorder recorder = new LatencyRecorder(SystemNanoClock.INSTANCE);
-        final LatencyRecorder usedRingRecorder = new LatencyRecorder(SystemNanoClock.INSTANCE);
-        try (EmbeddedForwarder forwarder = new EmbeddedForwarder(config, RuntimeDirectory.defaultBase(), recorder,
-            usedRingRecorder))
+        final LatencyRecorders recorders = new LatencyRecorders();
+        try (EmbeddedForwarder forwarder = new EmbeddedForwarder(config, RuntimeDirectory.defaultBase(), recorders))
         {
             forwarder.start();
             runFor(forwarder, warmupNs, null);
-            // What the warm-up recorded (JIT compilation) is dropped; measuring starts now.
-            recorder.intervalHistogram(null);
-            usedRingRecorder.intervalHistogram(null);
             final long offeredBefore = forwarder.peer().source().offered();
             final long droppedBefore = forwarder.peer().source().droppedRingFull();
             final long deliveredBefore = delivered(forwarder);
             final JvmActivity jvm = JvmActivity.start();
             final long startNs = System.nanoTime();
-            try (LatencyMonitor monitor = new LatencyMonitor(recorder, hlog);
-                LatencyMonitor usedRing = new LatencyMonitor(usedRingRecorder, null))
+            // What the warm-up recorded (JIT compilation) is dropped; measuring starts now.
+            try (LatencyRecorders.Monitors latency = recorders.monitor(hlog))
             {
-                runFor(forwarder, durationNs, monitor);
+                runFor(forwarder, durationNs, latency.frames());
                 final long offered = forwarder.peer().source().offered() - offeredBefore;
                 final long dropped = forwarder.peer().source().droppedRingFull() - droppedBefore;
                 final long deliveredCount = delivered(forwarder) - deliveredBefore;
                 final double seconds = (System.nanoTime() - startNs) / 1e9;
                 forwarder.stop();
                 failIfFailed(forwarder);
-                monitor.sample();
-                usedRing.sample();
-                final Histogram histogram = monitor.total().copy();
+                latency.sample();
+                final Histogram histogram = latency.frames().total().copy();
                 return new Point(mode, load, rate, seconds, offered, deliveredCount, dropped,
-                    LatencySnapshot.of(histogram), histogram, usedRing.snapshot(), jvm.gcCount(), jvm.gcPauseMs(),
-                    forwarder.dataplaneAllocatedBytesPerPacket(), forwarder.peerAllocatedBytesPerPacket());
+                    LatencySnapshot.of(histogram), histogram, latency.usedRing().snapshot(), jvm.gcCount(),
+                    jvm.gcPauseMs(), forwarder.dataplaneAllocatedBytesPerPacket(),
+                    forwarder.peerAllocatedBytesPerPacket());
             }
         }
     }

@@ -2,6 +2,7 @@ package io.pagewire.control.run;
 
 import io.pagewire.config.PagewireConfig;
 import io.pagewire.control.device.VirtioNetDevice;
+import io.pagewire.control.latency.LatencyRecorders;
 import io.pagewire.control.nic.NicPorts;
 import io.pagewire.dataplane.engine.DataplaneAgent;
 import io.pagewire.dataplane.engine.DataplaneProxy;
@@ -86,6 +87,19 @@ public final class EmbeddedForwarder implements Forwarder
     public EmbeddedForwarder(final PagewireConfig config, final Path runBase)
     {
         this(config, runBase, null, null);
+    }
+
+    /**
+     * Maps the files and builds every part; starts nothing.
+     *
+     * @param config    a validated configuration with {@code guest.type=embedded} (latency: {@code nic.type=shm},
+     *                  whose traffic source stamps the intended send times).
+     * @param runBase   the base of runtime directories (see {@link RuntimeDirectory#defaultBase()}).
+     * @param latency   the recorders the run's latency goes to, or null to measure none.
+     */
+    public EmbeddedForwarder(final PagewireConfig config, final Path runBase, final LatencyRecorders latency)
+    {
+        this(config, runBase, latency == null ? null : latency.frames(), latency == null ? null : latency.usedRing());
     }
 
     /**
@@ -339,6 +353,13 @@ public final class EmbeddedForwarder implements Forwarder
     public long dataplaneAllocatedBytes()
     {
         return steadyStateMarked ? allocatedAtStop - allocatedAtStart : -1;
+    }
+
+    @Override
+    public int rxRingSize(final int queuePair)
+    {
+        final QueuePair pair = device.attached();
+        return pair == null || pair.index() != queuePair ? 0 : pair.rxQueue().size();
     }
 
     @Override

@@ -46,6 +46,14 @@ public interface Forwarder extends AutoCloseable
     /** @return the runtime directory. */
     RuntimeDirectory directory();
 
+    /**
+     * @param queuePair a queue pair index.
+     * @return the size of that pair's RX virtqueue while the pair is attached (the frontend's choice for vhost-user,
+     * which need not be {@code virtqueue.rx.size}), else 0: its ring occupancy counter then holds a stale value.
+     * Control thread.
+     */
+    int rxRingSize(int queuePair);
+
     /** @return frames the traffic sources dropped at a full NIC ring so far. */
     long nicRingFullDrops();
 

@@ -6,13 +6,11 @@ import io.pagewire.config.NicType;
 import io.pagewire.config.PagewireConfig;
 import io.pagewire.control.cli.Json;
 import io.pagewire.control.latency.JvmActivity;
-import io.pagewire.control.latency.LatencyMonitor;
+import io.pagewire.control.latency.LatencyRecorders;
 import io.pagewire.control.latency.SchedActivity;
 import io.pagewire.control.metrics.MetricsServer;
-import io.pagewire.dataplane.guest.LatencyRecorder;
 import io.pagewire.dataplane.port.NicPortException;
 import io.pagewire.dataplane.stats.RuntimeDirectory;
-import org.agrona.concurrent.SystemNanoClock;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -193,13 +191,11 @@ public final class RunCommand
     {
         installSignalHandlers();
         final Forwarder forwarder;
-        final LatencyRecorder recorder = profiling.latency() ? new LatencyRecorder(SystemNanoClock.INSTANCE) : null;
-        final LatencyRecorder usedRingRecorder = profiling.latency() ?
-            new LatencyRecorder(SystemNanoClock.INSTANCE) : null;
+        final LatencyRecorders recorders = profiling.latency() ? new LatencyRecorders() : null;
         try
         {
             forwarder = config.guest().type() == GuestType.VHOST_USER ?
-                new VhostUserForwarder(config, runBase) : new EmbeddedForwarder(config, runBase, recorder, usedRingRecorder);
+                new VhostUserForwarder(config, runBase) : new EmbeddedForwarder(config, runBase, recorders);
         }
         catch (final NicPortException e)
         {
@@ -211,20 +207,19 @@ public final class RunCommand
             err.println("pagewire: cannot set up the forwarder: " + e.getMessage());
             return 1;
         }
-        LatencyMonitor latency = null;
-        LatencyMonitor usedRing = null;
+        LatencyRecorders.Monitors latency = null;
         MetricsServer metrics = null;
         try (forwarder)
         {
-            if (recorder != null)
+            if (recorders != null)
             {
-                latency = new LatencyMonitor(recorder, profiling.latencyLog());
-                usedRing = new LatencyMonitor(usedRingRecorder, null);
+                latency = recorders.monitor(profiling.latencyLog());
             }
             if (profiling.metricsPort() != 0)
             {
                 metrics = MetricsServer.start(profiling.metricsPort(), forwarder.countersFile().reader(),
-                    latency == null ? null : latency::snapshot, usedRing == null ? null : usedRing::snapshot);
+                    latency == null ? null : latency.frames()::snapshot,
+                    latency == null ? null : latency.usedRing()::snapshot);
                 if (!quiet)
                 {
                     out.println("pagewire: metrics on http://localhost:" + metrics.port() + "/metrics");
@@ -238,8 +233,7 @@ public final class RunCommand
                 out.println(forwarder.startMessage());
             }
             final long startNs = System.nanoTime();
-            final StatusLine status = new StatusLine(forwarder.countersFile().reader(),
-                config.virtqueue().rxSize(), startNs);
+            final StatusLine status = new StatusLine(forwarder.countersFile().reader(), forwarder::rxRingSize, startNs);
             long nextStatusNs = startNs + TimeUnit.SECONDS.toNanos(1);
             while (!interrupted && forwarder.failure() == null)
             {
@@ -258,7 +252,6 @@ public final class RunCommand
                     if (latency != null)
                     {
                         latency.sample();
-                        usedRing.sample();
                     }
                 }
                 forwarder.poll(pollWaitMs(nowNs, nextStatusNs,
@@ -280,10 +273,9 @@ public final class RunCommand
             if (latency != null)
             {
                 latency.sample();
-                usedRing.sample();
             }
-            final RunProfile profile = new RunProfile(latency == null ? null : latency.snapshot(),
-                usedRing == null ? null : usedRing.snapshot(), jvm.gcCount(),
+            final RunProfile profile = new RunProfile(latency == null ? null : latency.frames().snapshot(),
+                latency == null ? null : latency.usedRing().snapshot(), jvm.gcCount(),
                 jvm.gcPauseMs(), forwarder instanceof final EmbeddedForwarder embedded ?
                     embedded.peerAllocatedBytesPerPacket() : Double.NaN, schedSnapshot);
             final RunSummary summary = new RunSummary(result, profile);
@@ -331,7 +323,6 @@ public final class RunCommand
             if (latency != null)
             {
                 latency.close();
-                usedRing.close();
             }
         }
     }

@@ -250,6 +250,14 @@ public final class VhostUserForwarder implements Forwarder
     }
 
     @Override
+    public int rxRingSize(final int queuePair)
+    {
+        final QueuePair pair = queuePair >= 0 && queuePair < config.guest().queuePairs() ?
+            backend.running(queuePair) : null;
+        return pair == null ? 0 : pair.rxQueue().size();
+    }
+
+    @Override
     public long nicRingFullDrops()
     {
         long drops = 0;

@@ -1,15 +1,13 @@
 package io.pagewire.control.metrics;
 
 import io.pagewire.config.PagewireConfig;
-import io.pagewire.control.latency.LatencyMonitor;
+import io.pagewire.control.latency.LatencyRecorders;
 import io.pagewire.control.latency.LatencySnapshot;
 import io.pagewire.control.run.EmbeddedForwarder;
 import io.pagewire.dataplane.engine.QueuePair;
-import io.pagewire.dataplane.guest.LatencyRecorder;
 import io.pagewire.dataplane.stats.CountersLookup;
 import io.pagewire.dataplane.stats.QueueCounter;
 import io.pagewire.dataplane.stats.SystemCounter;
-import org.agrona.concurrent.SystemNanoClock;
 import org.agrona.concurrent.status.CountersReader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -66,14 +64,12 @@ class MetricsServerTest
     @Test
     void scrapedCountersMatchTheCountersFileAndTheRun() throws Exception
     {
-        final LatencyRecorder recorder = new LatencyRecorder(SystemNanoClock.INSTANCE);
-        final LatencyRecorder usedRingRecorder = new LatencyRecorder(SystemNanoClock.INSTANCE);
+        final LatencyRecorders recorders = new LatencyRecorders();
         try (EmbeddedForwarder forwarder = new EmbeddedForwarder(
-            PagewireConfig.load(null, List.of("traffic.rate_mbps=2000")), temp, recorder, usedRingRecorder);
-            LatencyMonitor latency = new LatencyMonitor(recorder, null);
-            LatencyMonitor usedRing = new LatencyMonitor(usedRingRecorder, null);
-            MetricsServer metrics = MetricsServer.start(0, forwarder.countersFile().reader(), latency::snapshot,
-                usedRing::snapshot))
+            PagewireConfig.load(null, List.of("traffic.rate_mbps=2000")), temp, recorders);
+            LatencyRecorders.Monitors monitors = recorders.monitor(null);
+            MetricsServer metrics = MetricsServer.start(0, forwarder.countersFile().reader(),
+                monitors.frames()::snapshot, monitors.usedRing()::snapshot))
         {
             assertTrue(metrics.port() > 0);
             forwarder.start();
@@ -83,13 +79,12 @@ class MetricsServerTest
             {
                 forwarder.poll();
                 Thread.sleep(100);
-                latency.sample();
+                monitors.frames().sample();
                 live = scrape(metrics.port());
             }
             assertTrue(sample(live, "pagewire_rx_packets_total{queue=\"0\"}") > 0, "live counters move");
             forwarder.stop();
-            latency.sample();
-            usedRing.sample();
+            monitors.sample();
 
             final Map<String, Double> samples = scrape(metrics.port());
             final QueuePair pair = forwarder.finalPair();
@@ -107,7 +102,7 @@ class MetricsServerTest
             assertEquals(CountersLookup.value(counters, SystemCounter.DUTY_CYCLES),
                 sample(samples, "pagewire_dataplane_duty_cycles_total"));
 
-            final LatencySnapshot snapshot = latency.snapshot();
+            final LatencySnapshot snapshot = monitors.frames().snapshot();
             assertEquals(forwarder.peer().guest().verify().checked(), snapshot.count());
             assertEquals(snapshot.count(), sample(samples, "pagewire_latency_seconds_count"));
             assertEquals(snapshot.maxNs() / 1e9, samples.get("pagewire_latency_seconds{quantile=\"1.0\"}"), 1e-9);
@@ -115,7 +110,7 @@ class MetricsServerTest
             // One used-ring sample per receive burst: at least one, at most one per frame.
             final long bursts = sample(samples, "pagewire_latency_used_ring_seconds_count");
             assertTrue(bursts > 0 && bursts <= pair.rxPackets(), "bursts " + bursts);
-            assertEquals(usedRing.snapshot().count(), bursts);
+            assertEquals(monitors.usedRing().snapshot().count(), bursts);
         }
     }
 }
