@@ -39,7 +39,13 @@ public enum MemifCounter
      * Received frames longer than {@link MemifNicPort#MAX_FRAME_LENGTH} (one descriptor or a chain of them), dropped
      * whole (per queue pair).
      */
-    RX_DROPS_TOO_LONG(309, "nic.memif.rx_drops_too_long", true);
+    RX_DROPS_TOO_LONG(309, "nic.memif.rx_drops_too_long", true),
+    /**
+     * Received chains the peer left unfinished (NEXT on the last descriptor it published) for
+     * {@link StallWatch#DEADLINE_NS}: each stalled the receive ring behind it, so the peer is reported and disconnected
+     * as for a bad descriptor (per queue pair).
+     */
+    RX_INCOMPLETE_CHAINS(310, "nic.memif.rx_incomplete_chains", true);
 
     private final int id;
     private final String label;

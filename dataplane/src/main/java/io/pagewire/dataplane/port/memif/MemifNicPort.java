@@ -5,6 +5,7 @@ import io.pagewire.dataplane.port.NicPort;
 import io.pagewire.dataplane.virtio.VirtioNetHeader;
 import org.agrona.BufferUtil;
 import org.agrona.UnsafeApi;
+import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.status.AtomicCounter;
 
 import java.lang.invoke.MethodHandles;
@@ -40,7 +41,8 @@ import static io.pagewire.dataplane.port.memif.MemifLayout.descAddress;
  * region and {@code [offset, offset + length)} lies inside it (u32 + u32 computed in a long, no overflow); as client
  * the buffer address is pagewire's own (the peer's {@code offset} is ignored) and {@code length} must fit the buffer.
  * A bad one drops its whole frame (its length reads -1), is counted in {@link MemifCounter#BAD_DESCRIPTORS}, and
- * reported to control, which logs it and disconnects the peer; nothing outside the regions is ever read or written.
+ * reported to control ({@link #faultEpoch()}), which logs it and disconnects the peer; nothing outside the regions is
+ * ever read or written.
  *
  * <h2>Frames longer than one buffer (chained descriptors)</h2>
  * A peer chains a frame longer than its buffer size (DPDK and VPP: 2048 by default) over consecutive descriptors,
@@ -59,7 +61,13 @@ import static io.pagewire.dataplane.port.memif.MemifLayout.descAddress;
  * guest), so pagewire is never behind it on chains and stays a copy ahead on everything else. The staging area holds
  * {@link #RX_STAGING_FRAMES} longest frames; a burst whose chains do not fit ends before the first that does not (the
  * rest are seen once the burst is released). A chain not yet complete at the peer's index ends the burst too and
- * waits for its remaining descriptors; it is never dropped for being incomplete. A chain whose frame is longer than
+ * waits for its remaining descriptors, but not for ever: a peer that publishes a chain's first descriptors and never
+ * the last (NEXT on the last one it published, then nothing) would stall the ring behind it for good, silently. So
+ * once the same chain has been incomplete for {@link StallWatch#DEADLINE_NS} (1 s; the port counts the polls that find
+ * it so and reads the clock only every {@link StallWatch#SAMPLE_POLLS}-th of them, never on a poll that is not
+ * stalled), it is counted in {@link MemifCounter#RX_INCOMPLETE_CHAINS} and reported to control like a bad descriptor
+ * (logged once, the peer disconnected with "Incomplete chain"); the next connection starts with a clean ring. A chain
+ * completed before the deadline goes through whole, however many polls it waited. A chain whose frame is longer than
  * {@link #MAX_FRAME_LENGTH} is dropped whole (one frame of length -1) and counted in
  * {@link MemifCounter#RX_DROPS_TOO_LONG}; one with a bad descriptor is dropped whole as above; one that fills the
  * whole ring and still says NEXT can never end, so it is dropped whole and reported as a bad descriptor. As server,
@@ -120,6 +128,10 @@ public final class MemifNicPort implements NicPort
 
     /** No fault reported. */
     static final long NO_FAULT = -1;
+    /** {@link #faultReason()} of a descriptor or ring index outside the peer's memory or ring. */
+    static final String FAULT_BAD_DESCRIPTOR = "Bad descriptor";
+    /** {@link #faultReason()} of a receive chain the peer left unfinished for {@link StallWatch#DEADLINE_NS}. */
+    static final String FAULT_INCOMPLETE_CHAIN = "Incomplete chain";
 
     private static final int NOT_CLAIMED = 0;
     private static final int CLAIMED_RING = 1;
@@ -142,6 +154,8 @@ public final class MemifNicPort implements NicPort
     private final AtomicCounter txDropsDown;
     private final AtomicCounter rxDropsTooLong;
     private final AtomicCounter txDropsBufferTooSmall;
+    private final AtomicCounter rxIncompleteChains;
+    private final StallWatch rxStall = new StallWatch();
     private final ByteBuffer scratch;
     private final long scratchAddress;
     private final ByteBuffer rxStaging;
@@ -153,6 +167,7 @@ public final class MemifNicPort implements NicPort
     // Dataplane -> control.
     private volatile long acknowledgedEpoch = -1;
     private volatile long faultEpoch = NO_FAULT;
+    private String faultReason;
     private String faultDetail;
 
     // Dataplane thread only.
@@ -207,6 +222,7 @@ public final class MemifNicPort implements NicPort
      * @param txDropsDown           {@link MemifCounter#TX_DROPS_DOWN} of this pair.
      * @param rxDropsTooLong        {@link MemifCounter#RX_DROPS_TOO_LONG} of this pair.
      * @param txDropsBufferTooSmall {@link MemifCounter#TX_DROPS_BUFFER_TOO_SMALL} of this pair.
+     * @param rxIncompleteChains    {@link MemifCounter#RX_INCOMPLETE_CHAINS} of this pair.
      */
     MemifNicPort(
         final int pair,
@@ -214,7 +230,8 @@ public final class MemifNicPort implements NicPort
         final AtomicCounter badDescriptors,
         final AtomicCounter txDropsDown,
         final AtomicCounter rxDropsTooLong,
-        final AtomicCounter txDropsBufferTooSmall)
+        final AtomicCounter txDropsBufferTooSmall,
+        final AtomicCounter rxIncompleteChains)
     {
         this.pair = pair;
         this.capacity = capacity;
@@ -222,6 +239,7 @@ public final class MemifNicPort implements NicPort
         this.txDropsDown = txDropsDown;
         this.rxDropsTooLong = rxDropsTooLong;
         this.txDropsBufferTooSmall = txDropsBufferTooSmall;
+        this.rxIncompleteChains = rxIncompleteChains;
         this.rxDescAddress = new long[capacity];
         this.rxDescLength = new long[capacity];
         this.rxFrameAddresses = new long[capacity];
@@ -275,10 +293,25 @@ public final class MemifNicPort implements NicPort
         return (long)FAULT_EPOCH.getAcquire(this);
     }
 
-    /** @return what the fault was (valid after {@link #faultEpoch()} returned it). */
+    /**
+     * @return the fault's reason for the peer, {@link #FAULT_BAD_DESCRIPTOR} or {@link #FAULT_INCOMPLETE_CHAIN} (valid
+     * after {@link #faultEpoch()} returned it).
+     */
+    String faultReason()
+    {
+        return faultReason;
+    }
+
+    /** @return what the fault was, with its values (valid after {@link #faultEpoch()} returned it). */
     String faultDetail()
     {
         return faultDetail;
+    }
+
+    /** Tests: the clock the stall deadline reads, before the dataplane runs. */
+    void clock(final NanoClock clock)
+    {
+        rxStall.clock(clock);
     }
 
     /**
@@ -293,6 +326,7 @@ public final class MemifNicPort implements NicPort
             case TX_DROPS_DOWN -> txDropsDown.get();
             case RX_DROPS_TOO_LONG -> rxDropsTooLong.get();
             case TX_DROPS_BUFFER_TOO_SMALL -> txDropsBufferTooSmall.get();
+            case RX_INCOMPLETE_CHAINS -> rxIncompleteChains.get();
             default -> throw new IllegalArgumentException(counter + " is not a per-queue counter");
         };
     }
@@ -335,6 +369,7 @@ public final class MemifNicPort implements NicPort
         txCursor = 0;
         txPublished = 0;
         txBroken = false;
+        rxStall.clear();
         if (up)
         {
             client = c.client();
@@ -380,10 +415,11 @@ public final class MemifNicPort implements NicPort
         return faultEpoch == active.epoch();
     }
 
-    private void fault(final String detail)
+    private void fault(final String reason, final String detail)
     {
+        faultReason = reason;
         faultDetail = "queue pair " + pair + ": " + detail;
-        // Release: faultDetail is visible to control when it acquires the epoch.
+        // Release: faultReason and faultDetail are visible to control when it acquires the epoch.
         FAULT_EPOCH.setRelease(this, active.epoch());
     }
 
@@ -419,8 +455,8 @@ public final class MemifNicPort implements NicPort
             badDescriptors.incrementRelease();
             if (!faultReported())
             {
-                fault("receive ring index " + produced + " is " + count + " ahead of " + rxCursor + ", ring size " +
-                rxSize);
+                fault(FAULT_BAD_DESCRIPTOR, "receive ring index " + produced + " is " + count + " ahead of " +
+                    rxCursor + ", ring size " + rxSize);
             }
             return 0;
         }
@@ -464,8 +500,8 @@ public final class MemifNicPort implements NicPort
 
     /**
      * Turns the copied descriptors into frames: a descriptor without NEXT ends a frame. Stops before a chain the peer
-     * has not finished producing (it is assembled once complete) and before a chain the staging area has no room left
-     * for (it is assembled in the next burst).
+     * has not finished producing (it is assembled once complete, see {@link #awaitChainEnd}) and before a chain the
+     * staging area has no room left for (it is assembled in the next burst).
      *
      * @return frames assembled.
      */
@@ -476,6 +512,7 @@ public final class MemifNicPort implements NicPort
         int frames = 0;
         long staged = 0;
         int next = 0;
+        boolean incomplete = false;
         while (next < count)
         {
             final int start = next;
@@ -498,6 +535,8 @@ public final class MemifNicPort implements NicPort
             if (more && !endless)
             {
                 // The chain continues past the peer's index: wait for the rest (this burst ends before it).
+                awaitChainEnd((from + start) & 0xFFFF, next - start);
+                incomplete = true;
                 next = start;
                 break;
             }
@@ -508,8 +547,9 @@ public final class MemifNicPort implements NicPort
                 badDescriptors.getAndAddRelease(bad + (endless ? 1 : 0));
                 if (!faultReported())
                 {
-                    fault(bad != 0 ? badDescriptorDetail(firstBad) : "receive chain from descriptor " +
-                        (from & mask) + " fills the whole ring of " + rxSize + " and never ends");
+                    fault(FAULT_BAD_DESCRIPTOR, bad != 0 ? badDescriptorDetail(firstBad) :
+                        "receive chain from descriptor " + (from & mask) + " fills the whole ring of " + rxSize +
+                        " and never ends");
                 }
             }
             else if (total > MAX_FRAME_LENGTH)
@@ -542,9 +582,38 @@ public final class MemifNicPort implements NicPort
             rxFrameEnds[frames] = (from + next) & 0xFFFF;
             frames++;
         }
+        if (!incomplete)
+        {
+            rxStall.clear();
+        }
         rxFirstFrame = 0;
         rxFrames = frames;
         return frames;
+    }
+
+    /**
+     * The chain from descriptor {@code first} (u16 index) has {@code published} descriptors up to the peer's index,
+     * the last with NEXT: the peer may be between two index stores of one chain, so its rest is waited for, but not
+     * for ever. Everything behind it in the ring waits with it, so once the same chain has stayed incomplete for
+     * {@link StallWatch#DEADLINE_NS} (polls counted, the clock sampled: see {@link StallWatch}) it is counted in
+     * {@link MemifCounter#RX_INCOMPLETE_CHAINS}, receiving stops (frames before it in the burst are still handed out)
+     * and the fault is reported: control logs it and disconnects the peer, and the next connection starts afresh.
+     */
+    private void awaitChainEnd(final int first, final int published)
+    {
+        rxStall.stalled(first);
+        if (!rxStall.expired())
+        {
+            return;
+        }
+        rxIncompleteChains.incrementRelease();
+        rxBroken = true;
+        if (!faultReported())
+        {
+            fault(FAULT_INCOMPLETE_CHAIN, "receive chain from descriptor " + (first & rxMask) + " still incomplete " +
+                "after " + rxStall.stalledMs() + " ms: " + published + " descriptor(s) up to the peer's index " +
+                ((first + published) & 0xFFFF) + ", the last with NEXT");
+        }
     }
 
     /**
@@ -783,8 +852,8 @@ public final class MemifNicPort implements NicPort
                 badDescriptors.incrementRelease();
                 if (!faultReported())
                 {
-                    fault("transmit descriptor " + slot + ": region " + region + " offset " + offset + " length " +
-                        length + " is outside the peer's regions");
+                    fault(FAULT_BAD_DESCRIPTOR, "transmit descriptor " + slot + ": region " + region + " offset " +
+                        offset + " length " + length + " is outside the peer's regions");
                 }
                 txBroken = true;
                 drop(CLAIMED_DROP_BAD);
@@ -826,8 +895,8 @@ public final class MemifNicPort implements NicPort
             badDescriptors.incrementRelease();
             if (!faultReported())
             {
-                fault("transmit ring index " + watched + " is inconsistent with " + txCursor + ", ring size " +
-                    txSize);
+                fault(FAULT_BAD_DESCRIPTOR, "transmit ring index " + watched + " is inconsistent with " + txCursor +
+                    ", ring size " + txSize);
             }
             txBroken = true;
             return -1;
