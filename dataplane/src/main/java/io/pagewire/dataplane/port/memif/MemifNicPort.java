@@ -83,6 +83,19 @@ import static io.pagewire.dataplane.port.memif.MemifLayout.descAddress;
  * all of the ring's buffers together can never go and is dropped and counted
  * ({@link MemifCounter#TX_DROPS_BUFFER_TOO_SMALL}). A frame is never half-written: the descriptors and the index are
  * written only at {@link #commit}, for all of its buffers.
+ * <p>
+ * As server the client decides how many free buffers it offers at once. DPDK and VPP offer their whole ring, so a frame
+ * that finds too few is behind frames the client has not consumed yet: an ordinary full ring, and the frame waits as
+ * long as the client does not consume, as on any NIC (no frame is dropped for backpressure). A client that never
+ * offers more than a few buffers at once would hold a frame that needs more in the guest's queue for good, and every
+ * frame behind it, visible only as the guest queue's {@code nic_ring_full} cycles. So when the client has never
+ * offered more free buffers at once than it does now and they do not hold the frame, the frame is counted in
+ * {@link MemifCounter#TX_WAITS_OFFER_TOO_SMALL} (once per frame: the cause of the stall, by name) and, still waiting
+ * after {@link StallWatch#DEADLINE_NS} with no more offered, dropped and counted in
+ * {@link MemifCounter#TX_DROPS_OFFER_TOO_SMALL}; the next frame gets its own wait. The peer stays connected: offering
+ * few buffers is legal, only not enough for that frame. A client that offered more before and offers few now is
+ * taken as one that has not consumed, and its frames wait. As client none of this arises: the buffers are pagewire's,
+ * the ring's size at most, and the server frees them in order as it consumes.
  *
  * <h2>Connect and disconnect without unmapped memory</h2>
  * Control publishes an immutable {@link MemifConnection} with a volatile store; the dataplane adopts it at the start of
@@ -139,6 +152,7 @@ public final class MemifNicPort implements NicPort
     private static final int CLAIMED_DROP_TOO_SMALL = 3;
     private static final int CLAIMED_DROP_BAD = 4;
     private static final int CLAIMED_CHAIN = 5;
+    private static final int CLAIMED_DROP_OFFER_TOO_SMALL = 6;
 
     /** In a copied receive descriptor's length: the NEXT flag, above the u32 length. */
     private static final long NEXT_BIT = 1L << 32;
@@ -155,7 +169,10 @@ public final class MemifNicPort implements NicPort
     private final AtomicCounter rxDropsTooLong;
     private final AtomicCounter txDropsBufferTooSmall;
     private final AtomicCounter rxIncompleteChains;
+    private final AtomicCounter txWaitsOfferTooSmall;
+    private final AtomicCounter txDropsOfferTooSmall;
     private final StallWatch rxStall = new StallWatch();
+    private final StallWatch txStall = new StallWatch();
     private final ByteBuffer scratch;
     private final long scratchAddress;
     private final ByteBuffer rxStaging;
@@ -206,6 +223,8 @@ public final class MemifNicPort implements NicPort
     /** {@link #txCursor} as last published by {@link #flush()}. */
     private int txPublished;
     private int txLimit;
+    /** Server role: the most free buffers the client has offered at once on this connection. */
+    private int txMostOffered;
     private boolean txBroken;
     private long txBuffers;
     private int claimKind = NOT_CLAIMED;
@@ -223,6 +242,8 @@ public final class MemifNicPort implements NicPort
      * @param rxDropsTooLong        {@link MemifCounter#RX_DROPS_TOO_LONG} of this pair.
      * @param txDropsBufferTooSmall {@link MemifCounter#TX_DROPS_BUFFER_TOO_SMALL} of this pair.
      * @param rxIncompleteChains    {@link MemifCounter#RX_INCOMPLETE_CHAINS} of this pair.
+     * @param txWaitsOfferTooSmall  {@link MemifCounter#TX_WAITS_OFFER_TOO_SMALL} of this pair.
+     * @param txDropsOfferTooSmall  {@link MemifCounter#TX_DROPS_OFFER_TOO_SMALL} of this pair.
      */
     MemifNicPort(
         final int pair,
@@ -231,7 +252,9 @@ public final class MemifNicPort implements NicPort
         final AtomicCounter txDropsDown,
         final AtomicCounter rxDropsTooLong,
         final AtomicCounter txDropsBufferTooSmall,
-        final AtomicCounter rxIncompleteChains)
+        final AtomicCounter rxIncompleteChains,
+        final AtomicCounter txWaitsOfferTooSmall,
+        final AtomicCounter txDropsOfferTooSmall)
     {
         this.pair = pair;
         this.capacity = capacity;
@@ -240,6 +263,8 @@ public final class MemifNicPort implements NicPort
         this.rxDropsTooLong = rxDropsTooLong;
         this.txDropsBufferTooSmall = txDropsBufferTooSmall;
         this.rxIncompleteChains = rxIncompleteChains;
+        this.txWaitsOfferTooSmall = txWaitsOfferTooSmall;
+        this.txDropsOfferTooSmall = txDropsOfferTooSmall;
         this.rxDescAddress = new long[capacity];
         this.rxDescLength = new long[capacity];
         this.rxFrameAddresses = new long[capacity];
@@ -308,10 +333,11 @@ public final class MemifNicPort implements NicPort
         return faultDetail;
     }
 
-    /** Tests: the clock the stall deadline reads, before the dataplane runs. */
+    /** Tests: the clock the stall deadlines read, before the dataplane runs. */
     void clock(final NanoClock clock)
     {
         rxStall.clock(clock);
+        txStall.clock(clock);
     }
 
     /**
@@ -327,6 +353,8 @@ public final class MemifNicPort implements NicPort
             case RX_DROPS_TOO_LONG -> rxDropsTooLong.get();
             case TX_DROPS_BUFFER_TOO_SMALL -> txDropsBufferTooSmall.get();
             case RX_INCOMPLETE_CHAINS -> rxIncompleteChains.get();
+            case TX_WAITS_OFFER_TOO_SMALL -> txWaitsOfferTooSmall.get();
+            case TX_DROPS_OFFER_TOO_SMALL -> txDropsOfferTooSmall.get();
             default -> throw new IllegalArgumentException(counter + " is not a per-queue counter");
         };
     }
@@ -368,8 +396,10 @@ public final class MemifNicPort implements NicPort
         rxBroken = false;
         txCursor = 0;
         txPublished = 0;
+        txMostOffered = 0;
         txBroken = false;
         rxStall.clear();
+        txStall.clear();
         if (up)
         {
             client = c.client();
@@ -835,7 +865,7 @@ public final class MemifNicPort implements NicPort
                 {
                     if (free < txSize)
                     {
-                        return 0;
+                        return awaitOffer(frameLength, free);
                     }
                     // Every buffer of the ring together is too small: this frame can never go.
                     drop(CLAIMED_DROP_TOO_SMALL);
@@ -865,7 +895,41 @@ public final class MemifNicPort implements NicPort
             room += take;
             taken++;
         }
+        txStall.clear();
         return taken;
+    }
+
+    /**
+     * Server role: the frame does not fit the {@code free} buffers the client offers, fewer than its ring holds.
+     * When the client has offered more at once before (or nothing yet), the ring is full as any ring gets: the client
+     * has not consumed what it was given, and the frame waits as long as that lasts, as on a NIC. When it has never
+     * offered more than now, it may never offer enough (a client that refills only a few buffers at a time): the frame
+     * waits, counted once in {@link MemifCounter#TX_WAITS_OFFER_TOO_SMALL}, and once it has waited
+     * {@link StallWatch#DEADLINE_NS} with the client offering no more than that, it is dropped and counted in
+     * {@link MemifCounter#TX_DROPS_OFFER_TOO_SMALL}, so the frames behind it in the guest's queue move on. A client
+     * that offers more meanwhile but still not enough stays in this case; one that offers enough sends the frame.
+     *
+     * @return 0: the frame waits; -1: it is dropped ({@link #claimKind} says why).
+     */
+    private int awaitOffer(final int frameLength, final int free)
+    {
+        if (free == 0 || free < txMostOffered)
+        {
+            txStall.clear();
+            return 0;
+        }
+        // The frame is named by its length and the slot it waits at: a different frame starts a new deadline.
+        if (txStall.stalled(((long)frameLength << 16) | txCursor))
+        {
+            txWaitsOfferTooSmall.incrementRelease();
+        }
+        if (!txStall.expired())
+        {
+            return 0;
+        }
+        txStall.clear();
+        drop(CLAIMED_DROP_OFFER_TOO_SMALL);
+        return -1;
     }
 
     private long drop(final int kind)
@@ -902,6 +966,10 @@ public final class MemifNicPort implements NicPort
             return -1;
         }
         txLimit = limit;
+        if (free > txMostOffered)
+        {
+            txMostOffered = free;
+        }
         return free;
     }
 
@@ -929,6 +997,7 @@ public final class MemifNicPort implements NicPort
             case CLAIMED_DROP_DOWN -> txDropsDown.incrementRelease();
             case CLAIMED_DROP_TOO_SMALL -> txDropsBufferTooSmall.incrementRelease();
             case CLAIMED_DROP_BAD -> txDropsDown.incrementRelease();
+            case CLAIMED_DROP_OFFER_TOO_SMALL -> txDropsOfferTooSmall.incrementRelease();
             default -> throw new IllegalStateException("commit(" + frameLength + ") without a claim");
         }
     }

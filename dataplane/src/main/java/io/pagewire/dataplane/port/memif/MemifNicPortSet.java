@@ -157,7 +157,9 @@ public final class MemifNicPortSet implements NicPortSet
                 counter(counters, MemifCounter.TX_DROPS_DOWN, pair),
                 counter(counters, MemifCounter.RX_DROPS_TOO_LONG, pair),
                 counter(counters, MemifCounter.TX_DROPS_BUFFER_TOO_SMALL, pair),
-                counter(counters, MemifCounter.RX_INCOMPLETE_CHAINS, pair));
+                counter(counters, MemifCounter.RX_INCOMPLETE_CHAINS, pair),
+                counter(counters, MemifCounter.TX_WAITS_OFFER_TOO_SMALL, pair),
+                counter(counters, MemifCounter.TX_DROPS_OFFER_TOO_SMALL, pair));
         }
     }
 

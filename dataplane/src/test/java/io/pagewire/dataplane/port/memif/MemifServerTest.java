@@ -461,6 +461,102 @@ class MemifServerTest
     }
 
     @Test
+    void frameNeedingMoreBuffersThanTheClientEverOffersWaitsCountedThenIsDroppedAfterTheDeadline()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer m2s = peer.ring(1);
+        // The client offers two buffers at a time, and offers again what it consumed: never more than two at once.
+        offerM2s(m2s, 2);
+        for (int i = 0; i < 4; i++)
+        {
+            assertNotEquals(0, port.claim(100));
+            port.commit(100);
+            port.flush();
+            offerM2s(m2s, i + 3);
+        }
+        assertEquals(4, m2s.getShortVolatile(RING_TAIL_OFFSET));
+
+        // 5000 bytes need three 2048-byte buffers: the frame waits, counted once as waiting for the client's offer.
+        for (int i = 0; i < StallWatch.SAMPLE_POLLS; i++)
+        {
+            assertEquals(0, port.claim(5000), "claim " + i);
+        }
+        assertEquals(1, counter(MemifCounter.TX_WAITS_OFFER_TOO_SMALL));
+        clock.advance(StallWatch.DEADLINE_NS - 1);
+        for (int i = 0; i < StallWatch.SAMPLE_POLLS; i++)
+        {
+            assertEquals(0, port.claim(5000), "not before the deadline");
+        }
+        clock.advance(1);
+        for (int i = 0; i < StallWatch.SAMPLE_POLLS - 1; i++)
+        {
+            assertEquals(0, port.claim(5000));
+        }
+        final long address = port.claim(5000);
+        assertTrue(address != 0 && (address < peer.region.address() ||
+            address >= peer.region.address() + peer.region.length()), "dropped into scratch, so the queue moves");
+        port.commit(5000);
+        port.flush();
+        assertEquals(1, counter(MemifCounter.TX_DROPS_OFFER_TOO_SMALL));
+        assertEquals(1, counter(MemifCounter.TX_WAITS_OFFER_TOO_SMALL));
+        assertEquals(4, m2s.getShortVolatile(RING_TAIL_OFFSET), "nothing of it was written or published");
+
+        // The frames behind it go; the next long one gets its own wait, and goes when the client offers enough.
+        assertNotEquals(0, port.claim(100));
+        port.commit(100);
+        port.flush();
+        offerM2s(m2s, 7);
+        assertEquals(0, port.claim(5000));
+        assertEquals(2, counter(MemifCounter.TX_WAITS_OFFER_TOO_SMALL));
+        clock.advance(StallWatch.DEADLINE_NS / 2);
+        offerM2s(m2s, 8);
+        assertNotEquals(0, port.claim(5000), "three buffers offered at last");
+        port.commit(5000);
+        port.flush();
+        assertEquals(8, m2s.getShortVolatile(RING_TAIL_OFFSET));
+        assertEquals(1, counter(MemifCounter.TX_DROPS_OFFER_TOO_SMALL));
+        assertEquals(0, counter(MemifCounter.TX_DROPS_BUFFER_TOO_SMALL));
+        set.poll();
+        assertTrue(set.isConnected(), "offering few buffers is legal: the peer stays");
+    }
+
+    @Test
+    void fullRingIsOrdinaryBackpressureAndNeverDropsAFrame()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer m2s = peer.ring(1);
+        // Nothing offered yet (a client that has not started): a frame waits, whatever its length.
+        for (int i = 0; i < 4 * StallWatch.SAMPLE_POLLS; i++)
+        {
+            assertEquals(0, port.claim(5000));
+            clock.advance(StallWatch.DEADLINE_NS);
+        }
+        // The whole ring offered, then not consumed: two buffers left, a frame needing three waits for good.
+        offerM2s(m2s, 256);
+        for (int i = 0; i < 254; i++)
+        {
+            assertNotEquals(0, port.claim(100));
+            port.commit(100);
+        }
+        port.flush();
+        for (int i = 0; i < 4 * StallWatch.SAMPLE_POLLS; i++)
+        {
+            assertEquals(0, port.claim(5000), "claim " + i);
+            clock.advance(StallWatch.DEADLINE_NS);
+        }
+        assertEquals(0, counter(MemifCounter.TX_WAITS_OFFER_TOO_SMALL) +
+            counter(MemifCounter.TX_DROPS_OFFER_TOO_SMALL) + counter(MemifCounter.TX_DROPS_BUFFER_TOO_SMALL));
+        assertEquals(0, clock.reads, "an ordinary full ring reads no clock");
+        offerM2s(m2s, 256 + 254);
+        assertNotEquals(0, port.claim(5000), "the client consumed: the frame goes");
+        port.commit(5000);
+        port.flush();
+        assertEquals(257, m2s.getShortVolatile(RING_TAIL_OFFSET) & 0xFFFF);
+    }
+
+    @Test
     void chainLongerThanTheFrameLimitIsDroppedWholeAndCounted()
     {
         final MemifTestPeer peer = connectGood();
@@ -817,8 +913,8 @@ class MemifServerTest
     {
         return switch (counter)
         {
-            case BAD_DESCRIPTORS, TX_DROPS_DOWN, RX_DROPS_TOO_LONG, TX_DROPS_BUFFER_TOO_SMALL, RX_INCOMPLETE_CHAINS ->
-                set.portCounter(0, counter);
+            case BAD_DESCRIPTORS, TX_DROPS_DOWN, RX_DROPS_TOO_LONG, TX_DROPS_BUFFER_TOO_SMALL, RX_INCOMPLETE_CHAINS,
+                 TX_WAITS_OFFER_TOO_SMALL, TX_DROPS_OFFER_TOO_SMALL -> set.portCounter(0, counter);
             default -> throw new IllegalArgumentException(counter.name());
         };
     }
