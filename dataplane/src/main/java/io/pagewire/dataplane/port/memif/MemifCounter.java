@@ -39,7 +39,24 @@ public enum MemifCounter
      * Received frames longer than {@link MemifNicPort#MAX_FRAME_LENGTH} (one descriptor or a chain of them), dropped
      * whole (per queue pair).
      */
-    RX_DROPS_TOO_LONG(309, "nic.memif.rx_drops_too_long", true);
+    RX_DROPS_TOO_LONG(309, "nic.memif.rx_drops_too_long", true),
+    /**
+     * Received chains the peer left unfinished (NEXT on the last descriptor it published) for
+     * {@link StallWatch#DEADLINE_NS}: each stalled the receive ring behind it, so the peer is reported and disconnected
+     * as for a bad descriptor (per queue pair).
+     */
+    RX_INCOMPLETE_CHAINS(310, "nic.memif.rx_incomplete_chains", true),
+    /**
+     * Server role: frames the guest transmitted that had to wait because the free buffers the client offered were too
+     * few to hold them and the client had never offered more at once; each frame is counted once however long it waits
+     * (per queue pair). A frame waiting for a client that offered more before is not counted: that is a full ring.
+     */
+    TX_WAITS_OFFER_TOO_SMALL(311, "nic.memif.tx_waits_offer_too_small", true),
+    /**
+     * Frames counted in {@link #TX_WAITS_OFFER_TOO_SMALL} that were still waiting after {@link StallWatch#DEADLINE_NS}
+     * with the client offering no more, dropped so the guest's queue moves on (per queue pair).
+     */
+    TX_DROPS_OFFER_TOO_SMALL(312, "nic.memif.tx_drops_offer_too_small", true);
 
     private final int id;
     private final String label;

@@ -5,6 +5,7 @@ import io.pagewire.dataplane.port.NicPort;
 import io.pagewire.dataplane.virtio.VirtioNetHeader;
 import org.agrona.BufferUtil;
 import org.agrona.UnsafeApi;
+import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.status.AtomicCounter;
 
 import java.lang.invoke.MethodHandles;
@@ -40,7 +41,8 @@ import static io.pagewire.dataplane.port.memif.MemifLayout.descAddress;
  * region and {@code [offset, offset + length)} lies inside it (u32 + u32 computed in a long, no overflow); as client
  * the buffer address is pagewire's own (the peer's {@code offset} is ignored) and {@code length} must fit the buffer.
  * A bad one drops its whole frame (its length reads -1), is counted in {@link MemifCounter#BAD_DESCRIPTORS}, and
- * reported to control, which logs it and disconnects the peer; nothing outside the regions is ever read or written.
+ * reported to control ({@link #faultEpoch()}), which logs it and disconnects the peer; nothing outside the regions is
+ * ever read or written.
  *
  * <h2>Frames longer than one buffer (chained descriptors)</h2>
  * A peer chains a frame longer than its buffer size (DPDK and VPP: 2048 by default) over consecutive descriptors,
@@ -59,7 +61,13 @@ import static io.pagewire.dataplane.port.memif.MemifLayout.descAddress;
  * guest), so pagewire is never behind it on chains and stays a copy ahead on everything else. The staging area holds
  * {@link #RX_STAGING_FRAMES} longest frames; a burst whose chains do not fit ends before the first that does not (the
  * rest are seen once the burst is released). A chain not yet complete at the peer's index ends the burst too and
- * waits for its remaining descriptors; it is never dropped for being incomplete. A chain whose frame is longer than
+ * waits for its remaining descriptors, but not for ever: a peer that publishes a chain's first descriptors and never
+ * the last (NEXT on the last one it published, then nothing) would stall the ring behind it for good, silently. So
+ * once the same chain has been incomplete for {@link StallWatch#DEADLINE_NS} (1 s; the port counts the polls that find
+ * it so and reads the clock only every {@link StallWatch#SAMPLE_POLLS}-th of them, never on a poll that is not
+ * stalled), it is counted in {@link MemifCounter#RX_INCOMPLETE_CHAINS} and reported to control like a bad descriptor
+ * (logged once, the peer disconnected with "Incomplete chain"); the next connection starts with a clean ring. A chain
+ * completed before the deadline goes through whole, however many polls it waited. A chain whose frame is longer than
  * {@link #MAX_FRAME_LENGTH} is dropped whole (one frame of length -1) and counted in
  * {@link MemifCounter#RX_DROPS_TOO_LONG}; one with a bad descriptor is dropped whole as above; one that fills the
  * whole ring and still says NEXT can never end, so it is dropped whole and reported as a bad descriptor. As server,
@@ -75,6 +83,19 @@ import static io.pagewire.dataplane.port.memif.MemifLayout.descAddress;
  * all of the ring's buffers together can never go and is dropped and counted
  * ({@link MemifCounter#TX_DROPS_BUFFER_TOO_SMALL}). A frame is never half-written: the descriptors and the index are
  * written only at {@link #commit}, for all of its buffers.
+ * <p>
+ * As server the client decides how many free buffers it offers at once. DPDK and VPP offer their whole ring, so a frame
+ * that finds too few is behind frames the client has not consumed yet: an ordinary full ring, and the frame waits as
+ * long as the client does not consume, as on any NIC (no frame is dropped for backpressure). A client that never
+ * offers more than a few buffers at once would hold a frame that needs more in the guest's queue for good, and every
+ * frame behind it, visible only as the guest queue's {@code nic_ring_full} cycles. So when the client has never
+ * offered more free buffers at once than it does now and they do not hold the frame, the frame is counted in
+ * {@link MemifCounter#TX_WAITS_OFFER_TOO_SMALL} (once per frame: the cause of the stall, by name) and, still waiting
+ * after {@link StallWatch#DEADLINE_NS} with no more offered, dropped and counted in
+ * {@link MemifCounter#TX_DROPS_OFFER_TOO_SMALL}; the next frame gets its own wait. The peer stays connected: offering
+ * few buffers is legal, only not enough for that frame. A client that offered more before and offers few now is
+ * taken as one that has not consumed, and its frames wait. As client none of this arises: the buffers are pagewire's,
+ * the ring's size at most, and the server frees them in order as it consumes.
  *
  * <h2>Connect and disconnect without unmapped memory</h2>
  * Control publishes an immutable {@link MemifConnection} with a volatile store; the dataplane adopts it at the start of
@@ -120,6 +141,10 @@ public final class MemifNicPort implements NicPort
 
     /** No fault reported. */
     static final long NO_FAULT = -1;
+    /** {@link #faultReason()} of a descriptor or ring index outside the peer's memory or ring. */
+    static final String FAULT_BAD_DESCRIPTOR = "Bad descriptor";
+    /** {@link #faultReason()} of a receive chain the peer left unfinished for {@link StallWatch#DEADLINE_NS}. */
+    static final String FAULT_INCOMPLETE_CHAIN = "Incomplete chain";
 
     private static final int NOT_CLAIMED = 0;
     private static final int CLAIMED_RING = 1;
@@ -127,6 +152,7 @@ public final class MemifNicPort implements NicPort
     private static final int CLAIMED_DROP_TOO_SMALL = 3;
     private static final int CLAIMED_DROP_BAD = 4;
     private static final int CLAIMED_CHAIN = 5;
+    private static final int CLAIMED_DROP_OFFER_TOO_SMALL = 6;
 
     /** In a copied receive descriptor's length: the NEXT flag, above the u32 length. */
     private static final long NEXT_BIT = 1L << 32;
@@ -142,6 +168,11 @@ public final class MemifNicPort implements NicPort
     private final AtomicCounter txDropsDown;
     private final AtomicCounter rxDropsTooLong;
     private final AtomicCounter txDropsBufferTooSmall;
+    private final AtomicCounter rxIncompleteChains;
+    private final AtomicCounter txWaitsOfferTooSmall;
+    private final AtomicCounter txDropsOfferTooSmall;
+    private final StallWatch rxStall = new StallWatch();
+    private final StallWatch txStall = new StallWatch();
     private final ByteBuffer scratch;
     private final long scratchAddress;
     private final ByteBuffer rxStaging;
@@ -153,6 +184,7 @@ public final class MemifNicPort implements NicPort
     // Dataplane -> control.
     private volatile long acknowledgedEpoch = -1;
     private volatile long faultEpoch = NO_FAULT;
+    private String faultReason;
     private String faultDetail;
 
     // Dataplane thread only.
@@ -191,6 +223,8 @@ public final class MemifNicPort implements NicPort
     /** {@link #txCursor} as last published by {@link #flush()}. */
     private int txPublished;
     private int txLimit;
+    /** Server role: the most free buffers the client has offered at once on this connection. */
+    private int txMostOffered;
     private boolean txBroken;
     private long txBuffers;
     private int claimKind = NOT_CLAIMED;
@@ -207,6 +241,9 @@ public final class MemifNicPort implements NicPort
      * @param txDropsDown           {@link MemifCounter#TX_DROPS_DOWN} of this pair.
      * @param rxDropsTooLong        {@link MemifCounter#RX_DROPS_TOO_LONG} of this pair.
      * @param txDropsBufferTooSmall {@link MemifCounter#TX_DROPS_BUFFER_TOO_SMALL} of this pair.
+     * @param rxIncompleteChains    {@link MemifCounter#RX_INCOMPLETE_CHAINS} of this pair.
+     * @param txWaitsOfferTooSmall  {@link MemifCounter#TX_WAITS_OFFER_TOO_SMALL} of this pair.
+     * @param txDropsOfferTooSmall  {@link MemifCounter#TX_DROPS_OFFER_TOO_SMALL} of this pair.
      */
     MemifNicPort(
         final int pair,
@@ -214,7 +251,10 @@ public final class MemifNicPort implements NicPort
         final AtomicCounter badDescriptors,
         final AtomicCounter txDropsDown,
         final AtomicCounter rxDropsTooLong,
-        final AtomicCounter txDropsBufferTooSmall)
+        final AtomicCounter txDropsBufferTooSmall,
+        final AtomicCounter rxIncompleteChains,
+        final AtomicCounter txWaitsOfferTooSmall,
+        final AtomicCounter txDropsOfferTooSmall)
     {
         this.pair = pair;
         this.capacity = capacity;
@@ -222,6 +262,9 @@ public final class MemifNicPort implements NicPort
         this.txDropsDown = txDropsDown;
         this.rxDropsTooLong = rxDropsTooLong;
         this.txDropsBufferTooSmall = txDropsBufferTooSmall;
+        this.rxIncompleteChains = rxIncompleteChains;
+        this.txWaitsOfferTooSmall = txWaitsOfferTooSmall;
+        this.txDropsOfferTooSmall = txDropsOfferTooSmall;
         this.rxDescAddress = new long[capacity];
         this.rxDescLength = new long[capacity];
         this.rxFrameAddresses = new long[capacity];
@@ -275,10 +318,26 @@ public final class MemifNicPort implements NicPort
         return (long)FAULT_EPOCH.getAcquire(this);
     }
 
-    /** @return what the fault was (valid after {@link #faultEpoch()} returned it). */
+    /**
+     * @return the fault's reason for the peer, {@link #FAULT_BAD_DESCRIPTOR} or {@link #FAULT_INCOMPLETE_CHAIN} (valid
+     * after {@link #faultEpoch()} returned it).
+     */
+    String faultReason()
+    {
+        return faultReason;
+    }
+
+    /** @return what the fault was, with its values (valid after {@link #faultEpoch()} returned it). */
     String faultDetail()
     {
         return faultDetail;
+    }
+
+    /** Tests: the clock the stall deadlines read, before the dataplane runs. */
+    void clock(final NanoClock clock)
+    {
+        rxStall.clock(clock);
+        txStall.clock(clock);
     }
 
     /**
@@ -293,6 +352,9 @@ public final class MemifNicPort implements NicPort
             case TX_DROPS_DOWN -> txDropsDown.get();
             case RX_DROPS_TOO_LONG -> rxDropsTooLong.get();
             case TX_DROPS_BUFFER_TOO_SMALL -> txDropsBufferTooSmall.get();
+            case RX_INCOMPLETE_CHAINS -> rxIncompleteChains.get();
+            case TX_WAITS_OFFER_TOO_SMALL -> txWaitsOfferTooSmall.get();
+            case TX_DROPS_OFFER_TOO_SMALL -> txDropsOfferTooSmall.get();
             default -> throw new IllegalArgumentException(counter + " is not a per-queue counter");
         };
     }
@@ -334,7 +396,10 @@ public final class MemifNicPort implements NicPort
         rxBroken = false;
         txCursor = 0;
         txPublished = 0;
+        txMostOffered = 0;
         txBroken = false;
+        rxStall.clear();
+        txStall.clear();
         if (up)
         {
             client = c.client();
@@ -380,10 +445,11 @@ public final class MemifNicPort implements NicPort
         return faultEpoch == active.epoch();
     }
 
-    private void fault(final String detail)
+    private void fault(final String reason, final String detail)
     {
+        faultReason = reason;
         faultDetail = "queue pair " + pair + ": " + detail;
-        // Release: faultDetail is visible to control when it acquires the epoch.
+        // Release: faultReason and faultDetail are visible to control when it acquires the epoch.
         FAULT_EPOCH.setRelease(this, active.epoch());
     }
 
@@ -419,8 +485,8 @@ public final class MemifNicPort implements NicPort
             badDescriptors.incrementRelease();
             if (!faultReported())
             {
-                fault("receive ring index " + produced + " is " + count + " ahead of " + rxCursor + ", ring size " +
-                rxSize);
+                fault(FAULT_BAD_DESCRIPTOR, "receive ring index " + produced + " is " + count + " ahead of " +
+                    rxCursor + ", ring size " + rxSize);
             }
             return 0;
         }
@@ -464,8 +530,8 @@ public final class MemifNicPort implements NicPort
 
     /**
      * Turns the copied descriptors into frames: a descriptor without NEXT ends a frame. Stops before a chain the peer
-     * has not finished producing (it is assembled once complete) and before a chain the staging area has no room left
-     * for (it is assembled in the next burst).
+     * has not finished producing (it is assembled once complete, see {@link #awaitChainEnd}) and before a chain the
+     * staging area has no room left for (it is assembled in the next burst).
      *
      * @return frames assembled.
      */
@@ -476,6 +542,7 @@ public final class MemifNicPort implements NicPort
         int frames = 0;
         long staged = 0;
         int next = 0;
+        boolean incomplete = false;
         while (next < count)
         {
             final int start = next;
@@ -498,6 +565,8 @@ public final class MemifNicPort implements NicPort
             if (more && !endless)
             {
                 // The chain continues past the peer's index: wait for the rest (this burst ends before it).
+                awaitChainEnd((from + start) & 0xFFFF, next - start);
+                incomplete = true;
                 next = start;
                 break;
             }
@@ -508,8 +577,9 @@ public final class MemifNicPort implements NicPort
                 badDescriptors.getAndAddRelease(bad + (endless ? 1 : 0));
                 if (!faultReported())
                 {
-                    fault(bad != 0 ? badDescriptorDetail(firstBad) : "receive chain from descriptor " +
-                        (from & mask) + " fills the whole ring of " + rxSize + " and never ends");
+                    fault(FAULT_BAD_DESCRIPTOR, bad != 0 ? badDescriptorDetail(firstBad) :
+                        "receive chain from descriptor " + (from & mask) + " fills the whole ring of " + rxSize +
+                        " and never ends");
                 }
             }
             else if (total > MAX_FRAME_LENGTH)
@@ -542,9 +612,38 @@ public final class MemifNicPort implements NicPort
             rxFrameEnds[frames] = (from + next) & 0xFFFF;
             frames++;
         }
+        if (!incomplete)
+        {
+            rxStall.clear();
+        }
         rxFirstFrame = 0;
         rxFrames = frames;
         return frames;
+    }
+
+    /**
+     * The chain from descriptor {@code first} (u16 index) has {@code published} descriptors up to the peer's index,
+     * the last with NEXT: the peer may be between two index stores of one chain, so its rest is waited for, but not
+     * for ever. Everything behind it in the ring waits with it, so once the same chain has stayed incomplete for
+     * {@link StallWatch#DEADLINE_NS} (polls counted, the clock sampled: see {@link StallWatch}) it is counted in
+     * {@link MemifCounter#RX_INCOMPLETE_CHAINS}, receiving stops (frames before it in the burst are still handed out)
+     * and the fault is reported: control logs it and disconnects the peer, and the next connection starts afresh.
+     */
+    private void awaitChainEnd(final int first, final int published)
+    {
+        rxStall.stalled(first);
+        if (!rxStall.expired())
+        {
+            return;
+        }
+        rxIncompleteChains.incrementRelease();
+        rxBroken = true;
+        if (!faultReported())
+        {
+            fault(FAULT_INCOMPLETE_CHAIN, "receive chain from descriptor " + (first & rxMask) + " still incomplete " +
+                "after " + rxStall.stalledMs() + " ms: " + published + " descriptor(s) up to the peer's index " +
+                ((first + published) & 0xFFFF) + ", the last with NEXT");
+        }
     }
 
     /**
@@ -766,7 +865,7 @@ public final class MemifNicPort implements NicPort
                 {
                     if (free < txSize)
                     {
-                        return 0;
+                        return awaitOffer(frameLength, free);
                     }
                     // Every buffer of the ring together is too small: this frame can never go.
                     drop(CLAIMED_DROP_TOO_SMALL);
@@ -783,8 +882,8 @@ public final class MemifNicPort implements NicPort
                 badDescriptors.incrementRelease();
                 if (!faultReported())
                 {
-                    fault("transmit descriptor " + slot + ": region " + region + " offset " + offset + " length " +
-                        length + " is outside the peer's regions");
+                    fault(FAULT_BAD_DESCRIPTOR, "transmit descriptor " + slot + ": region " + region + " offset " +
+                        offset + " length " + length + " is outside the peer's regions");
                 }
                 txBroken = true;
                 drop(CLAIMED_DROP_BAD);
@@ -796,7 +895,41 @@ public final class MemifNicPort implements NicPort
             room += take;
             taken++;
         }
+        txStall.clear();
         return taken;
+    }
+
+    /**
+     * Server role: the frame does not fit the {@code free} buffers the client offers, fewer than its ring holds.
+     * When the client has offered more at once before (or nothing yet), the ring is full as any ring gets: the client
+     * has not consumed what it was given, and the frame waits as long as that lasts, as on a NIC. When it has never
+     * offered more than now, it may never offer enough (a client that refills only a few buffers at a time): the frame
+     * waits, counted once in {@link MemifCounter#TX_WAITS_OFFER_TOO_SMALL}, and once it has waited
+     * {@link StallWatch#DEADLINE_NS} with the client offering no more than that, it is dropped and counted in
+     * {@link MemifCounter#TX_DROPS_OFFER_TOO_SMALL}, so the frames behind it in the guest's queue move on. A client
+     * that offers more meanwhile but still not enough stays in this case; one that offers enough sends the frame.
+     *
+     * @return 0: the frame waits; -1: it is dropped ({@link #claimKind} says why).
+     */
+    private int awaitOffer(final int frameLength, final int free)
+    {
+        if (free == 0 || free < txMostOffered)
+        {
+            txStall.clear();
+            return 0;
+        }
+        // The frame is named by its length and the slot it waits at: a different frame starts a new deadline.
+        if (txStall.stalled(((long)frameLength << 16) | txCursor))
+        {
+            txWaitsOfferTooSmall.incrementRelease();
+        }
+        if (!txStall.expired())
+        {
+            return 0;
+        }
+        txStall.clear();
+        drop(CLAIMED_DROP_OFFER_TOO_SMALL);
+        return -1;
     }
 
     private long drop(final int kind)
@@ -826,13 +959,17 @@ public final class MemifNicPort implements NicPort
             badDescriptors.incrementRelease();
             if (!faultReported())
             {
-                fault("transmit ring index " + watched + " is inconsistent with " + txCursor + ", ring size " +
-                    txSize);
+                fault(FAULT_BAD_DESCRIPTOR, "transmit ring index " + watched + " is inconsistent with " + txCursor +
+                    ", ring size " + txSize);
             }
             txBroken = true;
             return -1;
         }
         txLimit = limit;
+        if (free > txMostOffered)
+        {
+            txMostOffered = free;
+        }
         return free;
     }
 
@@ -860,6 +997,7 @@ public final class MemifNicPort implements NicPort
             case CLAIMED_DROP_DOWN -> txDropsDown.incrementRelease();
             case CLAIMED_DROP_TOO_SMALL -> txDropsBufferTooSmall.incrementRelease();
             case CLAIMED_DROP_BAD -> txDropsDown.incrementRelease();
+            case CLAIMED_DROP_OFFER_TOO_SMALL -> txDropsOfferTooSmall.incrementRelease();
             default -> throw new IllegalStateException("commit(" + frameLength + ") without a claim");
         }
     }

@@ -48,10 +48,10 @@ import static io.pagewire.dataplane.port.memif.MemifLayout.*;
  * </ul>
  * Anything a peer sends that breaks the protocol (a message that is not 128 bytes, an unknown or unexpected type, a
  * wrong version or id, a region or ring outside bounds, a missing fd, a ring without the memif cookie), and any bad
- * descriptor or index the dataplane reports, is logged once with its values, counted, answered with DISCONNECT and
- * the connection is dropped; the process keeps running and accepts (or retries) the next. A peer that does not reach
- * CONNECTED within 5 s of connecting is dropped too, so a silent one cannot hold the single control channel. How
- * memory is released
+ * descriptor or index, or receive chain left unfinished for a second, the dataplane reports, is logged once with its
+ * values, counted, answered with DISCONNECT ("Bad descriptor", "Incomplete chain") and the connection is dropped; the
+ * process keeps running and accepts (or retries) the next. A peer that does not reach CONNECTED within 5 s of
+ * connecting is dropped too, so a silent one cannot hold the single control channel. How memory is released
  * safely while dataplane threads run is described in {@link MemifNicPort}. Interrupt mode is not implemented: pagewire
  * polls, sets {@link MemifLayout#RING_FLAG_MASK_INT} on the rings it receives on, and never signals the eventfds it is
  * given.
@@ -156,7 +156,10 @@ public final class MemifNicPortSet implements NicPortSet
                 counter(counters, MemifCounter.BAD_DESCRIPTORS, pair),
                 counter(counters, MemifCounter.TX_DROPS_DOWN, pair),
                 counter(counters, MemifCounter.RX_DROPS_TOO_LONG, pair),
-                counter(counters, MemifCounter.TX_DROPS_BUFFER_TOO_SMALL, pair));
+                counter(counters, MemifCounter.TX_DROPS_BUFFER_TOO_SMALL, pair),
+                counter(counters, MemifCounter.RX_INCOMPLETE_CHAINS, pair),
+                counter(counters, MemifCounter.TX_WAITS_OFFER_TOO_SMALL, pair),
+                counter(counters, MemifCounter.TX_DROPS_OFFER_TOO_SMALL, pair));
         }
     }
 
@@ -952,8 +955,10 @@ public final class MemifNicPortSet implements NicPortSet
             if (port.faultEpoch() == connectedEpoch)
             {
                 badMessages.incrementRelease();
-                log("memif: peer \"" + peerName + "\" wrote a bad ring: " + port.faultDetail() + "; disconnecting");
-                teardown(null, "Bad descriptor");
+                // "Bad descriptor on queue pair 0: receive descriptor 3: ...", "Incomplete chain on queue pair 0: ..."
+                log("memif: peer \"" + peerName + "\": " + port.faultReason() + " on " + port.faultDetail() +
+                    "; disconnecting");
+                teardown(null, port.faultReason());
                 return;
             }
         }

@@ -45,6 +45,10 @@ class MemifAllocationTest
             for (int cycle = 0; cycle < 3; cycle++)
             {
                 final MemifTestPeer peer = connect(set, socket);
+                if (cycle == 1)
+                {
+                    stallBothWays(set, peer);
+                }
                 if (cycle == 2)
                 {
                     final UnsafeBuffer s2m = peer.ring(0);
@@ -77,6 +81,37 @@ class MemifAllocationTest
         }
         Files.deleteIfExists(socket);
         Files.delete(dir);
+    }
+
+    /**
+     * The peer holds both rings up (a chain it never finishes; two free buffers offered where a frame needs three):
+     * the polls that find them stalled, clock samples included, allocate nothing either. The clock stands still, so
+     * the deadline never passes mid-measurement.
+     */
+    private static void stallBothWays(final MemifNicPortSet set, final MemifTestPeer peer)
+    {
+        final StepClock clock = new StepClock();
+        set.memifPort(0).clock(clock);
+        final NicPort port = set.port(0);
+        port.rxAvailable();
+        final UnsafeBuffer s2m = peer.ring(0);
+        MemifTestPeer.writeChain(peer.regionBuffer(), peer.ringOffset(0), LOG2, 0, new byte[5000], BUFFER);
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)2);
+        peer.ring(1).putShortVolatile(RING_HEAD_OFFSET, (short)2);
+        AllocationMeter.assertSomeWindowAllocatesNothing("memif polls stalled by the peer", 3, () ->
+        {
+            long found = 0;
+            for (int i = 0; i < 100_000; i++)
+            {
+                found += port.rxAvailable() + port.claim(5000);
+            }
+            assertEquals(0, found, "nothing received, nothing claimed");
+            return 100_000;
+        });
+        assertTrue(clock.reads >= 100_000 / StallWatch.SAMPLE_POLLS, "the stalled paths ran: " + clock.reads);
+        assertEquals(1, set.portCounter(0, MemifCounter.TX_WAITS_OFFER_TOO_SMALL));
+        assertEquals(0, set.portCounter(0, MemifCounter.RX_INCOMPLETE_CHAINS) +
+            set.portCounter(0, MemifCounter.TX_DROPS_OFFER_TOO_SMALL));
     }
 
     private static MemifTestPeer connect(final MemifNicPortSet set, final Path socket)

@@ -320,7 +320,7 @@ class MemifClientTest
     void lengthBeyondTheBufferIsABadDescriptorAndTheClientReconnects() throws Exception
     {
         open(1);
-        MemifTestPeer peer = connect();
+        final MemifTestPeer peer = connect();
         final UnsafeBuffer region = mapped(peer);
         final int m2s = 128 + 16 * RING;
         set.port(0).rxAvailable();
@@ -330,15 +330,55 @@ class MemifClientTest
         assertEquals(-1, set.port(0).rxFrameLength(0));
         set.port(0).rxRelease(1);
         assertEquals(1, set.portCounter(0, MemifCounter.BAD_DESCRIPTORS));
+        assertDroppedThenReconnects(peer, "Bad descriptor");
+        assertEquals(1, set.disconnects());
+    }
+
+    /**
+     * pagewire told the server why and hung up; the server goes and comes back, and pagewire connects to it again.
+     *
+     * @return the new connection's server.
+     */
+    private MemifTestPeer assertDroppedThenReconnects(final MemifTestPeer peer, final String reason) throws Exception
+    {
         assertEquals(MSG_DISCONNECT, expect(peer));
-        assertEquals("Bad descriptor", peer.string(DISCONNECT_STRING_OFFSET, DISCONNECT_STRING_LENGTH));
+        assertEquals(reason, peer.string(DISCONNECT_STRING_OFFSET, DISCONNECT_STRING_LENGTH));
         assertFalse(set.isConnected());
         peer.close();
         peers.remove(peer);
         Files.deleteIfExists(socket);
-        peer = connect();
+        final MemifTestPeer again = connect();
         assertEquals(2, set.connects());
-        assertEquals(1, set.disconnects());
+        return again;
+    }
+
+    @Test
+    void chainTheServerNeverFinishesIsCountedAndTheClientReconnects() throws Exception
+    {
+        open(1);
+        final StepClock clock = new StepClock();
+        set.memifPort(0).clock(clock);
+        final MemifTestPeer peer = connect();
+        final UnsafeBuffer region = mapped(peer);
+        final int m2s = 128 + 16 * RING;
+        assertEquals(0, set.port(0).rxAvailable(), "the dataplane adopts the connection and offers its buffers");
+        assertEquals(2, MemifTestPeer.writeChain(region, m2s, LOG2, 0, MemifServerTest.frame(1500, 1), BUFFER));
+        region.putShortVolatile(m2s + RING_TAIL_OFFSET, (short)1);
+        for (int i = 0; i < 2 * StallWatch.SAMPLE_POLLS; i++)
+        {
+            assertEquals(0, set.port(0).rxAvailable());
+            if (i == StallWatch.SAMPLE_POLLS)
+            {
+                clock.advance(StallWatch.DEADLINE_NS);
+            }
+        }
+        assertEquals(1, set.portCounter(0, MemifCounter.RX_INCOMPLETE_CHAINS));
+        final UnsafeBuffer again = mapped(assertDroppedThenReconnects(peer, "Incomplete chain"));
+        assertEquals(0, set.port(0).rxAvailable());
+        MemifTestPeer.writeChain(again, m2s, LOG2, 0, MemifServerTest.frame(1500, 2), BUFFER);
+        again.putShortVolatile(m2s + RING_TAIL_OFFSET, (short)2);
+        assertEquals(1, set.port(0).rxAvailable(), "the next server's chain goes through whole");
+        assertEquals(1500, set.port(0).rxFrameLength(0));
     }
 
     @Test

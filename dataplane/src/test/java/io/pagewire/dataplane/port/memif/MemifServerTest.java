@@ -31,6 +31,8 @@ class MemifServerTest
 
     private final List<String> log = new ArrayList<>();
     private final List<MemifTestPeer> peers = new ArrayList<>();
+    /** The clock of the stall deadlines: it moves only when a test moves it. */
+    private final StepClock clock = new StepClock();
     private Path directory;
     private Path socket;
     private MemifNicPortSet set;
@@ -45,6 +47,7 @@ class MemifServerTest
         final CountersManager counters = new CountersManager(
             new UnsafeBuffer(ByteBuffer.allocateDirect(64 * 1024)), new UnsafeBuffer(ByteBuffer.allocateDirect(8192)));
         set = MemifNicPortSet.open(config.nic(), 1, counters, log::add);
+        set.memifPort(0).clock(clock);
     }
 
     @AfterEach
@@ -345,6 +348,212 @@ class MemifServerTest
         port.rxRelease(1);
         assertEquals(4, s2m.getShortVolatile(RING_TAIL_OFFSET));
         assertEquals(0, counter(MemifCounter.BAD_DESCRIPTORS) + counter(MemifCounter.RX_DROPS_TOO_LONG));
+    }
+
+    /** Polls receive {@code polls} times; each must find nothing. */
+    private static void pollEmpty(final NicPort port, final int polls)
+    {
+        for (int i = 0; i < polls; i++)
+        {
+            assertEquals(0, port.rxAvailable(), "poll " + i);
+        }
+    }
+
+    @Test
+    void chainThePeerNeverFinishesIsCountedAndThePeerDisconnectedAfterTheDeadline()
+    {
+        MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        UnsafeBuffer s2m = peer.ring(0);
+        peer.writeS2m(0, 0, frame(64, 0));
+        assertEquals(3, peer.writeS2m(0, 1, frame(5000, 1)));
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)3);
+        assertEquals(1, port.rxAvailable(), "the frame before the chain goes");
+        port.rxRelease(1);
+        pollEmpty(port, StallWatch.SAMPLE_POLLS);
+        clock.advance(StallWatch.DEADLINE_NS - 1);
+        pollEmpty(port, StallWatch.SAMPLE_POLLS);
+        set.poll();
+        assertTrue(set.isConnected(), "not before the deadline");
+        assertEquals(0, counter(MemifCounter.RX_INCOMPLETE_CHAINS));
+        clock.advance(1);
+        pollEmpty(port, StallWatch.SAMPLE_POLLS);
+        assertEquals(1, counter(MemifCounter.RX_INCOMPLETE_CHAINS));
+        final int reads = clock.reads;
+        pollEmpty(port, 10 * StallWatch.SAMPLE_POLLS);
+        assertEquals(1, counter(MemifCounter.RX_INCOMPLETE_CHAINS), "counted once, not per poll");
+        assertEquals(reads, clock.reads, "a broken ring is not polled (nor is the clock read) any more");
+        assertEquals(1, s2m.getShortVolatile(RING_TAIL_OFFSET), "the chain's buffers were never given back");
+        assertEquals(0, counter(MemifCounter.BAD_DESCRIPTORS), "not a bad descriptor: a stalled ring");
+
+        assertEquals(MSG_DISCONNECT, expect(peer));
+        assertEquals("Incomplete chain", peer.string(DISCONNECT_STRING_OFFSET, DISCONNECT_STRING_LENGTH));
+        assertTrue(peer.closedByPagewire());
+        assertFalse(set.isConnected());
+        assertEquals(1, set.badMessages());
+        assertTrue(log.stream().anyMatch(l -> l.contains("Incomplete chain on queue pair 0: receive chain from " +
+            "descriptor 1 still incomplete after 1000 ms: 2 descriptor(s) up to the peer's index 3")), log.toString());
+        assertEquals(1, log.stream().filter(l -> l.contains("Incomplete chain")).count(), "logged once");
+
+        // The next peer starts with a clean ring: the same chain, finished, goes through.
+        peer = connectGood();
+        s2m = peer.ring(0);
+        final byte[] jumbo = frame(5000, 2);
+        assertEquals(3, peer.writeS2m(0, 0, jumbo));
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)3);
+        assertEquals(1, port.rxAvailable());
+        assertFrame(jumbo, port, 0);
+        port.rxRelease(1);
+        assertEquals(3, s2m.getShortVolatile(RING_TAIL_OFFSET));
+        set.poll();
+        assertTrue(set.isConnected());
+    }
+
+    @Test
+    void slowChainFinishedBeforeTheDeadlineGoesThroughWholeAndTheNextGetsItsOwnDeadline()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer s2m = peer.ring(0);
+        // Ordinary traffic reads no clock.
+        for (int i = 0; i < 3 * StallWatch.SAMPLE_POLLS; i++)
+        {
+            peer.writeS2m(0, i, frame(64, i));
+            s2m.putShortVolatile(RING_HEAD_OFFSET, (short)(i + 1));
+            assertEquals(1, port.rxAvailable());
+            port.rxRelease(1);
+            assertEquals(0, port.rxAvailable());
+        }
+        assertEquals(0, clock.reads, "no clock read on a ring that is not stalled");
+
+        int head = 3 * StallWatch.SAMPLE_POLLS;
+        final byte[] first = frame(9000, 3);
+        assertEquals(5, peer.writeS2m(0, head, first));
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)(head + 2));
+        pollEmpty(port, 20 * StallWatch.SAMPLE_POLLS);
+        assertEquals(20, clock.reads, "one clock read per 64 polls while stalled");
+        clock.advance(StallWatch.DEADLINE_NS / 2);
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)(head + 4));
+        pollEmpty(port, StallWatch.SAMPLE_POLLS);
+        clock.advance(StallWatch.DEADLINE_NS / 2 - 1);
+        pollEmpty(port, StallWatch.SAMPLE_POLLS);
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)(head + 5));
+        assertEquals(1, port.rxAvailable(), "finished just before the deadline: whole");
+        assertFrame(first, port, 0);
+        port.rxRelease(1);
+        head += 5;
+
+        // A second chain left incomplete right after: its deadline starts at its own first sample.
+        final byte[] second = frame(5000, 4);
+        assertEquals(3, peer.writeS2m(0, head, second));
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)(head + 1));
+        pollEmpty(port, StallWatch.SAMPLE_POLLS);
+        clock.advance(StallWatch.DEADLINE_NS - 1);
+        pollEmpty(port, StallWatch.SAMPLE_POLLS);
+        s2m.putShortVolatile(RING_HEAD_OFFSET, (short)(head + 3));
+        assertEquals(1, port.rxAvailable());
+        assertFrame(second, port, 0);
+        port.rxRelease(1);
+        assertEquals(head + 3, s2m.getShortVolatile(RING_TAIL_OFFSET) & 0xFFFF);
+        assertEquals(0, counter(MemifCounter.RX_INCOMPLETE_CHAINS) + counter(MemifCounter.BAD_DESCRIPTORS));
+        set.poll();
+        assertTrue(set.isConnected());
+    }
+
+    @Test
+    void frameNeedingMoreBuffersThanTheClientEverOffersWaitsCountedThenIsDroppedAfterTheDeadline()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer m2s = peer.ring(1);
+        // The client offers two buffers at a time, and offers again what it consumed: never more than two at once.
+        offerM2s(m2s, 2);
+        for (int i = 0; i < 4; i++)
+        {
+            assertNotEquals(0, port.claim(100));
+            port.commit(100);
+            port.flush();
+            offerM2s(m2s, i + 3);
+        }
+        assertEquals(4, m2s.getShortVolatile(RING_TAIL_OFFSET));
+
+        // 5000 bytes need three 2048-byte buffers: the frame waits, counted once as waiting for the client's offer.
+        for (int i = 0; i < StallWatch.SAMPLE_POLLS; i++)
+        {
+            assertEquals(0, port.claim(5000), "claim " + i);
+        }
+        assertEquals(1, counter(MemifCounter.TX_WAITS_OFFER_TOO_SMALL));
+        clock.advance(StallWatch.DEADLINE_NS - 1);
+        for (int i = 0; i < StallWatch.SAMPLE_POLLS; i++)
+        {
+            assertEquals(0, port.claim(5000), "not before the deadline");
+        }
+        clock.advance(1);
+        for (int i = 0; i < StallWatch.SAMPLE_POLLS - 1; i++)
+        {
+            assertEquals(0, port.claim(5000));
+        }
+        final long address = port.claim(5000);
+        assertTrue(address != 0 && (address < peer.region.address() ||
+            address >= peer.region.address() + peer.region.length()), "dropped into scratch, so the queue moves");
+        port.commit(5000);
+        port.flush();
+        assertEquals(1, counter(MemifCounter.TX_DROPS_OFFER_TOO_SMALL));
+        assertEquals(1, counter(MemifCounter.TX_WAITS_OFFER_TOO_SMALL));
+        assertEquals(4, m2s.getShortVolatile(RING_TAIL_OFFSET), "nothing of it was written or published");
+
+        // The frames behind it go; the next long one gets its own wait, and goes when the client offers enough.
+        assertNotEquals(0, port.claim(100));
+        port.commit(100);
+        port.flush();
+        offerM2s(m2s, 7);
+        assertEquals(0, port.claim(5000));
+        assertEquals(2, counter(MemifCounter.TX_WAITS_OFFER_TOO_SMALL));
+        clock.advance(StallWatch.DEADLINE_NS / 2);
+        offerM2s(m2s, 8);
+        assertNotEquals(0, port.claim(5000), "three buffers offered at last");
+        port.commit(5000);
+        port.flush();
+        assertEquals(8, m2s.getShortVolatile(RING_TAIL_OFFSET));
+        assertEquals(1, counter(MemifCounter.TX_DROPS_OFFER_TOO_SMALL));
+        assertEquals(0, counter(MemifCounter.TX_DROPS_BUFFER_TOO_SMALL));
+        set.poll();
+        assertTrue(set.isConnected(), "offering few buffers is legal: the peer stays");
+    }
+
+    @Test
+    void fullRingIsOrdinaryBackpressureAndNeverDropsAFrame()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer m2s = peer.ring(1);
+        // Nothing offered yet (a client that has not started): a frame waits, whatever its length.
+        for (int i = 0; i < 4 * StallWatch.SAMPLE_POLLS; i++)
+        {
+            assertEquals(0, port.claim(5000));
+            clock.advance(StallWatch.DEADLINE_NS);
+        }
+        // The whole ring offered, then not consumed: two buffers left, a frame needing three waits for good.
+        offerM2s(m2s, 256);
+        for (int i = 0; i < 254; i++)
+        {
+            assertNotEquals(0, port.claim(100));
+            port.commit(100);
+        }
+        port.flush();
+        for (int i = 0; i < 4 * StallWatch.SAMPLE_POLLS; i++)
+        {
+            assertEquals(0, port.claim(5000), "claim " + i);
+            clock.advance(StallWatch.DEADLINE_NS);
+        }
+        assertEquals(0, counter(MemifCounter.TX_WAITS_OFFER_TOO_SMALL) +
+            counter(MemifCounter.TX_DROPS_OFFER_TOO_SMALL) + counter(MemifCounter.TX_DROPS_BUFFER_TOO_SMALL));
+        assertEquals(0, clock.reads, "an ordinary full ring reads no clock");
+        offerM2s(m2s, 256 + 254);
+        assertNotEquals(0, port.claim(5000), "the client consumed: the frame goes");
+        port.commit(5000);
+        port.flush();
+        assertEquals(257, m2s.getShortVolatile(RING_TAIL_OFFSET) & 0xFFFF);
     }
 
     @Test
@@ -704,8 +913,8 @@ class MemifServerTest
     {
         return switch (counter)
         {
-            case BAD_DESCRIPTORS, TX_DROPS_DOWN, RX_DROPS_TOO_LONG, TX_DROPS_BUFFER_TOO_SMALL ->
-                set.portCounter(0, counter);
+            case BAD_DESCRIPTORS, TX_DROPS_DOWN, RX_DROPS_TOO_LONG, TX_DROPS_BUFFER_TOO_SMALL, RX_INCOMPLETE_CHAINS,
+                 TX_WAITS_OFFER_TOO_SMALL, TX_DROPS_OFFER_TOO_SMALL -> set.portCounter(0, counter);
             default -> throw new IllegalArgumentException(counter.name());
         };
     }
