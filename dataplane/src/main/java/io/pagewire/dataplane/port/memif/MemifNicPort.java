@@ -1012,6 +1012,16 @@ public final class MemifNicPort implements NicPort
         claimKind = NOT_CLAIMED;
     }
 
+    /**
+     * A queue pair attaches or detaches (dataplane thread): a frame that was waiting for the client's offer belonged
+     * to the old one, and its deadline must not carry over to the next frame that happens to have its length.
+     */
+    @Override
+    public void guestFeatures(final long negotiatedFeatures)
+    {
+        txStall.clear();
+    }
+
     private void scatter(final int frameLength)
     {
         if (frameLength != txClaimLength)

@@ -522,6 +522,32 @@ class MemifServerTest
     }
 
     @Test
+    void aWaitingFramesDeadlineDoesNotCarryOverWhenTheQueuePairChanges()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer m2s = peer.ring(1);
+        offerM2s(m2s, 2);
+        for (int i = 0; i < StallWatch.SAMPLE_POLLS; i++)
+        {
+            assertEquals(0, port.claim(5000), "claim " + i);
+        }
+        assertEquals(1, counter(MemifCounter.TX_WAITS_OFFER_TOO_SMALL));
+        clock.advance(StallWatch.DEADLINE_NS - 1);
+        // The guest's queue pair detaches and another attaches: its first frame, of the same length at the same
+        // slot, is a new wait with a deadline of its own, not the old one's last nanosecond.
+        port.guestFeatures(0);
+        port.guestFeatures(1L << 32);
+        clock.advance(1);
+        for (int i = 0; i < 2 * StallWatch.SAMPLE_POLLS; i++)
+        {
+            assertEquals(0, port.claim(5000), "claim " + i + " after the change");
+        }
+        assertEquals(2, counter(MemifCounter.TX_WAITS_OFFER_TOO_SMALL));
+        assertEquals(0, counter(MemifCounter.TX_DROPS_OFFER_TOO_SMALL));
+    }
+
+    @Test
     void fullRingIsOrdinaryBackpressureAndNeverDropsAFrame()
     {
         final MemifTestPeer peer = connectGood();
