@@ -50,11 +50,12 @@ class LatencyRecordersTest
             assertEquals(40, monitors.frames().snapshot().count());
             assertEquals(40, monitors.frames().total().getTotalCount());
             assertEquals(3, monitors.usedRing().snapshot().count());
-            // What was recorded before monitor() (5 ms) is not in the totals; what came after (2 ms, 1 ms) is. The
-            // bounds allow for the histogram's 0.1 % precision and for the time the loop itself takes.
-            assertTrue(monitors.frames().snapshot().maxNs() < 4_000_000, monitors.frames().snapshot().toString());
+            // What was recorded before monitor() (5 ms or more) is not in the totals; what came after (2 ms, 1 ms) is.
+            // The upper bounds sit just under 5 ms, so a preemption inside the loop (this machine has two CPUs) cannot
+            // fail the test; the lower ones allow for the histogram's 0.1 % precision.
+            assertTrue(monitors.frames().snapshot().maxNs() < 4_990_000, monitors.frames().snapshot().toString());
             assertTrue(monitors.frames().snapshot().minNs() > 1_990_000, monitors.frames().snapshot().toString());
-            assertTrue(monitors.usedRing().snapshot().maxNs() < 4_000_000, monitors.usedRing().snapshot().toString());
+            assertTrue(monitors.usedRing().snapshot().maxNs() < 4_990_000, monitors.usedRing().snapshot().toString());
             assertTrue(monitors.usedRing().snapshot().minNs() > 990_000, monitors.usedRing().snapshot().toString());
         }
     }
