@@ -11,8 +11,9 @@ import org.agrona.UnsafeApi;
  * port that cannot take a virtio-net header).
  * <p>
  * Use: {@link #checksumFieldsValid} and {@link #checkTcpOffload} hold the header rules both directions apply (one
- * place, so a guest's frame and the kernel's are judged alike); {@link #parseTcp} checks a frame's Ethernet (optionally 802.1Q), IPv4 or IPv6 (no extension headers) and TCP
- * headers against its length and remembers their offsets; {@link #segmentCount} and {@link #writeSegment} then cut
+ * place, so a guest's frame and the kernel's are judged alike); {@link #parseTcp} checks a frame's Ethernet
+ * (optionally 802.1Q), IPv4 or IPv6 (no extension headers) and TCP headers against its length and remembers their
+ * offsets; {@link #segmentCount} and {@link #writeSegment} then cut
  * it, one segment at a time, into destinations the caller chooses (a scratch area, a NIC slot). Every offset is
  * checked against the frame length before it is used. Allocation-free; one thread.
  */
