@@ -5,7 +5,7 @@
 #
 #   perf/guest/run-guest.sh --socket /tmp/pw.sock [--qemu-server] [--mrg on|off] [--ip 10.0.0.2/24] \
 #       [--cmd 'ping,-c,3,10.0.0.1'] [--cmd 'watch,30,2'] [--queue-size 256] [--queues N] [--mtu 9000] \
-#       [--guest-tso on|off] [--append 'kernel args'] [--timeout 120] \
+#       [--guest-tso on|off] [--append 'kernel args'] [--timeout 120] [--cpus 1] \
 #       [-- extra qemu args]
 #
 # --queues N: N queue pairs (pagewire guest.queue_pairs=N) and N vCPUs, since Linux's virtio_net uses as many pairs as
@@ -14,6 +14,9 @@
 # --guest-tso off: the device offers the guest no receive offloads (guest_tso4/6, guest_ecn, guest_ufo off). Those
 # are what make Linux's virtio_net post 64 KiB "big packet" chains when mrg_rxbuf is off; QEMU offers them only when the
 # vhost-user backend does too (DPDK's net_vhost does, pagewire does not), so "on" (the default) leaves it to the backend.
+#
+# --cpus LIST: QEMU (all its threads, the vCPUs among them) runs only on these CPUs (taskset -c LIST), e.g. all but
+# the one a busy-polling backend spins on, so the guest never shares that CPU with it.
 #
 # --qemu-server: QEMU listens on the socket (pagewire with guest.mode=client); default: QEMU connects (pagewire's
 # default server mode; start pagewire first). Notes: TCG because /dev/kvm may be absent or nested; the guest memory is
@@ -34,6 +37,7 @@ mem=512
 dir=${PW_GUEST_DIR:-$here/target}
 extra=()
 append_extra=
+pin=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --socket) socket=$2; shift 2 ;;
@@ -55,6 +59,7 @@ while [ $# -gt 0 ]; do
     --timeout) timeout_s=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
+    --cpus) pin=(taskset -c "$2"); shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "run-guest: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -71,7 +76,7 @@ mq=
 [ "$queues" -gt 1 ] && mq=",mq=on"
 [ -n "$server" ] && chardev="$chardev,server=on,wait=off"
 
-exec timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 \
+exec "${pin[@]}" timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 \
   -accel tcg -cpu max -m "$mem" -smp "$queues" \
   -object "memory-backend-memfd,id=mem,size=${mem}M,share=on" -numa node,memdev=mem \
   -nographic -serial stdio -monitor none -no-reboot -nodefaults \

@@ -114,6 +114,20 @@ final class BenchArgs
     }
 
     /**
+     * @return {@code on} → true, {@code off} → false.
+     * @throws IllegalArgumentException {@code --x v: must be on or off}.
+     */
+    boolean flag()
+    {
+        return switch (value)
+        {
+            case "on" -> true;
+            case "off" -> false;
+            default -> throw new IllegalArgumentException(option + " " + value + ": must be on or off");
+        };
+    }
+
+    /**
      * @param allowed the names that may be listed.
      * @return the value as a comma-separated list of names, in the order given.
      * @throws IllegalArgumentException {@code --x v: each must be a or b} when a name is not allowed.

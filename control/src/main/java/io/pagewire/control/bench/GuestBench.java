@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -17,7 +18,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
@@ -33,14 +36,19 @@ import java.util.stream.Stream;
  * big-packet chains without mrg_rxbuf, as DPDK's {@code net_vhost} offer does); "off" also switches them off on
  * QEMU's device.
  * <p>
- * Both backends busy-poll on CPU 0 (pagewire {@code dataplane.cpu=0}; testpmd's forwarding lcore); the guest's one
- * vCPU thread and the iperf3 client share the rest. Per run the CPU that went to neither the backend, QEMU nor the
+ * Both backends busy-poll on CPU 0 (pagewire {@code dataplane.cpu=0}; testpmd's forwarding lcore) and QEMU runs on
+ * the other CPUs ({@code taskset}; {@code --pin-guest off} leaves it to the scheduler). The guest's one emulated CPU is
+ * what caps the throughput (its vCPU thread is runnable ~97 % of the time), so it must not depend on where the
+ * scheduler puts that thread: left free, it was seen on CPU 0 beside the busy-polling backend, getting a share of
+ * that CPU, while other work ran on CPU 1. Per run the CPU that went to neither the backend, QEMU nor the
  * iperf3 client ("foreign": other tenants, kernel work not charged to them) is recorded, as in {@link PvpBench}.
  */
 final class GuestBench
 {
     private static final String NAMESPACE_ADDRESS = "10.0.0.1";
     private static final String GUEST_ADDRESS = "10.0.0.2";
+    /** The CPU both backends busy-poll on (pagewire's dataplane.cpu, testpmd's forwarding lcore). */
+    private static final int BACKEND_CPU = 0;
     private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(240);
 
@@ -76,6 +84,8 @@ final class GuestBench
     private final List<Run> runs = new ArrayList<>();
     /** What is running now (veth, backend, guest), closed newest first by the shutdown hook on Ctrl-C or SIGTERM. */
     private final Deque<AutoCloseable> open = new ConcurrentLinkedDeque<>();
+    /** Set by the shutdown hook: the main thread, still running while hooks run, starts nothing more. */
+    private volatile boolean stopping;
     private int boots;
 
     GuestBench(final GuestBenchOptions options, final PrintStream out) throws IOException
@@ -94,12 +104,13 @@ final class GuestBench
         {
             return "needs root (veth, network namespaces, AF_PACKET)";
         }
-        for (final String tool : List.of("ip", "iperf3", "ethtool"))
+        for (final String tool : options.pinGuest() ? List.of("ip", "iperf3", "ethtool", "taskset") :
+            List.of("ip", "iperf3", "ethtool"))
         {
             if (Stream.of("/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/").noneMatch(d -> Files.isExecutable(
                 Path.of(d + tool))))
             {
-                return tool + " is not installed (apt-get install iproute2 iperf3 ethtool)";
+                return tool + " is not installed (apt-get install iproute2 iperf3 ethtool util-linux)";
             }
         }
         if (options.backends().contains("dpdk"))
@@ -135,6 +146,10 @@ final class GuestBench
                     }
                     for (final String backend : order)
                     {
+                        if (stopping)
+                        {
+                            return List.copyOf(runs);
+                        }
                         runs.addAll(measure(veth, backend, mrg, tso));
                     }
                 }
@@ -148,10 +163,22 @@ final class GuestBench
         return List.copyOf(runs);
     }
 
+    /**
+     * Registers what was just started for the shutdown hook; once the hook has run, closes it at once instead (the
+     * main thread keeps going while hooks run) and fails the step.
+     */
     private <T extends AutoCloseable> T track(final T resource)
     {
-        open.push(resource);
-        return resource;
+        synchronized (open)
+        {
+            if (!stopping)
+            {
+                open.push(resource);
+                return resource;
+            }
+        }
+        closeQuietly(resource);
+        throw new IllegalStateException("stopping");
     }
 
     /**
@@ -160,19 +187,28 @@ final class GuestBench
      */
     private void closeOpen()
     {
+        synchronized (open)
+        {
+            stopping = true;
+        }
         // The iperf3 client runs in the namespace until its test ends, and spins once the namespace is gone.
         ProcessHandle.current().descendants().filter(p -> p.info().command().orElse("").endsWith("/ip") ||
             p.info().command().orElse("").endsWith("/iperf3")).forEach(ProcessHandle::destroyForcibly);
         for (AutoCloseable resource = open.poll(); resource != null; resource = open.poll())
         {
-            try
-            {
-                resource.close();
-            }
-            catch (final Exception e)
-            {
-                System.err.println("pagewire bench guest: cleanup: " + e);
-            }
+            closeQuietly(resource);
+        }
+    }
+
+    private static void closeQuietly(final AutoCloseable resource)
+    {
+        try
+        {
+            resource.close();
+        }
+        catch (final Exception e)
+        {
+            System.err.println("pagewire bench guest: cleanup: " + e);
         }
     }
 
@@ -204,7 +240,7 @@ final class GuestBench
         final double rttBefore = RegimeProbe.roundTripNs();
         final int depth = open.size();
         try (PvpBench.ForwarderUnderTest forwarder = track(startBackend(backend, veth, socket, mrg, tso));
-            LinuxGuest guest = track(LinuxGuest.boot(socket, mrg, tso, timeout, 1, 1500,
+            LinuxGuest guest = track(LinuxGuest.bootPinned(guestCpus(), socket, mrg, tso, timeout, 1, 1500,
                 steps.toArray(String[]::new))))
         {
             guest.await("PW-READY", BOOT_TIMEOUT);
@@ -274,6 +310,64 @@ final class GuestBench
         return new Run(backend, mrg, tso, rep, mbps, retransmits, rxMode, foreign, "?", error);
     }
 
+    /**
+     * @return the CPUs QEMU may use ({@code taskset -c} list): those this process may run on but
+     * {@link #BACKEND_CPU}, with {@code --pin-guest on} (the default); null (any) otherwise or when no other is left.
+     */
+    private String guestCpus()
+    {
+        if (!options.pinGuest())
+        {
+            return null;
+        }
+        final BitSet cpus = allowedCpus();
+        cpus.clear(BACKEND_CPU);
+        return cpus.isEmpty() ? null : cpus.stream().mapToObj(Integer::toString)
+            .collect(Collectors.joining(","));
+    }
+
+    /** @return the CPUs this process may run on ({@code Cpus_allowed_list}, /proc/self/status); 0 and 1 if unknown. */
+    static BitSet allowedCpus()
+    {
+        try
+        {
+            for (final String line : Files.readAllLines(Path.of("/proc/self/status")))
+            {
+                if (line.startsWith("Cpus_allowed_list:"))
+                {
+                    return cpuList(line.substring(line.indexOf(':') + 1).trim());
+                }
+            }
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            // fall through
+        }
+        final BitSet both = new BitSet();
+        both.set(0, 2);
+        return both;
+    }
+
+    /** @return the CPUs of a Linux CPU list such as "0-3,6,8-9". */
+    static BitSet cpuList(final String list)
+    {
+        final BitSet cpus = new BitSet();
+        for (final String part : list.split(","))
+        {
+            final int dash = part.indexOf('-');
+            if (dash < 0)
+            {
+                cpus.set(Integer.parseInt(part.trim()));
+            }
+            else
+            {
+                cpus.set(Integer.parseInt(part.substring(0, dash).trim()), Integer.parseInt(part.substring(dash + 1)
+                    .trim()) + 1);
+            }
+        }
+        return cpus;
+    }
+
     private PvpBench.ForwarderUnderTest startBackend(
         final String backend, final Veth veth, final Path socket, final boolean mrg, final boolean tso)
         throws IOException
@@ -282,13 +376,13 @@ final class GuestBench
         {
             final Path dir = Files.createDirectories(workDir.resolve("pagewire-" + boots));
             final List<String> sets = new ArrayList<>(List.of("guest.type=vhost-user", "guest.socket=" + socket,
-                "nic.type=af_packet", "nic.af_packet.interface=" + veth.hostEnd, "dataplane.cpu=0",
-                "features.mrg_rxbuf=" + mrg, "rx.mode=" + (mrg ? "mergeable" : "small"),
-                "features.guest_tso=" + tso));
+                "nic.type=af_packet", "nic.af_packet.interface=" + veth.hostEnd, "dataplane.cpu=" + BACKEND_CPU,
+                "features.mrg_rxbuf=" + mrg, "features.guest_tso=" + tso));
             sets.addAll(options.pagewireSets());
             return PagewireForwarder.start(sets, List.of(socket), dir);
         }
         final TestPmd testpmd = TestPmd.start(
+            // lcore 0 (BACKEND_CPU) forwards; the main lcore, mostly asleep at its prompt, is CPU 1.
             List.of("-l", "0-1", "--main-lcore", "1", "--no-huge", "-m", "1024", "--no-pci"),
             List.of("net_af_packet0,iface=" + veth.hostEnd, "net_vhost0,iface=" + socket + ",queues=1"),
             List.of("--forward-mode=io", "--nb-cores=1"), START_TIMEOUT);
@@ -491,6 +585,7 @@ final class GuestBench
         private final String hostEnd;
         private final String peerEnd;
         private final String namespace;
+        private final AtomicBoolean closed = new AtomicBoolean();
 
         private Veth(final String id)
         {
@@ -571,11 +666,15 @@ final class GuestBench
             }
         }
 
+        /** Idempotent: the shutdown hook and the main thread may both close it. */
         @Override
         public void close()
         {
-            exec(30, "ip", "netns", "del", namespace);
-            exec(30, "ip", "link", "del", hostEnd);
+            if (closed.compareAndSet(false, true))
+            {
+                exec(30, "ip", "netns", "del", namespace);
+                exec(30, "ip", "link", "del", hostEnd);
+            }
         }
     }
 }

@@ -14,21 +14,24 @@ import java.util.List;
  * @param backends     the backends compared, in order; the order flips from cell to cell ({@code --backends}).
  * @param json         where the JSON result goes, or null ({@code --json FILE}).
  * @param pagewireSets extra {@code key=value} settings for pagewire ({@code --set}, repeatable).
+ * @param pinGuest     QEMU kept off the backend's busy CPU ({@code --pin-guest on|off}).
  */
 record GuestBenchOptions(
     List<Boolean> mrg, List<Boolean> tso, int reps, int seconds, List<String> backends, Path json,
-    List<String> pagewireSets)
+    List<String> pagewireSets, boolean pinGuest)
 {
     static final String USAGE = """
         usage: pagewire bench guest [--mrg on|off|both] [--tso on|off|both] [--reps N] [--seconds N]
                                     [--backends pagewire,dpdk] [--json FILE] [--set key=value]...
+                                    [--pin-guest on|off]
 
         External → guest TCP into a real Linux guest (perf/guest: Debian's cloud kernel, its own virtio_net, QEMU TCG,
         one vCPU): an iperf3 client in a fresh network namespace sends over a veth pair (offloads off, so only MTU
         frames with finished checksums cross) to the backend under test, which forwards between the veth's other end
         (AF_PACKET) and the guest's vhost-user socket, where the guest's iperf3 server receives. Backends: pagewire
         (nic.type=af_packet, guest.type=vhost-user, its own JVM) and dpdk-testpmd (net_af_packet + net_vhost, io
-        forwarding); both busy-poll on CPU 0. Needs root, iproute2, iperf3, ethtool, and perf/guest/build-guest.sh.
+        forwarding); both busy-poll on CPU 0, and QEMU runs on the other CPUs. Needs root, iproute2, iperf3,
+        ethtool, util-linux (taskset), and perf/guest/build-guest.sh.
 
           --mrg        VIRTIO_NET_F_MRG_RXBUF on, off or both (default both); off runs pagewire with rx.mode=small
           --tso        the device's receive offloads for the guest (guest_tso4/6, guest_ecn, guest_ufo) left to the
@@ -39,6 +42,9 @@ record GuestBenchOptions(
           --backends   which backends, in order (default pagewire,dpdk)
           --json FILE  write {"machine": ..., "runs": [...], "summary": [...]} there
           --set k=v    extra pagewire setting (repeatable)
+          --pin-guest  on (default): QEMU's threads run only on the CPUs other than the backend's busy one; off:
+                       anywhere, so the guest's vCPU may share CPU 0 with the busy-polling backend (the scheduler
+                       decides, boot by boot)
         """;
 
     /**
@@ -53,6 +59,7 @@ record GuestBenchOptions(
         List<String> backends = List.of("pagewire", "dpdk");
         Path json = null;
         final List<String> sets = new ArrayList<>();
+        boolean pinGuest = true;
         final BenchArgs options = new BenchArgs(args);
         while (options.next())
         {
@@ -65,9 +72,10 @@ record GuestBenchOptions(
                 case "--backends" -> backends = options.names("pagewire", "dpdk");
                 case "--json" -> json = Path.of(options.value());
                 case "--set" -> sets.add(options.value());
+                case "--pin-guest" -> pinGuest = options.flag();
                 default -> throw options.unknown();
             }
         }
-        return new GuestBenchOptions(mrg, tso, reps, seconds, backends, json, List.copyOf(sets));
+        return new GuestBenchOptions(mrg, tso, reps, seconds, backends, json, List.copyOf(sets), pinGuest);
     }
 }

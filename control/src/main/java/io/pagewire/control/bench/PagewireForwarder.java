@@ -32,9 +32,7 @@ final class PagewireForwarder implements PvpBench.ForwarderUnderTest
     {
         final List<String> sets = new ArrayList<>(List.of(
             "guest.type=vhost-user", "guest.socket=" + vhostSocket, "nic.type=memif", "nic.memif.role=server",
-            "nic.memif.socket=" + memifSocket, "dataplane.cpu=0", "features.mrg_rxbuf=" + point.mrg(),
-            // rx.mode describes the embedded guest, unused here; it must agree with the offered features.
-            "rx.mode=" + (point.mrg() ? "mergeable" : "small")));
+            "nic.memif.socket=" + memifSocket, "dataplane.cpu=0", "features.mrg_rxbuf=" + point.mrg()));
         sets.addAll(options.pagewireSets());
         return start(sets, List.of(vhostSocket, memifSocket), workDir);
     }

@@ -35,9 +35,12 @@ final class WorkDir implements AutoCloseable
         return path;
     }
 
-    /** Deletes the directory and everything in it; a directory already gone is fine. */
+    /**
+     * Deletes the directory and everything in it; a directory already gone is fine. Synchronized: a shutdown hook and
+     * the main thread may both close it.
+     */
     @Override
-    public void close()
+    public synchronized void close()
     {
         if (!Files.exists(path))
         {

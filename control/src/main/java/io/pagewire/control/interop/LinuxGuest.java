@@ -148,11 +148,29 @@ public final class LinuxGuest implements AutoCloseable
         final int queues, final int mtu, final String... commands)
         throws IOException
     {
+        return bootPinned(null, socket, mergeable, guestTso, timeoutSeconds, queues, mtu, commands);
+    }
+
+    /**
+     * As {@link #boot(Path, boolean, boolean, int, int, int, String...)}, with QEMU kept to some CPUs.
+     *
+     * @param cpus the CPUs QEMU's threads may run on ({@code taskset -c} list, e.g. "1"), or null for any.
+     */
+    public static LinuxGuest bootPinned(
+        final String cpus, final Path socket, final boolean mergeable, final boolean guestTso,
+        final int timeoutSeconds, final int queues, final int mtu, final String... commands)
+        throws IOException
+    {
         final List<String> cmd = new ArrayList<>(List.of("bash",
             repoRoot().resolve("perf/guest/run-guest.sh").toString(), "--socket", socket.toString(),
             "--mrg", mergeable ? "on" : "off", "--guest-tso", guestTso ? "on" : "off",
             "--queues", Integer.toString(queues), "--mtu", Integer.toString(mtu),
             "--timeout", Integer.toString(timeoutSeconds)));
+        if (cpus != null)
+        {
+            cmd.add("--cpus");
+            cmd.add(cpus);
+        }
         for (final String c : commands)
         {
             cmd.add("--cmd");

@@ -81,6 +81,14 @@ class BenchArgsTest
     }
 
     @Test
+    void aFlagIsOnOrOff()
+    {
+        assertEquals(true, on("--pin-guest", "on").flag());
+        assertEquals(false, on("--pin-guest", "off").flag());
+        assertEquals("--pin-guest both: must be on or off", message("--pin-guest", "both", BenchArgs::flag));
+    }
+
+    @Test
     void namesKeepTheirOrderAndMustBeKnown()
     {
         assertEquals(List.of("dpdk", "pagewire"), on("--backends", "dpdk,pagewire").names("pagewire", "dpdk"));

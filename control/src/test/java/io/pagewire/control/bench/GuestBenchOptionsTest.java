@@ -21,6 +21,8 @@ class GuestBenchOptionsTest
         assertEquals(5, options.reps());
         assertEquals(8, options.seconds());
         assertEquals(List.of("pagewire", "dpdk"), options.backends());
+        assertTrue(options.pinGuest(), "QEMU is kept off the backend's busy CPU unless asked");
+        assertEquals(false, GuestBenchOptions.parse(new String[]{"--pin-guest", "off"}).pinGuest());
     }
 
     @Test
@@ -73,5 +75,14 @@ class GuestBenchOptionsTest
         assertTrue(table.contains("near 2, far 2"), table);
         assertEquals("near", GuestBench.regimes(List.of(a, b)));
         assertEquals("?", GuestBench.regimes(List.of()));
+    }
+
+    @Test
+    void cpuListsAreReadAsLinuxWritesThem()
+    {
+        assertEquals("{0, 1}", GuestBench.cpuList("0-1").toString());
+        assertEquals("{0, 1, 2, 3, 6, 8, 9}", GuestBench.cpuList("0-3,6,8-9").toString());
+        assertEquals("{2}", GuestBench.cpuList("2").toString());
+        assertTrue(GuestBench.allowedCpus().cardinality() >= 1, "this process runs somewhere");
     }
 }
