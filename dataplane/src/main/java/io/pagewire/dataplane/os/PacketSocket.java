@@ -26,8 +26,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *   <li>{@code PACKET_IGNORE_OUTGOING = 1} so frames this socket transmits do not come back on its receive ring;</li>
  *   <li>{@code bind} to the interface with protocol {@code ETH_P_ALL}, then
  *       {@code PACKET_ADD_MEMBERSHIP(PACKET_MR_PROMISC)} if asked (the kernel drops it when the socket closes);</li>
- *   <li>{@code SIOCGIFMTU}, so the port can refuse frames the kernel would reject.</li>
+ *   <li>{@code SIOCGIFMTU}, so the port can refuse frames the kernel would reject;</li>
+ *   <li>the send buffer sized to the transmit ring ({@link #sizeSendBuffer}): {@code SO_SNDBUFFORCE}, else
+ *       {@code SO_SNDBUF}, read back with {@code getsockopt}. This step never fails the open: a refused or capped
+ *       size is reported by {@link #sendBufferNote()}.</li>
  * </ol>
+ * Why the send buffer: every frame the kernel takes off the transmit ring is charged, whole, to the socket's write
+ * memory until its skb is freed (sent, or dropped), and a kick ({@code tpacket_snd}) stops walking the ring as soon
+ * as the next skb would not fit ({@code sock_alloc_send_skb} refuses), leaving the remaining frames marked
+ * {@code TP_STATUS_SEND_REQUEST} until the next kick. The default ({@code net.core.wmem_default}, 208 KiB) holds
+ * three 64 KiB vnet_hdr slots; a buffer as large as the ring lets one kick send the whole ring.
  * <pre>
  * struct tpacket_req3 (28)          struct sockaddr_ll (20)          struct packet_mreq (16)
  *   0 u32 tp_block_size               0 u16 sll_family = AF_PACKET     0 int mr_ifindex
@@ -61,6 +69,8 @@ public final class PacketSocket implements AutoCloseable
     static final int TPACKET_V3 = 2;
     static final long SIOCGIFMTU = 0x8921;
     static final int IFNAMSIZ = 16;
+    static final int SO_SNDBUF = 7;
+    static final int SO_SNDBUFFORCE = 32;
 
     private static final int TPACKET_REQ3_LENGTH = 28;
     private static final int SOCKADDR_LL_LENGTH = 20;
@@ -130,6 +140,8 @@ public final class PacketSocket implements AutoCloseable
     private final MemorySegment statsState;
     private final MemorySegment stats;
     private final MemorySegment statsLength;
+    private int sendBuffer;
+    private String sendBufferNote = "";
 
     private PacketSocket(final Options options, final int fd, final int ifindex, final int mtu, final Mapping rings)
     {
@@ -238,7 +250,9 @@ public final class PacketSocket implements AutoCloseable
                     throw new OsException("ioctl(SIOCGIFMTU, " + name + ")", Libc.errno(state));
                 }
                 final int mtu = ifreq.get(ValueLayout.JAVA_INT, IFNAMSIZ);
-                return new PacketSocket(options, fd, ifindex, mtu, rings);
+                final PacketSocket socket = new PacketSocket(options, fd, ifindex, mtu, rings);
+                socket.sizeSendBuffer((int)Math.min(options.txRingLength(), Integer.MAX_VALUE / 2));
+                return socket;
             }
             catch (final RuntimeException ex)
             {
@@ -278,6 +292,74 @@ public final class PacketSocket implements AutoCloseable
             throw new OsException("setsockopt(" + what + ", block size " + blockSize + " x " + blockCount +
                 ", frame size " + frameSize + ") on " + name, Libc.errno(state));
         }
+    }
+
+    /**
+     * Sizes the socket's send buffer: {@code SO_SNDBUFFORCE} first (needs {@code CAP_NET_ADMIN}; not capped by
+     * {@code net.core.wmem_max}), else {@code SO_SNDBUF} (which the kernel silently caps at
+     * {@code net.core.wmem_max}), then reads back the size in force. The kernel doubles what it is given for its
+     * bookkeeping, and the read-back shows the doubled value; that margin covers each frame's skb overhead beyond
+     * its slot. Never throws for a refused size: the socket keeps what it had and {@link #sendBufferNote()} says
+     * why. Setup (or test) time only, not for the dataplane's path.
+     *
+     * @param bytes the size to ask for (open asks for the transmit ring's length).
+     * @return the size in force ({@code getsockopt(SO_SNDBUF)}), also {@link #sendBuffer()}.
+     */
+    public int sizeSendBuffer(final int bytes)
+    {
+        try (Arena arena = Arena.ofConfined())
+        {
+            final MemorySegment state = Libc.callState(arena);
+            final MemorySegment value = arena.allocate(ValueLayout.JAVA_INT);
+            value.set(ValueLayout.JAVA_INT, 0, bytes);
+            String how = "SO_SNDBUFFORCE";
+            if (Libc.setsockopt(state, fd, Libc.SOL_SOCKET, SO_SNDBUFFORCE, value, Integer.BYTES) != 0)
+            {
+                final int forceErrno = Libc.errno(state);
+                how = "SO_SNDBUF (SO_SNDBUFFORCE: " + errno(forceErrno) + ", so net.core.wmem_max caps it)";
+                if (Libc.setsockopt(state, fd, Libc.SOL_SOCKET, SO_SNDBUF, value, Integer.BYTES) != 0)
+                {
+                    how = "kept: SO_SNDBUFFORCE " + errno(forceErrno) + ", SO_SNDBUF " +
+                        errno(Libc.errno(state));
+                }
+            }
+            final MemorySegment length = arena.allocate(ValueLayout.JAVA_INT);
+            length.set(ValueLayout.JAVA_INT, 0, Integer.BYTES);
+            if (Libc.getsockopt(state, fd, Libc.SOL_SOCKET, SO_SNDBUF, value, length) != 0)
+            {
+                sendBuffer = -1;
+                sendBufferNote = "send buffer unknown (getsockopt(SO_SNDBUF): " + errno(Libc.errno(state)) +
+                    "; asked for " + bytes + " B by " + how + ")";
+                return sendBuffer;
+            }
+            sendBuffer = value.get(ValueLayout.JAVA_INT, 0);
+            sendBufferNote = "send buffer " + sendBuffer + " B (asked for " + bytes + " B by " + how + ")";
+            return sendBuffer;
+        }
+    }
+
+    private static String errno(final int errno)
+    {
+        final String name = OsException.errnoName(errno);
+        return name != null ? name : "errno " + errno;
+    }
+
+    /**
+     * @return the socket's send buffer in bytes as the kernel reports it ({@code getsockopt(SO_SNDBUF)}, already
+     * doubled), -1 when it could not be read.
+     */
+    public int sendBuffer()
+    {
+        return sendBuffer;
+    }
+
+    /**
+     * @return how the send buffer was sized, for the port's description: the size in force, what was asked for and
+     * by which option, and why the stronger option was refused if it was.
+     */
+    public String sendBufferNote()
+    {
+        return sendBufferNote;
     }
 
     /**

@@ -70,8 +70,12 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
     private final AtomicCounter[] counters;
     private final long[] kernel = new long[3];
     private final String describe;
+    private final long sendBufferWanted;
     private long nextStatisticsNs;
-    /** While the transmit ring is full, one kick per this many refused claims (a power of two). */
+    /**
+     * While the transmit ring is full and the socket's send buffer is smaller than the ring's
+     * ({@link #sendBufferShort()}), one kick per this many refused claims (a power of two).
+     */
     private static final int KICK_WHILE_FULL_EVERY = 64;
 
     private boolean kickAgain;
@@ -93,10 +97,27 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         this.txHeadroom = vnet == null ? 0 : VnetRxFrames.VNET_HDR_LENGTH;
         this.counters = counters;
         final PacketSocket.Options o = socket.options();
+        // The kernel doubles the size it is asked for (PacketSocket.sizeSendBuffer asks for the ring's length).
+        this.sendBufferWanted = 2 * Math.min(o.txRingLength(), Integer.MAX_VALUE / 2);
         this.describe = "af_packet " + o.interfaceName() + " (ifindex " + socket.ifindex() + ", mtu " + socket.mtu() +
             ", TPACKET_V3 rx " + o.rxBlockCount() + " x " + o.rxBlockSize() + " B blocks, tx " + tx.frameCount() +
-            " x " + o.txFrameSize() + " B slots" + (o.promiscuous() ? ", promiscuous" : "") +
-            (o.vnetHdr() ? ", vnet_hdr" : "") + ")";
+            " x " + o.txFrameSize() + " B slots, " + socket.sendBufferNote() +
+            (sendBufferShort() ? " SHORT of the ring's " + sendBufferWanted + " B: a kick may stop before the " +
+                "ring's end, the port kicks again while the ring is full" : "") +
+            (o.promiscuous() ? ", promiscuous" : "") + (o.vnetHdr() ? ", vnet_hdr" : "") + ")";
+    }
+
+    /**
+     * Whether the socket's send buffer is smaller than twice the transmit ring, i.e. the kernel did not grant the
+     * size asked for at open ({@code net.core.wmem_max} capped it without CAP_NET_ADMIN, or it refused it). Then a
+     * kick can stop before the ring's end with frames still requested (see {@link PacketSocket}) and nothing else
+     * would kick again once the ring is full; with the whole size one kick sends the whole ring.
+     *
+     * @return true when a kick may leave requested frames behind.
+     */
+    public boolean sendBufferShort()
+    {
+        return socket.sendBuffer() < sendBufferWanted;
     }
 
     /**
@@ -264,10 +285,12 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         final long address = tx.claim(frameLength);
         if (address == 0)
         {
-            // Full: the kernel holds the slot. A kick may have stopped early without an error (the socket's send
-            // buffer full: 64 KiB vnet_hdr slots fill it in a few frames), leaving slots requested but unsent, so
-            // kick again now and then while full; not every time, which would be a system call per cycle at overload.
-            if ((++txFullClaims & (KICK_WHILE_FULL_EVERY - 1)) == 0)
+            // Full: the kernel holds the slot. With a send buffer short of the ring a kick may have stopped early
+            // without an error (64 KiB vnet_hdr slots fill a default buffer in three frames), leaving slots requested
+            // but unsent, so kick again now and then while full; not every time, which would be a system call per
+            // cycle at overload. With the buffer sized to the ring (the normal case) a kick sends every requested
+            // frame, and the slots come back as the kernel frees them: no kick is needed.
+            if (sendBufferShort() && (++txFullClaims & (KICK_WHILE_FULL_EVERY - 1)) == 0)
             {
                 kickAgain = true;
             }
