@@ -69,7 +69,6 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
     private final int txMaxFrameLength;
     private final AtomicCounter[] counters;
     private final long[] kernel = new long[3];
-    private final String describe;
     private final long sendBufferWanted;
     private long nextStatisticsNs;
     /**
@@ -99,12 +98,6 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         final PacketSocket.Options o = socket.options();
         // The kernel doubles the size it is asked for (PacketSocket.sizeSendBuffer asks for the ring's length).
         this.sendBufferWanted = 2 * Math.min(o.txRingLength(), Integer.MAX_VALUE / 2);
-        this.describe = "af_packet " + o.interfaceName() + " (ifindex " + socket.ifindex() + ", mtu " + socket.mtu() +
-            ", TPACKET_V3 rx " + o.rxBlockCount() + " x " + o.rxBlockSize() + " B blocks, tx " + tx.frameCount() +
-            " x " + o.txFrameSize() + " B slots, " + socket.sendBufferNote() +
-            (sendBufferShort() ? " SHORT of the ring's " + sendBufferWanted + " B: a kick may stop before the " +
-                "ring's end, the port kicks again while the ring is full" : "") +
-            (o.promiscuous() ? ", promiscuous" : "") + (o.vnetHdr() ? ", vnet_hdr" : "") + ")";
     }
 
     /**
@@ -451,11 +444,20 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         return kernel.clone();
     }
 
-    /** @return the interface and ring geometry. */
+    /**
+     * @return the interface, the ring geometry and the send buffer in force (with, when it is short of the ring,
+     * what that means for kicks).
+     */
     @Override
     public String describe()
     {
-        return describe;
+        final PacketSocket.Options o = socket.options();
+        return "af_packet " + o.interfaceName() + " (ifindex " + socket.ifindex() + ", mtu " + socket.mtu() +
+            ", TPACKET_V3 rx " + o.rxBlockCount() + " x " + o.rxBlockSize() + " B blocks, tx " + tx.frameCount() +
+            " x " + o.txFrameSize() + " B slots, " + socket.sendBufferNote() +
+            (sendBufferShort() ? ", SHORT of the ring's " + sendBufferWanted + " B: a kick may stop before the " +
+                "ring's end, so the port kicks again while the ring is full" : "") +
+            (o.promiscuous() ? ", promiscuous" : "") + (o.vnetHdr() ? ", vnet_hdr" : "") + ")";
     }
 
     /**
