@@ -32,9 +32,18 @@ import java.util.concurrent.TimeUnit;
  * plus the 14-byte Ethernet header (longer ones the kernel would refuse, so the dataplane drops and counts them as
  * too long).
  * <p>
+ * Send buffer: a kick sends requested frames only while the socket's write memory has room, and each frame is
+ * charged to it until the kernel frees it; {@link PacketSocket} sizes it to the transmit ring at open, so one kick
+ * sends the whole ring (the description shows the size in force). When the kernel grants less
+ * ({@link #sendBufferShort()}), a kick may stop early without an error, and {@link #claim} kicks again once per
+ * 64 refused claims while the ring is full.
+ * <p>
  * One queue pair ({@link #pairs()} is 1). Counters: the dataplane thread publishes its own (truncated, too long, bad,
  * ring full, kicks) from {@link #flush()}; the control thread reads the kernel's {@code PACKET_STATISTICS} in
- * {@link #poll()} at most once a second.
+ * {@link #poll()} at most once a second. {@link AfPacketCounter#BAD_FRAMES} counts transmit slots only when the
+ * kernel left one {@code TP_STATUS_WRONG_FORMAT}, which it does not with {@code PACKET_LOSS} (always set): a frame
+ * the kernel refuses on transmit is skipped and its slot freed, counted nowhere; the port refuses the known causes
+ * itself first (frames longer than {@link #maxFrameLength()}, offload headers the guest's transmit path validates).
  */
 public final class AfPacketNicPort implements NicPort, NicPortSet
 {

@@ -22,7 +22,7 @@ import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TX_DATA_OFFSET;
  * {@code tp_len}/{@code tp_snaplen} and {@code tp_next_offset = 0} (required for V3 transmit), then stores
  * {@code TP_STATUS_SEND_REQUEST} with release semantics so the kernel, which reads the status before the frame,
  * sees the whole frame. The kernel sends requested frames when kicked ({@code sendto}, once per burst, by the
- * port).
+ * port), in slot order, as long as the socket's send buffer has room for them (the port sizes it to the ring).
  * <p>
  * Single producer thread only.
  */
@@ -192,7 +192,8 @@ public final class TpacketTxRing
     }
 
     /**
-     * @return slots found with {@code TP_STATUS_WRONG_FORMAT} (frames the kernel refused) and taken back.
+     * @return slots found with {@code TP_STATUS_WRONG_FORMAT} (frames the kernel refused) and taken back; only
+     * without {@code PACKET_LOSS}: with it the kernel skips a refused frame and frees its slot, unseen here.
      */
     public long wrongFormat()
     {
