@@ -42,7 +42,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class AfPacketTxKickInteropTest
 {
     private static final int ETHER_TYPE = 0x88B5;
-    private static final ValueLayout.OfShort BIG_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfShort BIG_SHORT =
+        ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final int PAYLOAD = 60000;
     private static final int MSS = 1448;
     private static final int SEGMENTS_PER_FRAME = (PAYLOAD + MSS - 1) / MSS;
@@ -52,7 +53,7 @@ class AfPacketTxKickInteropTest
     private static final int DEFAULT_SEND_BUFFER = 106496;
     /** After the one kick: long enough that frames still missing then are not just slow (a frame takes 1.2 ms). */
     private static final int QUIET_AFTER_ONE_KICK_MS = 500;
-    /** After each further kick, which sends a frame or two. */
+    /** After each further kick: its frames leave the qdisc back to back, so a gap this long means they are all out. */
     private static final int QUIET_MS = 30;
 
     @ParameterizedTest(name = "vnet_hdr={0}")
@@ -71,12 +72,12 @@ class AfPacketTxKickInteropTest
         "false, " + DEFAULT_SEND_BUFFER})
     void aSendBufferShortOfTheRingNeedsMoreKicks(final boolean vnetHdr, final int sendBuffer) throws Exception
     {
-        final Result tiny = fillKickAndCount(vnetHdr, sendBuffer);
-        assertTrue(tiny.bufferShort, "reported short of the ring: " + tiny.describe);
-        assertTrue(tiny.describe.contains("SHORT of the ring"), tiny.describe);
-        assertTrue(tiny.afterOneKick < tiny.sent, "one kick left frames on the ring: " + tiny);
-        assertTrue(tiny.kicks > 1, tiny.toString());
-        assertEquals(tiny.sent, tiny.total, "more kicks sent the rest: " + tiny);
+        final Result result = fillKickAndCount(vnetHdr, sendBuffer);
+        assertTrue(result.bufferShort, "reported short of the ring: " + result.describe);
+        assertTrue(result.describe.contains("SHORT of the ring"), result.describe);
+        assertTrue(result.afterOneKick < result.sent, "one kick left frames on the ring: " + result);
+        assertTrue(result.kicks > 1, result.toString());
+        assertEquals(result.sent, result.total, "more kicks sent the rest: " + result);
     }
 
     private record Result(boolean vnetHdr, boolean bufferShort, int sendBuffer, String describe, int sent,
