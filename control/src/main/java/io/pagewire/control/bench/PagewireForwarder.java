@@ -6,6 +6,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -16,6 +18,14 @@ import java.util.concurrent.TimeUnit;
 final class PagewireForwarder implements PvpBench.ForwarderUnderTest
 {
     private static final long START_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(60);
+    /** Forwarders not yet closed; a JVM that exits (Ctrl-C, SIGTERM) stops them, or one would go on busy-polling. */
+    private static final Set<PagewireForwarder> RUNNING = ConcurrentHashMap.newKeySet();
+
+    static
+    {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> RUNNING.forEach(f -> f.process.destroy()),
+            "pagewire-forwarder-reaper"));
+    }
 
     private final Process process;
     private final Path log;
@@ -76,6 +86,7 @@ final class PagewireForwarder implements PvpBench.ForwarderUnderTest
             throw new UncheckedIOException("cannot start pagewire: " + String.join(" ", command), e);
         }
         final PagewireForwarder forwarder = new PagewireForwarder(process, log);
+        RUNNING.add(forwarder);
         final long deadline = System.nanoTime() + START_TIMEOUT_NS;
         while (!files.stream().allMatch(Files::exists))
         {
@@ -147,6 +158,7 @@ final class PagewireForwarder implements PvpBench.ForwarderUnderTest
     public void close()
     {
         // SIGTERM: pagewire stops cleanly (like Ctrl-C) and removes its files.
+        RUNNING.remove(this);
         process.destroy();
         try
         {
