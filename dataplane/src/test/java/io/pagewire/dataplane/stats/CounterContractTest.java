@@ -3,6 +3,7 @@ package io.pagewire.dataplane.stats;
 import io.pagewire.dataplane.port.afpacket.AfPacketCounter;
 import io.pagewire.dataplane.port.memif.MemifCounter;
 import io.pagewire.dataplane.port.pcap.PcapCounter;
+import io.pagewire.dataplane.virtio.QueueError;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.status.CountersManager;
@@ -14,6 +15,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
  * The counter type ids and labels of every counter enum, pinned: they are read by other processes ({@code pagewire
@@ -121,10 +125,40 @@ class CounterContractTest
         MemifCounter.CONNECTS.allocate(manager, CounterKey.NO_QUEUE);
         MemifCounter.BAD_DESCRIPTORS.allocate(manager, 2);
         PcapCounter.LOOPS.allocate(manager, 0);
+        AfPacketCounter.TX_KICKS.allocate(manager, 0);
+        SystemCounter.EVENTS_DROPPED.allocate(manager, CounterKey.NO_QUEUE);
         assertEquals(List.of(
             "300 -1 0 nic.memif.connects",
             "303 2 0 nic.memif.bad_descriptors q2",
-            "341 0 0 nic.pcap.loops"), allocated());
+            "341 0 0 nic.pcap.loops",
+            "328 0 0 nic.af_packet.tx_kicks",
+            "7 -1 0 events dropped"), allocated());
+    }
+
+    @Test
+    void queueCountersCarryTheQueueInTheLabelAndAFamilyIsAllocatedByMember()
+    {
+        QueueCounter.RX_PACKETS.allocate(manager, 1);
+        QueueCounter.RX_BUFFERS_PER_PACKET.allocate(manager, 1, QueueCounter.BUFFER_BUCKETS);
+        QueueCounter.QUEUE_ERRORS.allocate(manager, 1, QueueCounter.queueErrorCode(QueueError.CHAIN_TOO_LONG));
+        assertEquals(List.of(
+            "100 1 0 q1 rx packets",
+            "108 1 65 q1 rx buffers per packet 65+",
+            "115 1 4 q1 queue error chain_too_long"), allocated());
+        assertEquals("RX_BUFFERS_PER_PACKET is a family of 65 counters: allocate each member",
+            assertThrows(IllegalArgumentException.class, () -> QueueCounter.RX_BUFFERS_PER_PACKET.allocate(manager, 1))
+                .getMessage());
+        assertEquals(3, allocated().size(), "nothing allocated for the family");
+    }
+
+    @Test
+    void anEntryIsFoundByItsIdInItsOwnEnumOnly()
+    {
+        assertSame(PcapCounter.WRITE_ERRORS, CounterDescriptor.byId(PcapCounter.values(), 345));
+        assertSame(MemifCounter.TX_DROPS_BUFFER_TOO_SMALL, CounterDescriptor.byId(MemifCounter.values(), 306));
+        assertNull(CounterDescriptor.byId(MemifCounter.values(), 305), "retired");
+        assertNull(CounterDescriptor.byId(AfPacketCounter.values(), 345));
+        assertNull(CounterDescriptor.byId(SystemCounter.values(), 0), "Agrona's default type");
     }
 
     private List<String> allocated()
