@@ -158,12 +158,7 @@ public final class LatencyBench
             out.println("wrote " + outDir.toAbsolutePath());
             return 0;
         }
-        catch (final IOException e)
-        {
-            err.println("pagewire bench latency: " + e.getMessage());
-            return 1;
-        }
-        catch (final IllegalStateException e)
+        catch (final IOException | IllegalStateException e)
         {
             err.println("pagewire bench latency: " + e.getMessage());
             return 1;
