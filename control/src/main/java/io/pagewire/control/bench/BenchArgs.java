@@ -1,13 +1,17 @@
 package io.pagewire.control.bench;
 
+import io.pagewire.control.run.RunCommand;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalInt;
 
 /**
  * The command line of a {@code pagewire bench} subcommand, read option by option: every option is followed by its
- * value ({@code --reps 5}), and the typed readers put the option and the value in their one-line messages
- * ({@code --reps 0: must be a number in 1..100}), which the bench command prints above its usage.
+ * value ({@code --reps 5}), except {@code --help} and {@code -h} which stand alone ({@link #help()}), and the typed
+ * readers put the option and the value in their one-line messages ({@code --reps 0: must be a number in 1..100}),
+ * which the bench command prints above its usage. A subcommand that does not offer help anywhere on its line treats
+ * a help option like any other it does not know.
  * <pre>{@code
  * final BenchArgs args = new BenchArgs(argv);
  * while (args.next())
@@ -34,7 +38,7 @@ final class BenchArgs
     }
 
     /**
-     * Moves to the next option and its value.
+     * Moves to the next option and its value (none for a help option).
      *
      * @return false when there is none left.
      * @throws IllegalArgumentException {@code --x: missing value} when the last option has no value.
@@ -46,6 +50,12 @@ final class BenchArgs
             return false;
         }
         option = args[index];
+        if (help())
+        {
+            value = null;
+            index++;
+            return true;
+        }
         if (index + 1 >= args.length)
         {
             throw new IllegalArgumentException(option + ": missing value");
@@ -61,10 +71,16 @@ final class BenchArgs
         return option;
     }
 
-    /** @return the current option's value, as written. */
+    /** @return the current option's value, as written; null for a help option. */
     String value()
     {
         return value;
+    }
+
+    /** @return whether the current option asks for the usage: {@code --help} or {@code -h}, which take no value. */
+    boolean help()
+    {
+        return "--help".equals(option) || "-h".equals(option);
     }
 
     /** @return the error for an option the command does not know. */
@@ -96,6 +112,33 @@ final class BenchArgs
                 new IllegalArgumentException(option + " " + value + ": must be numbers in " + min + ".." + max)));
         }
         return List.copyOf(result);
+    }
+
+    /**
+     * @param each what one percentage is, named in the message ({@code load}).
+     * @return the value as a comma-separated list of percentages, each in 1..100.
+     * @throws IllegalArgumentException {@code --x p: each load must be a percentage in 1..100}, naming the first
+     *                                  member {@code p} that is not one.
+     */
+    List<Integer> percentages(final String each)
+    {
+        final List<Integer> result = new ArrayList<>();
+        for (final String part : value.split(","))
+        {
+            result.add(parse(part, 1, 100).orElseThrow(() -> new IllegalArgumentException(
+                option + " " + part + ": each " + each + " must be a percentage in 1..100")));
+        }
+        return List.copyOf(result);
+    }
+
+    /**
+     * @return the value as a duration in nanoseconds ({@code 10s}, {@code 500ms}, {@code 2m}; see
+     * {@link RunCommand#parseDuration(String, String)}).
+     * @throws IllegalArgumentException {@code --x v: must be a positive duration such as 10s, 500ms or 2m}.
+     */
+    long duration()
+    {
+        return RunCommand.parseDuration(option, value);
     }
 
     /**

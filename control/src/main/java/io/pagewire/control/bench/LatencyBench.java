@@ -73,41 +73,30 @@ public final class LatencyBench
         long durationNs = TimeUnit.SECONDS.toNanos(20);
         long warmupNs = TimeUnit.SECONDS.toNanos(2);
         long probeNs = TimeUnit.SECONDS.toNanos(5);
-        final List<Integer> loads = new ArrayList<>(List.of(10, 50, 90));
-        final List<String> modes = new ArrayList<>(List.of("mergeable", "big"));
+        List<Integer> loads = List.of(10, 50, 90);
+        List<String> modes = List.of("mergeable", "big");
         final List<String> overrides = new ArrayList<>();
         Path outDir = null;
         try
         {
-            for (int i = 0; i < args.length; i++)
+            final BenchArgs options = new BenchArgs(args);
+            while (options.next())
             {
-                final String arg = args[i];
-                switch (arg)
+                if (options.help())
                 {
-                    case "--help", "-h" ->
-                    {
-                        out.print(USAGE);
-                        return 0;
-                    }
-                    case "--duration" -> durationNs = RunCommand.parseDuration(value(args, ++i, arg));
-                    case "--warmup" -> warmupNs = RunCommand.parseDuration(value(args, ++i, arg));
-                    case "--probe" -> probeNs = RunCommand.parseDuration(value(args, ++i, arg));
-                    case "--loads" ->
-                    {
-                        loads.clear();
-                        for (final String load : value(args, ++i, arg).split(","))
-                        {
-                            loads.add(parseLoad(load));
-                        }
-                    }
-                    case "--modes" ->
-                    {
-                        modes.clear();
-                        modes.addAll(List.of(value(args, ++i, arg).split(",")));
-                    }
-                    case "--out" -> outDir = Path.of(value(args, ++i, arg));
-                    case "--set" -> overrides.add(value(args, ++i, arg));
-                    default -> throw new IllegalArgumentException("unknown option '" + arg + "'");
+                    out.print(USAGE);
+                    return 0;
+                }
+                switch (options.option())
+                {
+                    case "--duration" -> durationNs = options.duration();
+                    case "--warmup" -> warmupNs = options.duration();
+                    case "--probe" -> probeNs = options.duration();
+                    case "--loads" -> loads = options.percentages("load");
+                    case "--modes" -> modes = List.of(options.value().split(","));
+                    case "--out" -> outDir = Path.of(options.value());
+                    case "--set" -> overrides.add(options.value());
+                    default -> throw options.unknown();
                 }
             }
             for (final String mode : modes)
@@ -169,12 +158,7 @@ public final class LatencyBench
             out.println("wrote " + outDir.toAbsolutePath());
             return 0;
         }
-        catch (final IOException e)
-        {
-            err.println("pagewire bench latency: " + e.getMessage());
-            return 1;
-        }
-        catch (final IllegalStateException e)
+        catch (final IOException | IllegalStateException e)
         {
             err.println("pagewire bench latency: " + e.getMessage());
             return 1;
@@ -192,32 +176,6 @@ public final class LatencyBench
         all.addAll(overrides);
         all.add("traffic.rate_mbps=" + rateMbps);
         return PagewireConfig.load(null, all);
-    }
-
-    private static int parseLoad(final String text)
-    {
-        try
-        {
-            final int load = Integer.parseInt(text.trim());
-            if (load >= 1 && load <= 100)
-            {
-                return load;
-            }
-        }
-        catch (final NumberFormatException e)
-        {
-            // Reported below.
-        }
-        throw new IllegalArgumentException("--loads " + text + ": each load must be a percentage in 1..100");
-    }
-
-    private static String value(final String[] args, final int index, final String option)
-    {
-        if (index >= args.length)
-        {
-            throw new IllegalArgumentException(option + " needs a value");
-        }
-        return args[index];
     }
 
     /** @return the wire rate (Mb/s, as traffic.rate_mbps counts it) delivered with the source unpaced. */

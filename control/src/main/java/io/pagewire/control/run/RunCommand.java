@@ -356,9 +356,20 @@ public final class RunCommand
     /**
      * @param text a duration: a number with unit {@code ms}, {@code s}, {@code m} (or {@code us}, {@code ns}).
      * @return nanoseconds.
-     * @throws IllegalArgumentException naming the text when it is not a positive duration.
+     * @throws IllegalArgumentException naming {@code --duration} and the text when it is not a positive duration.
      */
     public static long parseDuration(final String text)
+    {
+        return parseDuration("--duration", text);
+    }
+
+    /**
+     * @param option the option the duration was given to, named in the message ({@code --warmup}).
+     * @param text   a duration: a number with unit {@code ms}, {@code s}, {@code m} (or {@code us}, {@code ns}).
+     * @return nanoseconds.
+     * @throws IllegalArgumentException {@code --x text: must be a positive duration ...} when it is not one.
+     */
+    public static long parseDuration(final String option, final String text)
     {
         final String trimmed = text.trim();
         int split = 0;
@@ -387,7 +398,7 @@ public final class RunCommand
         {
             // Reported below.
         }
-        throw new IllegalArgumentException("--duration " + text + ": must be a positive duration such as 10s, " +
+        throw new IllegalArgumentException(option + " " + text + ": must be a positive duration such as 10s, " +
             "500ms or 2m");
     }
 }

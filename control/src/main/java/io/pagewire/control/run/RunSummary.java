@@ -90,11 +90,7 @@ public final class RunSummary
         json.put("config", new LinkedHashMap<>(result.config().toMap()));
         json.put("duration_s", seconds);
 
-        final Map<String, Object> rx = new LinkedHashMap<>();
-        rx.put("packets", rxPackets);
-        rx.put("bytes", rxBytes);
-        rx.put("mpps", rxPackets / seconds / 1e6);
-        rx.put("gbps", rxBytes * 8.0 / seconds / 1e9);
+        final Map<String, Object> rx = traffic(rxPackets, rxBytes, seconds);
         final Map<String, Object> drops = new LinkedHashMap<>();
         for (final QueuePair.RxDrop drop : QueuePair.RxDrop.values())
         {
@@ -120,11 +116,7 @@ public final class RunSummary
         rx.put("offered_packets", result.offeredPackets());
         json.put("rx", rx);
 
-        final Map<String, Object> tx = new LinkedHashMap<>();
-        tx.put("packets", txPackets);
-        tx.put("bytes", txBytes);
-        tx.put("mpps", txPackets / seconds / 1e6);
-        tx.put("gbps", txBytes * 8.0 / seconds / 1e9);
+        final Map<String, Object> tx = traffic(txPackets, txBytes, seconds);
         final Map<String, Object> txDrops = new LinkedHashMap<>();
         txDrops.put("too_long", txTooLong);
         txDrops.put("gso", txGso);
@@ -246,6 +238,17 @@ public final class RunSummary
             result.allocBytesPerPacket(),
             result.drained() ? "" : "\n  WARNING         not everything in flight landed before shutdown",
             queueError == null ? "" : "\n  QUEUE ERROR     " + queueError) + profileText;
+    }
+
+    /** @return the start of the {@code rx} or {@code tx} section: the totals and their rates; more is added. */
+    private static Map<String, Object> traffic(final long packets, final long bytes, final double seconds)
+    {
+        final Map<String, Object> traffic = new LinkedHashMap<>();
+        traffic.put("packets", packets);
+        traffic.put("bytes", bytes);
+        traffic.put("mpps", packets / seconds / 1e6);
+        traffic.put("gbps", bytes * 8.0 / seconds / 1e9);
+        return traffic;
     }
 
     private static Map<String, Object> verify(

@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The option reader both bench subcommands parse with: the loop, each typed reader, and their messages. */
+/** The option reader the bench subcommands parse with: the loop, each typed reader, and their messages. */
 class BenchArgsTest
 {
     /** @return the reader positioned on the one option {@code option value}. */
@@ -49,6 +49,56 @@ class BenchArgsTest
         assertEquals("--seconds: missing value",
             assertThrows(IllegalArgumentException.class, args::next).getMessage());
         assertEquals("unknown option --fast", on("--fast", "1").unknown().getMessage());
+    }
+
+    @Test
+    void helpStandsAloneWhereverItIs()
+    {
+        final BenchArgs args = new BenchArgs(new String[]{"--reps", "3", "--help", "-h", "--out", "--help"});
+        assertTrue(args.next());
+        assertFalse(args.help());
+        assertTrue(args.next());
+        assertTrue(args.help());
+        assertEquals("--help", args.option());
+        assertEquals(null, args.value());
+        assertTrue(args.next());
+        assertTrue(args.help());
+        assertEquals("-h", args.option());
+        assertTrue(args.next());
+        assertFalse(args.help(), "a value that spells --help is a value");
+        assertEquals("--help", args.value());
+        assertFalse(args.next());
+
+        final BenchArgs alone = new BenchArgs(new String[]{"--help"});
+        assertTrue(alone.next(), "no missing value");
+        assertEquals("unknown option --help", alone.unknown().getMessage(), "for a command without help");
+    }
+
+    @Test
+    void durationsNameTheirOption()
+    {
+        assertEquals(1_500_000_000L, on("--duration", "1500ms").duration());
+        assertEquals(2_000_000_000L, on("--warmup", "2s").duration());
+        assertEquals(120_000_000_000L, on("--probe", "2m").duration());
+        assertEquals(1_500_000_000L, on("--probe", "1.5").duration());
+        assertEquals("--warmup 0s: must be a positive duration such as 10s, 500ms or 2m",
+            message("--warmup", "0s", BenchArgs::duration));
+        assertEquals("--probe 5h: must be a positive duration such as 10s, 500ms or 2m",
+            message("--probe", "5h", BenchArgs::duration));
+    }
+
+    @Test
+    void percentagesNameTheFirstMemberOutOfRange()
+    {
+        assertEquals(List.of(1, 50, 100), on("--loads", "1, 50,100").percentages("load"));
+        assertEquals("--loads 0: each load must be a percentage in 1..100",
+            message("--loads", "20,0,101", a -> a.percentages("load")));
+        assertEquals("--loads 101: each load must be a percentage in 1..100",
+            message("--loads", "101", a -> a.percentages("load")));
+        assertEquals("--loads x: each load must be a percentage in 1..100",
+            message("--loads", "x", a -> a.percentages("load")));
+        assertEquals("--loads : each load must be a percentage in 1..100",
+            message("--loads", ",50", a -> a.percentages("load")));
     }
 
     @Test

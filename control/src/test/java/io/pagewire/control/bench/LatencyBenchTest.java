@@ -61,5 +61,20 @@ class LatencyBenchTest
         assertEquals(2, BenchCommand.run(new String[] {"latency", "--modes", "huge"}, System.out, errStream));
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("rx.mode"), err.toString(StandardCharsets.UTF_8));
         assertEquals(2, BenchCommand.run(new String[] {"nope"}, System.out, errStream));
+        assertEquals(2, BenchCommand.run(new String[] {"latency", "--warmup", "0s"}, System.out, errStream));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("--warmup 0s: must be a positive duration"),
+            err.toString(StandardCharsets.UTF_8));
+        assertEquals(2, BenchCommand.run(new String[] {"latency", "--out"}, System.out, errStream));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("--out: missing value"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains(LatencyBench.USAGE), "usage after the message");
+    }
+
+    @Test
+    void helpAnywhereOnTheLinePrintsTheUsage()
+    {
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertEquals(0, BenchCommand.run(new String[] {"latency", "--loads", "20", "-h"},
+            new PrintStream(out, true, StandardCharsets.UTF_8), System.err));
+        assertEquals(LatencyBench.USAGE, out.toString(StandardCharsets.UTF_8));
     }
 }

@@ -69,13 +69,7 @@ public final class Fds
     {
         try (Arena arena = Arena.ofConfined())
         {
-            final MemorySegment state = Libc.callState(arena);
-            final MemorySegment stat = arena.allocate(LinuxStructs.STAT_SIZE, 8);
-            if (Libc.fstat(state, fd, stat) != 0)
-            {
-                throw new OsException("fstat(" + fd + ")", Libc.errno(state));
-            }
-            return stat.get(ValueLayout.JAVA_LONG, LinuxStructs.STAT_ST_SIZE);
+            return fstat(arena, fd).get(ValueLayout.JAVA_LONG, LinuxStructs.STAT_ST_SIZE);
         }
     }
 
@@ -190,14 +184,26 @@ public final class Fds
     {
         try (Arena arena = Arena.ofConfined())
         {
-            final MemorySegment state = Libc.callState(arena);
-            final MemorySegment stat = arena.allocate(LinuxStructs.STAT_SIZE, 8);
-            if (Libc.fstat(state, fd, stat) != 0)
-            {
-                throw new OsException("fstat(" + fd + ")", Libc.errno(state));
-            }
-            return (stat.get(ValueLayout.JAVA_INT, LinuxStructs.STAT_ST_MODE) & Libc.S_IFMT) == Libc.S_IFREG;
+            return (fstat(arena, fd).get(ValueLayout.JAVA_INT, LinuxStructs.STAT_ST_MODE) & Libc.S_IFMT) ==
+                Libc.S_IFREG;
         }
+    }
+
+    /**
+     * @param arena where the struct stat is allocated.
+     * @param fd    any descriptor.
+     * @return its struct stat (fstat(2)), read with the {@code LinuxStructs.STAT_*} offsets.
+     * @throws OsException when fstat fails.
+     */
+    private static MemorySegment fstat(final Arena arena, final int fd)
+    {
+        final MemorySegment state = Libc.callState(arena);
+        final MemorySegment stat = arena.allocate(LinuxStructs.STAT_SIZE, 8);
+        if (Libc.fstat(state, fd, stat) != 0)
+        {
+            throw new OsException("fstat(" + fd + ")", Libc.errno(state));
+        }
+        return stat;
     }
 
     /**

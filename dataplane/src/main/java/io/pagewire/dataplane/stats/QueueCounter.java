@@ -3,6 +3,9 @@ package io.pagewire.dataplane.stats;
 import io.pagewire.dataplane.rx.RxWriter;
 import io.pagewire.dataplane.virtio.QueueError;
 
+import org.agrona.concurrent.status.AtomicCounter;
+import org.agrona.concurrent.status.CountersManager;
+
 import java.util.Locale;
 
 /**
@@ -23,7 +26,7 @@ import java.util.Locale;
  * <p>
  * "RX" and "TX" are the guest's queues: rx packets were delivered to the guest, tx packets collected from it.
  */
-public enum QueueCounter
+public enum QueueCounter implements CounterDescriptor
 {
     /** Frames delivered into the guest's receive queue. */
     RX_PACKETS(100, "rx packets", Kind.TOTAL),
@@ -116,6 +119,7 @@ public enum QueueCounter
     /**
      * @return the stable id: the Agrona counter type id of this entry's counters.
      */
+    @Override
     public int id()
     {
         return id;
@@ -124,6 +128,7 @@ public enum QueueCounter
     /**
      * @return the label without the queue prefix, e.g. {@code "rx packets"}.
      */
+    @Override
     public String label()
     {
         return label;
@@ -172,19 +177,44 @@ public enum QueueCounter
     }
 
     /**
+     * Allocates the counter of a single entry (a total or a gauge), labelled {@link #label(int, int)}.
+     *
+     * @param manager the counters file's manager.
+     * @param queue   queue pair index.
+     * @return the counter.
+     * @throws IllegalArgumentException for a family ({@link #members()} above 1): allocate each member.
+     */
+    @Override
+    public AtomicCounter allocate(final CountersManager manager, final int queue)
+    {
+        if (members() != 1)
+        {
+            throw new IllegalArgumentException(
+                this + " is a family of " + members() + " counters: allocate each member");
+        }
+        return allocate(manager, queue, 0);
+    }
+
+    /**
+     * Allocates one counter of this entry, labelled {@link #label(int, int)}.
+     *
+     * @param manager the counters file's manager.
+     * @param queue   queue pair index.
+     * @param member  as for {@link #label(int, int)}.
+     * @return the counter.
+     */
+    public AtomicCounter allocate(final CountersManager manager, final int queue, final int member)
+    {
+        return allocate(manager, label(queue, member), queue, member);
+    }
+
+    /**
      * @param id a type id read from a counters file.
      * @return the entry with that id, or null if it is not a queue counter (a system counter, or a newer version's).
      */
     public static QueueCounter get(final int id)
     {
-        for (final QueueCounter counter : VALUES)
-        {
-            if (counter.id == id)
-            {
-                return counter;
-            }
-        }
-        return null;
+        return CounterDescriptor.byId(VALUES, id);
     }
 
     /**

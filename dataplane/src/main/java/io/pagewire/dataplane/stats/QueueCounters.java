@@ -119,8 +119,7 @@ public final class QueueCounters implements AutoCloseable
 
     private AtomicCounter allocate(final CountersManager manager, final QueueCounter counter, final int member)
     {
-        final AtomicCounter atomicCounter = manager.newCounter(
-            counter.label(queue, member), counter.id(), (key) -> CounterKey.write(key, queue, member));
+        final AtomicCounter atomicCounter = counter.allocate(manager, queue, member);
         all[allocated++] = atomicCounter;
         return atomicCounter;
     }

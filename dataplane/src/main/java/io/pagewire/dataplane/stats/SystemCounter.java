@@ -7,7 +7,7 @@ package io.pagewire.dataplane.stats;
  * Ids are part of the counters file format read by other processes: never renumber or reuse one; add new ones at the
  * end. System counter ids are 1..99 ({@link QueueCounter} ids are 100 and up; 0 is Agrona's default type).
  */
-public enum SystemCounter
+public enum SystemCounter implements CounterDescriptor
 {
     /** Dataplane duty cycles ({@code doWork()} calls). */
     DUTY_CYCLES(1, "duty cycles"),
@@ -38,17 +38,13 @@ public enum SystemCounter
         this.label = label;
     }
 
-    /**
-     * @return the stable id: the Agrona counter type id.
-     */
+    @Override
     public int id()
     {
         return id;
     }
 
-    /**
-     * @return the label, as written in the counters file.
-     */
+    @Override
     public String label()
     {
         return label;
@@ -60,13 +56,6 @@ public enum SystemCounter
      */
     public static SystemCounter get(final int id)
     {
-        for (final SystemCounter counter : VALUES)
-        {
-            if (counter.id == id)
-            {
-                return counter;
-            }
-        }
-        return null;
+        return CounterDescriptor.byId(VALUES, id);
     }
 }

@@ -58,8 +58,7 @@ public final class SystemCounters implements AutoCloseable
 
     private AtomicCounter allocate(final CountersManager manager, final SystemCounter counter)
     {
-        final AtomicCounter atomicCounter = manager.newCounter(
-            counter.label(), counter.id(), (key) -> CounterKey.write(key, CounterKey.NO_QUEUE, 0));
+        final AtomicCounter atomicCounter = counter.allocate(manager, CounterKey.NO_QUEUE);
         all[allocated++] = atomicCounter;
         return atomicCounter;
     }

@@ -1,11 +1,13 @@
 package io.pagewire.dataplane.port.afpacket;
 
+import io.pagewire.dataplane.stats.CounterDescriptor;
+
 /**
  * Counters of the AF_PACKET NIC port ({@code nic.type=af_packet}), type ids 320..339 (the af_packet range of the
  * counters file; memif has 300..319, pcap 340..359). Ids are part of the counters file format: never renumber or reuse
  * one.
  */
-public enum AfPacketCounter
+public enum AfPacketCounter implements CounterDescriptor
 {
     /** Frames the kernel dropped because the receive ring was full ({@code PACKET_STATISTICS tp_drops}). */
     KERNEL_DROPS(320, "nic.af_packet.kernel_drops"),
@@ -47,17 +49,13 @@ public enum AfPacketCounter
         this.label = label;
     }
 
-    /**
-     * @return the counter type id.
-     */
+    @Override
     public int id()
     {
         return id;
     }
 
-    /**
-     * @return the label in the counters file.
-     */
+    @Override
     public String label()
     {
         return label;

@@ -1,5 +1,6 @@
 package io.pagewire.dataplane.port.memif;
 
+import io.pagewire.dataplane.stats.CounterDescriptor;
 import io.pagewire.dataplane.stats.CounterKey;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.agrona.concurrent.status.CountersManager;
@@ -10,7 +11,7 @@ import org.agrona.concurrent.status.CountersManager;
  * of each queue pair (key queue = pair index). Each counter has one writer. Retired ids are not reused: 305 was
  * {@code nic.memif.rx_drops_chained} (received chains were dropped until frames over several buffers were assembled).
  */
-public enum MemifCounter
+public enum MemifCounter implements CounterDescriptor
 {
     /** Connections that reached CONNECTED. Control thread. */
     CONNECTS(300, "nic.memif.connects", false),
@@ -70,12 +71,14 @@ public enum MemifCounter
     }
 
     /** @return the counter type id (300..319). */
+    @Override
     public int id()
     {
         return id;
     }
 
-    /** @return the label written in the counters file. */
+    /** @return the label written in the counters file, before the queue pair of a per-queue counter. */
+    @Override
     public String label()
     {
         return label;
@@ -92,11 +95,11 @@ public enum MemifCounter
      *
      * @param manager where.
      * @param queue   the queue pair, or {@link CounterKey#NO_QUEUE}.
-     * @return the counter.
+     * @return the counter, labelled with the queue pair after the label ({@code nic.memif.tx_drops_down q1}).
      */
+    @Override
     public AtomicCounter allocate(final CountersManager manager, final int queue)
     {
-        final String fullLabel = queue == CounterKey.NO_QUEUE ? label : label + " q" + queue;
-        return manager.newCounter(fullLabel, id, (key) -> CounterKey.write(key, queue, 0));
+        return allocate(manager, queue == CounterKey.NO_QUEUE ? label : label + " q" + queue, queue, 0);
     }
 }

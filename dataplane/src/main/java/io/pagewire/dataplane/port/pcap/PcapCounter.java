@@ -1,17 +1,16 @@
 package io.pagewire.dataplane.port.pcap;
 
-import io.pagewire.dataplane.stats.CounterKey;
-import org.agrona.concurrent.status.AtomicCounter;
-import org.agrona.concurrent.status.CountersManager;
+import io.pagewire.dataplane.stats.CounterDescriptor;
 
 /**
  * The pcap port's counters, in the counters file next to the queue counters so {@code pagewire stat} shows them:
  * each has a stable {@link #id()} (the Agrona type id, in the pcap port's range 340..359) and a label. The key's
- * queue is the queue pair the port serves (always 0: a pcap port has one), member 0.
+ * queue is the queue pair the port serves (always 0: a pcap port has one), member 0
+ * ({@link CounterDescriptor#allocate(org.agrona.concurrent.status.CountersManager, int)}).
  * <p>
  * Ids are part of the counters file format: never renumber or reuse one; add new ones at the end.
  */
-public enum PcapCounter
+public enum PcapCounter implements CounterDescriptor
 {
     /** Frames replayed from nic.pcap.read: released to the dataplane (delivered to the guest or dropped by it). */
     FRAMES_REPLAYED(340, "nic.pcap.frames_replayed"),
@@ -35,27 +34,15 @@ public enum PcapCounter
         this.label = label;
     }
 
-    /** @return the stable id: the Agrona counter type id. */
+    @Override
     public int id()
     {
         return id;
     }
 
-    /** @return the label, as written in the counters file. */
+    @Override
     public String label()
     {
         return label;
-    }
-
-    /**
-     * Allocates this counter.
-     *
-     * @param manager the counters file's manager.
-     * @param pair    the queue pair the port serves, written in the key.
-     * @return the counter.
-     */
-    public AtomicCounter allocate(final CountersManager manager, final int pair)
-    {
-        return manager.newCounter(label, id, (key) -> CounterKey.write(key, pair, 0));
     }
 }
