@@ -203,7 +203,7 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         {
             for (int i = 0; i < all.length; i++)
             {
-                counters[i] = manager.newCounter(all[i].label(), all[i].id());
+                counters[i] = all[i].allocate(manager, 0); // one queue pair: key (0, 0), as the pcap port's
             }
         }
         catch (final RuntimeException ex)
