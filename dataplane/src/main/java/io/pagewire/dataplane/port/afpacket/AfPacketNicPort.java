@@ -464,8 +464,10 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         return "af_packet " + o.interfaceName() + " (ifindex " + socket.ifindex() + ", mtu " + socket.mtu() +
             ", TPACKET_V3 rx " + o.rxBlockCount() + " x " + o.rxBlockSize() + " B blocks, tx " + tx.frameCount() +
             " x " + o.txFrameSize() + " B slots, " + socket.sendBufferNote() +
-            (sendBufferShort() ? ", SHORT of the ring's " + sendBufferWanted + " B: a kick may stop before the " +
-                "ring's end, so the port kicks again while the ring is full" : "") +
+            (sendBufferShort() ? ", SHORT of the ring's " + sendBufferWanted + " B (twice the ring's " +
+                o.txRingLength() + " B, as the kernel counts; set net.core.wmem_max to at least " + o.txRingLength() +
+                " or grant CAP_NET_ADMIN): a kick may stop before the ring's end, so the port kicks again while the " +
+                "ring is full" : "") +
             (o.promiscuous() ? ", promiscuous" : "") + (o.vnetHdr() ? ", vnet_hdr" : "") + ")";
     }
 

@@ -55,6 +55,9 @@ class AfPacketTxKickInteropTest
     private static final int QUIET_AFTER_ONE_KICK_MS = 500;
     /** After each further kick: its frames leave the qdisc back to back, so a gap this long means they are all out. */
     private static final int QUIET_MS = 30;
+    /** Linux errno values a kick returns while the send buffer has no room yet. */
+    private static final int EAGAIN = 11;
+    private static final int ENOBUFS = 105;
 
     @ParameterizedTest(name = "vnet_hdr={0}")
     @ValueSource(booleans = {true, false})
@@ -144,10 +147,14 @@ class AfPacketTxKickInteropTest
             int kicks = 1;
             int arrived = count(capture, vnetHdr, expected, QUIET_AFTER_ONE_KICK_MS);
             final int afterOneKick = arrived / perFrame;
-            while (arrived < expected && kicks < 2 * sent)
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (arrived < expected && kicks < 2 * sent && System.nanoTime() - deadline < 0)
             {
-                assertEquals(0, port.socket().kick(), "kick");
-                kicks++;
+                // EAGAIN/ENOBUFS: the send buffer is still charged with frames the qdisc holds (a busy machine can
+                // keep the softirq that frees them late): not a kick that sent anything, so not counted.
+                final int errno = port.socket().kick();
+                assertTrue(errno == 0 || errno == EAGAIN || errno == ENOBUFS, "kick failed: errno " + errno);
+                kicks += errno == 0 ? 1 : 0;
                 arrived += count(capture, vnetHdr, expected - arrived, QUIET_MS);
             }
             final Result result = new Result(vnetHdr, port.sendBufferShort(), port.socket().sendBuffer(),
