@@ -23,8 +23,11 @@ final class PagewireForwarder implements PvpBench.ForwarderUnderTest
 
     static
     {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> RUNNING.forEach(f -> f.process.destroy()),
-            "pagewire-forwarder-reaper"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() ->
+        {
+            RUNNING.forEach(f -> f.process.destroy());
+            RUNNING.forEach(PagewireForwarder::awaitOrKill);
+        }, "pagewire-forwarder-reaper"));
     }
 
     private final Process process;
@@ -158,8 +161,14 @@ final class PagewireForwarder implements PvpBench.ForwarderUnderTest
     public void close()
     {
         // SIGTERM: pagewire stops cleanly (like Ctrl-C) and removes its files.
-        RUNNING.remove(this);
         process.destroy();
+        awaitOrKill();
+        RUNNING.remove(this);
+    }
+
+    /** Waits for the process to end after SIGTERM, then kills it. */
+    private void awaitOrKill()
+    {
         try
         {
             if (!process.waitFor(15, TimeUnit.SECONDS))
