@@ -48,7 +48,7 @@ public final class BenchCommand
             (args.length == 0 ? err : out).print(USAGE);
             return args.length == 0 || !(args[0].equals("--help") || args[0].equals("-h")) ? 2 : 0;
         }
-        if (args.length > 1 && (args[1].equals("--help") || args[1].equals("-h")))
+        if (wantsHelp(args, 1))
         {
             out.print(BenchOptions.USAGE);
             return 0;
@@ -93,9 +93,22 @@ public final class BenchCommand
         }
     }
 
+    /** @return whether {@code --help} or {@code -h} stands anywhere from {@code from} on (as bench latency takes it). */
+    static boolean wantsHelp(final String[] args, final int from)
+    {
+        for (int i = from; i < args.length; i++)
+        {
+            if (args[i].equals("--help") || args[i].equals("-h"))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static int guest(final String[] args, final PrintStream out, final PrintStream err)
     {
-        if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h")))
+        if (wantsHelp(args, 0))
         {
             out.print(GuestBenchOptions.USAGE);
             return 0;

@@ -2,11 +2,15 @@ package io.pagewire.control.bench;
 
 import org.junit.jupiter.api.Test;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class BenchOptionsTest
 {
@@ -80,5 +84,20 @@ class BenchOptionsTest
         assertEquals("2048", PvpBench.txSegments(2048));
         assertEquals("2048,1", PvpBench.txSegments(2049));
         assertEquals("2048,2048,2048,2048,808", PvpBench.txSegments(9000));
+    }
+
+    @Test
+    void helpStandsAnywhereOnTheLineOfEveryBenchSubcommand()
+    {
+        for (final String[] line : new String[][] {{"pvp", "--reps", "3", "--help"}, {"pvp", "-h"},
+            {"guest", "--mrg", "on", "-h"}, {"guest", "--help"}})
+        {
+            final ByteArrayOutputStream out = new ByteArrayOutputStream();
+            final ByteArrayOutputStream err = new ByteArrayOutputStream();
+            assertEquals(0, BenchCommand.run(line, new PrintStream(out, true), new PrintStream(err,
+                true)), String.join(" ", line) + ": " + err);
+            assertTrue(out.toString().startsWith("usage: pagewire bench " + line[0]), out.toString());
+        }
+        assertFalse(BenchCommand.wantsHelp(new String[] {"pvp", "--reps", "3"}, 1));
     }
 }
