@@ -44,7 +44,9 @@ class CounterContractTest
         }
         for (final MemifCounter counter : MemifCounter.values())
         {
-            table.append(counter.id()).append(' ').append(counter.label()).append('\n');
+            // Per queue pair ones get " qN" in their label and the queue in their key.
+            table.append(counter.id()).append(' ').append(counter.label()).append(counter.perQueue() ? " qN" : "")
+                .append('\n');
         }
         for (final AfPacketCounter counter : AfPacketCounter.values())
         {
@@ -86,15 +88,15 @@ class CounterContractTest
             300 nic.memif.connects
             301 nic.memif.disconnects
             302 nic.memif.bad_messages
-            303 nic.memif.bad_descriptors
-            304 nic.memif.tx_drops_down
-            306 nic.memif.tx_drops_buffer_too_small
+            303 nic.memif.bad_descriptors qN
+            304 nic.memif.tx_drops_down qN
+            306 nic.memif.tx_drops_buffer_too_small qN
             307 nic.memif.rejected
             308 nic.memif.connect_failures
-            309 nic.memif.rx_drops_too_long
-            310 nic.memif.rx_incomplete_chains
-            311 nic.memif.tx_waits_offer_too_small
-            312 nic.memif.tx_drops_offer_too_small
+            309 nic.memif.rx_drops_too_long qN
+            310 nic.memif.rx_incomplete_chains qN
+            311 nic.memif.tx_waits_offer_too_small qN
+            312 nic.memif.tx_drops_offer_too_small qN
             320 nic.af_packet.kernel_drops
             321 nic.af_packet.kernel_freeze_queue
             322 nic.af_packet.kernel_packets
