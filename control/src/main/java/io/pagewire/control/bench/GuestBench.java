@@ -27,9 +27,9 @@ import java.util.stream.Stream;
  * {@code pagewire bench guest}: external → guest TCP into a real Linux guest's virtio_net driver, the seed's benchmark.
  * An iperf3 client in a fresh network namespace sends over a veth pair to the backend under test, which forwards
  * between the veth's other end (AF_PACKET) and the vhost-user socket of a QEMU (TCG) guest running the iperf3 server
- * ({@link LinuxGuest}). For each cell (mrg_rxbuf × the guest's receive offloads) each backend gets one guest boot
- * running {@code reps} iperf3 tests; the backends' order flips from cell to cell so that drift in the machine's load
- * does not favour one.
+ * ({@link LinuxGuest}). For each cell (mrg_rxbuf × the guest's receive offloads) each backend gets {@code boots}
+ * guest boots (default one), taking turns with the other, each running {@code reps} iperf3 tests; the backends' order
+ * flips from cell to cell so that drift in the machine's load or speed does not favour one.
  * <p>
  * The guest's receive offloads ({@code --tso}): pagewire offers them with {@code features.guest_tso=true} (without
  * {@code nic.af_packet.vnet_hdr}, as here, it sends no GSO packets, but the offer makes virtio_net post 64 KiB
@@ -144,13 +144,18 @@ final class GuestBench
                     {
                         java.util.Collections.reverse(order);
                     }
-                    for (final String backend : order)
+                    // --boots N: the backends take turns, boot by boot, so that a drift of the machine's speed
+                    // during the cell falls on both.
+                    for (int boot = 0; boot < options.boots(); boot++)
                     {
-                        if (stopping)
+                        for (final String backend : order)
                         {
-                            return List.copyOf(runs);
+                            if (stopping)
+                            {
+                                return List.copyOf(runs);
+                            }
+                            runs.addAll(measure(veth, backend, mrg, tso, boot * options.reps()));
                         }
-                        runs.addAll(measure(veth, backend, mrg, tso));
                     }
                 }
             }
@@ -224,7 +229,13 @@ final class GuestBench
         }
     }
 
-    private List<Run> measure(final Veth veth, final String backend, final boolean mrg, final boolean tso)
+    /**
+     * One guest boot against one backend, running {@code reps} iperf3 tests.
+     *
+     * @param repsBefore runs of this backend and cell in earlier boots (the runs here are numbered on from them).
+     */
+    private List<Run> measure(
+        final Veth veth, final String backend, final boolean mrg, final boolean tso, final int repsBefore)
         throws InterruptedException
     {
         final List<Run> result = new ArrayList<>();
@@ -248,9 +259,9 @@ final class GuestBench
             rxMode = features.charAt(15) == '1' ? "mergeable" :
                 (features.charAt(7) == '1' || features.charAt(8) == '1' || features.charAt(9) == '1' ||
                 features.charAt(10) == '1') ? "big" : "small";
-            for (int rep = 1; rep <= options.reps(); rep++)
+            for (int nth = 1; nth <= options.reps(); nth++)
             {
-                result.add(rep(veth, guest, forwarder, backend, mrg, tso, rep, rxMode));
+                result.add(rep(veth, guest, forwarder, backend, mrg, tso, nth, repsBefore + nth, rxMode));
             }
             guest.awaitExit(Duration.ofSeconds(60));
         }
@@ -262,9 +273,10 @@ final class GuestBench
             {
                 out.println(e.getMessage()); // with the guest's console tail
             }
-            for (int rep = result.size() + 1; rep <= options.reps(); rep++)
+            for (int nth = result.size() + 1; nth <= options.reps(); nth++)
             {
-                result.add(new Run(backend, mrg, tso, rep, Double.NaN, -1, rxMode, Double.NaN, "?", error));
+                result.add(new Run(backend, mrg, tso, repsBefore + nth, Double.NaN, -1, rxMode, Double.NaN, "?",
+                    error));
             }
         }
         finally
@@ -284,9 +296,10 @@ final class GuestBench
 
     private Run rep(
         final Veth veth, final LinuxGuest guest, final PvpBench.ForwarderUnderTest forwarder, final String backend,
-        final boolean mrg, final boolean tso, final int rep, final String rxMode) throws InterruptedException
+        final boolean mrg, final boolean tso, final int nth, final int rep, final String rxMode)
+        throws InterruptedException
     {
-        guest.awaitNth("PW-CMD iperf3s", rep, BOOT_TIMEOUT);
+        guest.awaitNth("PW-CMD iperf3s", nth, BOOT_TIMEOUT);
         final List<Long> pids = new ArrayList<>(forwarder.pids());
         pids.add(guest.process().pid());
         guest.process().descendants().forEach(p -> pids.add(p.pid()));
@@ -298,7 +311,7 @@ final class GuestBench
         final double foreign = ((CpuAccounting.machineBusySeconds() - busyStart) -
             (CpuAccounting.processSeconds(pids) + CpuAccounting.reapedChildrenSeconds() - oursStart)) / elapsed;
         forwarder.checkAlive();
-        final String line = guest.awaitNth("PW-IPERF3", rep, Duration.ofSeconds(options.seconds() + 60L));
+        final String line = guest.awaitNth("PW-IPERF3", nth, Duration.ofSeconds(options.seconds() + 60L));
         final String rc = field(line, "rc");
         final String received = field(line, "received_bps");
         final long retransmits = longOr(jsonNumber(client, "retransmits"), -1);

@@ -9,21 +9,22 @@ import java.util.List;
  *
  * @param mrg          mergeable receive buffers on and/or off ({@code --mrg on|off|both}).
  * @param tso          the guest's receive offloads offered (guest_tso4/6...) on and/or off ({@code --tso on|off|both}).
- * @param reps         iperf3 runs per backend and cell, all in one guest boot ({@code --reps N}).
+ * @param reps         iperf3 runs per guest boot ({@code --reps N}).
  * @param seconds      seconds per iperf3 run ({@code --seconds N}).
  * @param backends     the backends compared, in order; the order flips from cell to cell ({@code --backends}).
  * @param json         where the JSON result goes, or null ({@code --json FILE}).
  * @param pagewireSets extra {@code key=value} settings for pagewire ({@code --set}, repeatable).
  * @param pinGuest     QEMU kept off the backend's busy CPU ({@code --pin-guest on|off}).
+ * @param boots        guest boots per backend and cell, the backends taking turns ({@code --boots N}).
  */
 record GuestBenchOptions(
     List<Boolean> mrg, List<Boolean> tso, int reps, int seconds, List<String> backends, Path json,
-    List<String> pagewireSets, boolean pinGuest)
+    List<String> pagewireSets, boolean pinGuest, int boots)
 {
     static final String USAGE = """
         usage: pagewire bench guest [--mrg on|off|both] [--tso on|off|both] [--reps N] [--seconds N]
                                     [--backends pagewire,dpdk] [--json FILE] [--set key=value]...
-                                    [--pin-guest on|off]
+                                    [--pin-guest on|off] [--boots N]
 
         External → guest TCP into a real Linux guest (perf/guest: Debian's cloud kernel, its own virtio_net, QEMU TCG,
         one vCPU): an iperf3 client in a fresh network namespace sends over a veth pair (offloads off, so only MTU
@@ -37,7 +38,10 @@ record GuestBenchOptions(
           --tso        the device's receive offloads for the guest (guest_tso4/6, guest_ecn, guest_ufo) left to the
                        backend (on; pagewire with features.guest_tso=true) or switched off on QEMU's device (off),
                        or both (default both). With them and mrg off, Linux posts 64 KiB "big packet" chains
-          --reps       iperf3 runs per backend and cell, in one guest boot (default 5)
+          --reps       iperf3 runs per guest boot (default 5)
+          --boots      guest boots per backend and cell (default 1); with more, the backends take turns boot by
+                       boot (A B A B ...), so that the machine's drifting speed falls on both; runs per backend and
+                       cell = boots x reps
           --seconds    seconds per iperf3 run (default 8)
           --backends   which backends, in order (default pagewire,dpdk)
           --json FILE  write {"machine": ..., "runs": [...], "summary": [...]} there
@@ -60,6 +64,7 @@ record GuestBenchOptions(
         Path json = null;
         final List<String> sets = new ArrayList<>();
         boolean pinGuest = true;
+        int boots = 1;
         final BenchArgs options = new BenchArgs(args);
         while (options.next())
         {
@@ -73,9 +78,10 @@ record GuestBenchOptions(
                 case "--json" -> json = Path.of(options.value());
                 case "--set" -> sets.add(options.value());
                 case "--pin-guest" -> pinGuest = options.flag();
+                case "--boots" -> boots = options.integer(1, 20);
                 default -> throw options.unknown();
             }
         }
-        return new GuestBenchOptions(mrg, tso, reps, seconds, backends, json, List.copyOf(sets), pinGuest);
+        return new GuestBenchOptions(mrg, tso, reps, seconds, backends, json, List.copyOf(sets), pinGuest, boots);
     }
 }

@@ -23,6 +23,10 @@ class GuestBenchOptionsTest
         assertEquals(List.of("pagewire", "dpdk"), options.backends());
         assertTrue(options.pinGuest(), "QEMU is kept off the backend's busy CPU unless asked");
         assertEquals(false, GuestBenchOptions.parse(new String[]{"--pin-guest", "off"}).pinGuest());
+        assertEquals(1, options.boots(), "one boot per backend and cell unless asked");
+        assertEquals(3, GuestBenchOptions.parse(new String[]{"--boots", "3"}).boots());
+        assertEquals("--boots 0: must be a number in 1..20", assertThrows(IllegalArgumentException.class,
+            () -> GuestBenchOptions.parse(new String[]{"--boots", "0"})).getMessage());
     }
 
     @Test
