@@ -203,7 +203,8 @@ class ControlLoopFairnessProcessTest
         awaitExit(0);
     }
 
-    private void start(final Path socket, final boolean client, final String... extra) throws IOException
+    private void start(final Path socket, final boolean client, final String... extra)
+        throws IOException, InterruptedException
     {
         final List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
