@@ -106,7 +106,10 @@ public final class VhostUserServer implements AutoCloseable
         this.path = path;
         this.clientMode = clientMode;
         this.backend = backend;
-        this.logLimiter = LogLimiter.perSecond(System.err::println, "pagewire: vhost-user")
+        // PAGEWIRE_VHOST_TRACE=1 asks for every request's line: debugging a frontend, not defending against one.
+        this.logLimiter = new LogLimiter(System.err::println, "pagewire: vhost-user",
+            System.getenv("PAGEWIRE_VHOST_TRACE") != null ? Integer.MAX_VALUE : LogLimiter.DEFAULT_LINES_PER_INTERVAL,
+            LogLimiter.DEFAULT_INTERVAL_NS, System::nanoTime)
             .countInto(counters == null ? null : counters.get(SystemCounter.CONTROL_LOG_LINES_SUPPRESSED));
         this.messageTimeoutCounter = counters == null ? null : counters.get(SystemCounter.VHOST_USER_MESSAGE_TIMEOUTS);
         this.unwritableReplyCounter =
