@@ -24,8 +24,8 @@ import static io.pagewire.control.vhostuser.VhostUserProtocol.*;
  * closed); the server then waits for, or reconnects to, the next one. The dataplane never waits on the socket.
  * <p>
  * Fairness (the control thread also serves SIGTERM, the run's duration, status lines, memif handshakes): whatever the
- * frontend does, one {@link #poll(int)} returns after at most {@link #MESSAGES_PER_POLL} requests and one wait of at
- * most the caller's timeout. The connection is non-blocking: a message is read as its bytes arrive, across polls,
+ * frontend does, one {@link #poll(int)} returns after at most {@link #MESSAGES_PER_POLL} requests (and
+ * {@link #RECEIVES_PER_POLL} receives) and one wait of at most the caller's timeout. The connection is non-blocking: a message is read as its bytes arrive, across polls,
  * so a frontend that stops mid-message holds no poll (it is closed once the message is
  * {@link #MESSAGE_TIMEOUT_MS} old); a reply is sent without waiting, and a frontend whose socket buffer has no room
  * for it (it does not read) is closed; in client mode connect never waits for the frontend to accept (a full listen
@@ -42,6 +42,11 @@ public final class VhostUserServer implements AutoCloseable
      * work many times a second.
      */
     public static final int MESSAGES_PER_POLL = 32;
+    /**
+     * recvmsg calls per poll at most: a frontend that sends a message byte by byte (each byte may carry fds to close)
+     * makes one per byte; QEMU and DPDK send a message in one sendmsg, so this is never reached by them.
+     */
+    private static final int RECEIVES_PER_POLL = 4 * MESSAGES_PER_POLL;
     private static final long MIN_BACKOFF_NS = 100_000_000L;
     private static final long MAX_BACKOFF_NS = 5_000_000_000L;
     private static final int INCOMPLETE = 0;
@@ -70,6 +75,7 @@ public final class VhostUserServer implements AutoCloseable
     /** Payload size announced by the header of the message being read; valid once its header arrived. */
     private int announced;
     private long messageDeadlineNs;
+    private int receivesLeft;
 
     private UnixSocket listener;
     private UnixSocket connection;
@@ -163,6 +169,7 @@ public final class VhostUserServer implements AutoCloseable
             return 0;
         }
         int handled = 0;
+        receivesLeft = RECEIVES_PER_POLL;
         while (connection != null && handled < MESSAGES_PER_POLL)
         {
             final int step = readMessage();
@@ -244,7 +251,8 @@ public final class VhostUserServer implements AutoCloseable
      * checked) exactly the payload it announces, never a byte of the next message. Fds that come are appended to
      * {@link #fds} and counted in {@link #fdCount} (beyond its room they are closed); they may ride on any chunk.
      *
-     * @return {@link #COMPLETE}, {@link #INCOMPLETE} (nothing more is there now), or {@link #GONE} (the frontend left,
+     * @return {@link #COMPLETE}, {@link #INCOMPLETE} (nothing more is there now, or this poll's receives are used
+     *         up), or {@link #GONE} (the frontend left,
      *         or the header is one to close on: logged and counted here).
      */
     private int readMessage()
@@ -258,6 +266,10 @@ public final class VhostUserServer implements AutoCloseable
                 if (wanted == 0)
                 {
                     return COMPLETE;
+                }
+                if (receivesLeft-- <= 0)
+                {
+                    return INCOMPLETE; // the rest in the next poll
                 }
                 final int bytes = connection.tryReceive(message.addressOffset() + received, wanted, moreFds);
                 takeFds();

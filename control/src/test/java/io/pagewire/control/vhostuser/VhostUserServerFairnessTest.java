@@ -3,6 +3,7 @@ package io.pagewire.control.vhostuser;
 import io.pagewire.dataplane.engine.DataplaneAgent;
 import io.pagewire.dataplane.engine.DataplaneProxy;
 import io.pagewire.dataplane.engine.RxPolicy;
+import io.pagewire.dataplane.os.EventFd;
 import io.pagewire.dataplane.os.Fds;
 import io.pagewire.dataplane.os.OsException;
 import io.pagewire.dataplane.os.UnixSocket;
@@ -135,6 +136,41 @@ class VhostUserServerFairnessTest
             assertTrue(server.suppressedLogLines() > 0, "log lines suppressed");
             assertEquals(server.suppressedLogLines(), systemCounters.get(
                 SystemCounter.CONTROL_LOG_LINES_SUPPRESSED).get(), "and counted");
+        }
+        servesAValidFrontend(temp.resolve("vhost.sock"));
+    }
+
+    @Test
+    void aMessageSentByteByByteWithAnFdOnEachIsReadAFewDozenReceivesPerPoll() throws Exception
+    {
+        server = new VhostUserServer(temp.resolve("vhost.sock"), false, backend, systemCounters);
+        try (TestFrontend frontend = TestFrontend.connect(temp.resolve("vhost.sock"));
+             EventFd event = EventFd.create())
+        {
+            awaitConnected();
+            // A stream receive stops after a chunk that carries fds: one byte with one fd per send makes one recvmsg
+            // per byte (bytes without fds would be read together).
+            final int payloadSize = 8 + MEM_REGION_SIZE * MAX_MEM_REGIONS;
+            final UnsafeBuffer bytes = new UnsafeBuffer(BufferUtil.allocateDirectAligned(HEADER_LENGTH + payloadSize,
+                64));
+            bytes.putInt(REQUEST_OFFSET, VhostUserRequest.SET_MEM_TABLE.code());
+            bytes.putInt(FLAGS_OFFSET, VERSION);
+            bytes.putInt(SIZE_OFFSET, payloadSize);
+            bytes.putInt(HEADER_LENGTH, MAX_MEM_REGIONS);
+            final int byByte = 200;
+            for (int i = 0; i < byByte; i++)
+            {
+                assertEquals(1, frontend.socket.send(bytes.addressOffset() + i, 1, new int[] {event.fd()}, 1));
+            }
+            frontend.socket.send(bytes.addressOffset() + byByte, HEADER_LENGTH + payloadSize - byByte, null, 0);
+            assertEquals(0, server.poll(100));
+            assertTrue(server.isConnected() && server.messagePending(),
+                "the poll stopped after a few dozen receives, the message not read to its end yet");
+            for (int polls = 0; server.isConnected(); polls++)
+            {
+                assertTrue(polls < 10_000, "the rest is read in the next polls; 200 fds on a memory table close it");
+                server.poll(100);
+            }
         }
         servesAValidFrontend(temp.resolve("vhost.sock"));
     }
