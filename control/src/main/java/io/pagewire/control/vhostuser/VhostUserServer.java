@@ -24,13 +24,14 @@ import static io.pagewire.control.vhostuser.VhostUserProtocol.*;
  * closed); the server then waits for, or reconnects to, the next one. The dataplane never waits on the socket.
  * <p>
  * Fairness (the control thread also serves SIGTERM, the run's duration, status lines, memif handshakes): whatever the
- * frontend does, one {@link #poll(int)} returns after at most {@link #MESSAGES_PER_POLL} requests (and
- * {@link #RECEIVES_PER_POLL} receives) and one wait of at most the caller's timeout. The connection is non-blocking: a message is read as its bytes arrive, across polls,
- * so a frontend that stops mid-message holds no poll (it is closed once the message is
+ * frontend does, one {@link #poll(int)} returns after at most {@link #MESSAGES_PER_POLL} requests (and 128 receives)
+ * and one wait of at most the caller's timeout. The connection is non-blocking: a message is read as its bytes
+ * arrive, across polls, so a frontend that stops mid-message holds no poll (it is closed once the message is
  * {@link #MESSAGE_TIMEOUT_MS} old); a reply is sent without waiting, and a frontend whose socket buffer has no room
  * for it (it does not read) is closed; in client mode connect never waits for the frontend to accept (a full listen
  * backlog is a failed attempt, retried after the backoff). Log lines go through a {@link LogLimiter}: a frontend
- * flooding refused requests costs a few lines a second, and one line saying how many were suppressed.
+ * flooding refused requests costs a few lines a second, and one line saying how many were suppressed. (What one
+ * request may cost is the backend's: stopping a running queue pair waits, bounded, for the dataplane to give it back.)
  */
 public final class VhostUserServer implements AutoCloseable
 {
@@ -252,8 +253,7 @@ public final class VhostUserServer implements AutoCloseable
      * {@link #fds} and counted in {@link #fdCount} (beyond its room they are closed); they may ride on any chunk.
      *
      * @return {@link #COMPLETE}, {@link #INCOMPLETE} (nothing more is there now, or this poll's receives are used
-     *         up), or {@link #GONE} (the frontend left,
-     *         or the header is one to close on: logged and counted here).
+     *         up), or {@link #GONE} (the frontend left, or the header is one to close on: logged and counted here).
      */
     private int readMessage()
     {
