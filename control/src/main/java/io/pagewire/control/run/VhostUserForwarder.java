@@ -114,7 +114,7 @@ public final class VhostUserForwarder implements Forwarder
             backend = new VhostUserBackend(pairs, offered, proxies, nics::port, policy,
                 config.dataplane().burst(), countersFile.manager());
             server = new VhostUserServer(Path.of(config.guest().socket()),
-                config.guest().mode() == VhostUserMode.CLIENT, backend);
+                config.guest().mode() == VhostUserMode.CLIENT, backend, systemCounters.getFirst());
         }
         catch (final RuntimeException e)
         {

@@ -33,7 +33,12 @@ final class TestFrontend implements AutoCloseable
 
     private TestFrontend(final Path path, final long memorySize)
     {
-        socket = UnixSocket.connect(path);
+        this(UnixSocket.connect(path), memorySize);
+    }
+
+    private TestFrontend(final UnixSocket socket, final long memorySize)
+    {
+        this.socket = socket;
         memfd = Fds.memfdCreate("test-guest", memorySize);
         memory = Mapping.map(memfd, 0, memorySize);
         // The frontend's own view: guest-physical GUEST_BASE is at its mapping; "user address" = its VA.
@@ -43,6 +48,15 @@ final class TestFrontend implements AutoCloseable
     static TestFrontend connect(final Path path)
     {
         return new TestFrontend(path, 16L << 20);
+    }
+
+    /**
+     * A frontend on a connection made otherwise: the one a listening frontend accepted from the backend in client
+     * mode. It must be blocking ({@link UnixSocket#accept()}), as the frontend's methods wait on it.
+     */
+    static TestFrontend over(final UnixSocket socket)
+    {
+        return new TestFrontend(socket, 16L << 20);
     }
 
     /** A frontend with {@code memorySize} bytes of guest memory (a multiple of the page size). */

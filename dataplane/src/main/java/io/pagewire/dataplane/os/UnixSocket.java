@@ -31,9 +31,10 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
  * An AF_UNIX socket carrying messages with file descriptors (SCM_RIGHTS): SOCK_STREAM, blocking, for the vhost-user
- * transport (QEMU docs/interop/vhost-user.rst); SOCK_SEQPACKET, non-blocking ({@link #listenSeqPacket},
- * {@link #connectSeqPacket}, {@link #tryAccept}, {@link #receiveMessage}), for memif's control channel, polled by a
- * control thread that must never block.
+ * transport (QEMU docs/interop/vhost-user.rst), or non-blocking ({@link #connectNonBlocking}, {@link #tryAccept},
+ * {@link #tryReceive}, {@link #trySend}) for a control thread serving hostile frontends; SOCK_SEQPACKET,
+ * non-blocking ({@link #listenSeqPacket}, {@link #connectSeqPacket}, {@link #tryAccept}, {@link #receiveMessage}),
+ * for memif's control channel, polled by a control thread that must never block.
  * <p>
  * Rules of fd passing on a stream socket, which this class follows:
  * <ul>
@@ -57,7 +58,10 @@ public final class UnixSocket implements AutoCloseable
 {
     /** The most fds one message carries; the control buffers are sized for this many. */
     public static final int MAX_FDS = 32;
-    /** What {@link #receiveMessage} returns when no message is waiting. */
+    /**
+     * What {@link #receiveMessage} and {@link #tryReceive} return when nothing is waiting, and {@link #trySend} when
+     * the send buffer has no room.
+     */
     public static final int WOULD_BLOCK = -1;
 
     /** listen(2) backlog. */
@@ -230,14 +234,39 @@ public final class UnixSocket implements AutoCloseable
         return connect(path, true);
     }
 
+    /**
+     * Connects a non-blocking {@code SOCK_STREAM} socket to a listening one (vhost-user client mode, on a control
+     * thread that must never wait for a peer). A blocking connect to a Unix socket whose listen backlog is full
+     * sleeps until the peer accepts, which a hostile or hung frontend may never do; this one fails at once with
+     * EAGAIN instead (net/unix/af_unix.c, unix_stream_connect: {@code if (!timeo) goto out} with {@code -EAGAIN}).
+     * For a Unix socket connect completes or fails at once: there is no EINPROGRESS state to wait on.
+     * <p>
+     * The socket stays non-blocking: receive and send on it with {@link #tryReceive} and {@link #trySend}.
+     *
+     * @param path the socket's path.
+     * @return the connected socket.
+     * @throws IllegalArgumentException when the path does not fit sun_path.
+     * @throws OsException              naming the path: ENOENT (no such socket), ECONNREFUSED (nobody listens),
+     *                                  EAGAIN (the listener's backlog is full).
+     */
+    public static UnixSocket connectNonBlocking(final Path path)
+    {
+        return connect(path, false, Libc.SOCK_NONBLOCK);
+    }
+
     private static UnixSocket connect(final Path path, final boolean seqPacket)
+    {
+        return connect(path, seqPacket, 0);
+    }
+
+    private static UnixSocket connect(final Path path, final boolean seqPacket, final int extraType)
     {
         final byte[] pathBytes = pathBytes(path);
         try (Arena arena = Arena.ofConfined())
         {
             final MemorySegment state = Libc.callState(arena);
             final MemorySegment address = sockaddr(arena, pathBytes);
-            final int fd = newSocket(state, seqPacket);
+            final int fd = newSocket(state, seqPacket, extraType);
             try
             {
                 boolean interrupted = false;
@@ -286,9 +315,11 @@ public final class UnixSocket implements AutoCloseable
     }
 
     /**
-     * Accepts one pending connection without waiting (a socket from {@link #listenSeqPacket}).
+     * Accepts one pending connection without waiting (a socket from {@link #listenSeqPacket}). On a listener from
+     * {@link #listen(Path)}, which is itself blocking, call it only after {@link #awaitReadable} said a connection is
+     * pending (a Unix listener keeps a pending connection queued even when its peer closes before the accept).
      *
-     * @return the connected socket (non-blocking {@code SOCK_SEQPACKET}), or null when none is pending.
+     * @return the connected socket, of this listener's type and non-blocking, or null when none is pending.
      * @throws IllegalStateException when this is not a listening socket, or is closed.
      * @throws OsException           when accept fails otherwise.
      */
@@ -459,6 +490,30 @@ public final class UnixSocket implements AutoCloseable
      */
     public int send(final long address, final int length, final int[] fds, final int fdCount)
     {
+        return send(address, length, fds, fdCount, 0);
+    }
+
+    /**
+     * Sends what the socket buffer takes now, without waiting ({@code MSG_DONTWAIT}), and the fds attached to the
+     * first byte: a peer that never reads must not hold the sending thread (a blocking sendmsg on a full buffer waits
+     * until the peer reads). Allocation-free unless it throws.
+     *
+     * @param address first byte to send.
+     * @param length  bytes to send (see {@link #send}).
+     * @param fds     the fds to pass; may be null when fdCount is 0.
+     * @param fdCount how many of fds[0..] to pass.
+     * @return bytes sent, possibly fewer than length when the buffer filled up; {@link #WOULD_BLOCK} when the
+     *         buffer had no room at all (nothing was sent, no fd went).
+     * @throws IllegalArgumentException when length or fdCount is out of range.
+     * @throws OsException              when sendmsg fails otherwise, for example EPIPE when the peer closed.
+     */
+    public int trySend(final long address, final int length, final int[] fds, final int fdCount)
+    {
+        return send(address, length, fds, fdCount, Libc.MSG_DONTWAIT);
+    }
+
+    private int send(final long address, final int length, final int[] fds, final int fdCount, final int extraFlags)
+    {
         checkOpen();
         if (length < 0)
         {
@@ -503,12 +558,16 @@ public final class UnixSocket implements AutoCloseable
         }
         while (true)
         {
-            final long sent = Libc.sendmsg(sendState, fd, sendMsg, Libc.MSG_NOSIGNAL);
+            final long sent = Libc.sendmsg(sendState, fd, sendMsg, Libc.MSG_NOSIGNAL | extraFlags);
             if (sent >= 0)
             {
                 return (int)sent;
             }
             final int errno = Libc.errno(sendState);
+            if ((errno == Libc.EAGAIN) && (extraFlags & Libc.MSG_DONTWAIT) != 0)
+            {
+                return WOULD_BLOCK;
+            }
             if (errno != Libc.EINTR)
             {
                 throw new OsException("sendmsg(" + name + ")", errno);
@@ -535,6 +594,27 @@ public final class UnixSocket implements AutoCloseable
         lastFdCount = 0;
         final int received = receiveChunk(address, length, fdsOut, 0, 0);
         lastFdCount = chunkFdCount;
+        return received;
+    }
+
+    /**
+     * Receives up to length bytes if any are there, without waiting ({@code MSG_DONTWAIT}), and the fds attached to
+     * them: for a control thread reading a stream message piece by piece, across polls, so that a peer that stops
+     * mid-message never holds it. Allocation-free unless it throws.
+     *
+     * @param address where to put the bytes.
+     * @param length  room there, >= 1.
+     * @param fdsOut  where to put received fds (see {@link #receive}); {@link #lastFdCount()} says how many came.
+     * @return bytes received; 0 on EOF; {@link #WOULD_BLOCK} when nothing is waiting.
+     * @throws OsException when recvmsg fails, or when the control data was truncated (see {@link #receive}).
+     */
+    public int tryReceive(final long address, final int length, final int[] fdsOut)
+    {
+        checkOpen();
+        checkReceiveArguments(length, fdsOut);
+        lastFdCount = 0;
+        final int received = receiveChunk(address, length, fdsOut, 0, Libc.MSG_DONTWAIT);
+        lastFdCount = received == WOULD_BLOCK ? 0 : chunkFdCount;
         return received;
     }
 
@@ -777,7 +857,12 @@ public final class UnixSocket implements AutoCloseable
 
     private static int newSocket(final MemorySegment state, final boolean seqPacket)
     {
-        final int type = seqPacket ? Libc.SOCK_SEQPACKET | Libc.SOCK_NONBLOCK : Libc.SOCK_STREAM;
+        return newSocket(state, seqPacket, 0);
+    }
+
+    private static int newSocket(final MemorySegment state, final boolean seqPacket, final int extraType)
+    {
+        final int type = (seqPacket ? Libc.SOCK_SEQPACKET | Libc.SOCK_NONBLOCK : Libc.SOCK_STREAM) | extraType;
         final int fd = Libc.socket(state, Libc.AF_UNIX, type | Libc.SOCK_CLOEXEC, 0);
         if (fd < 0)
         {

@@ -25,7 +25,27 @@ public enum SystemCounter implements CounterDescriptor
     /** Commands from control the dataplane applied. */
     COMMANDS_APPLIED(6, "commands applied"),
     /** Events the dataplane could not publish to control because the ring was full. */
-    EVENTS_DROPPED(7, "events dropped");
+    EVENTS_DROPPED(7, "events dropped"),
+    /**
+     * Log lines of the control thread's peers (vhost-user) suppressed by the rate limit ({@link LogLimiter}); written
+     * by the control thread.
+     */
+    CONTROL_LOG_LINES_SUPPRESSED(12, "control log lines suppressed"),
+    /**
+     * vhost-user frontends disconnected because they stopped mid-message for longer than the message timeout;
+     * written by the control thread.
+     */
+    VHOST_USER_MESSAGE_TIMEOUTS(13, "vhost-user message timeouts"),
+    /**
+     * vhost-user frontends disconnected because a reply could not be written at once (their socket buffer full: they
+     * do not read); written by the control thread.
+     */
+    VHOST_USER_REPLIES_UNWRITABLE(14, "vhost-user replies unwritable"),
+    /**
+     * Failed connect attempts to the frontend in vhost-user client mode (no socket, nobody listening, or its listen
+     * backlog full), each followed by a backoff; written by the control thread.
+     */
+    VHOST_USER_CONNECT_FAILURES(15, "vhost-user connect failures");
 
     private static final SystemCounter[] VALUES = values();
 

@@ -4,8 +4,9 @@ import org.agrona.concurrent.status.AtomicCounter;
 import org.agrona.concurrent.status.CountersManager;
 
 /**
- * The process-wide {@link SystemCounter}s, allocated from a {@link CountersManager} and held as fields. Written by
- * the dataplane thread only (single writer), once per duty cycle, with {@link AtomicCounter#getAndAddRelease};
+ * The process-wide {@link SystemCounter}s, allocated from a {@link CountersManager} and held as fields. Each has one
+ * writer: the dataplane thread's, once per duty cycle, with {@link AtomicCounter#getAndAddRelease}; the control
+ * thread's ({@code CONTROL_LOG_LINES_SUPPRESSED}, {@code VHOST_USER_*}), as things happen;
  * {@link #dutyCycleStallTracker(long)} keeps the two duty-cycle time counters.
  */
 public final class SystemCounters implements AutoCloseable
@@ -23,6 +24,10 @@ public final class SystemCounters implements AutoCloseable
     private final AtomicCounter cycleTimeThresholdExceeded;
     private final AtomicCounter commandsApplied;
     private final AtomicCounter eventsDropped;
+    private final AtomicCounter controlLogLinesSuppressed;
+    private final AtomicCounter vhostUserMessageTimeouts;
+    private final AtomicCounter vhostUserRepliesUnwritable;
+    private final AtomicCounter vhostUserConnectFailures;
 
     /**
      * Allocates every {@link SystemCounter}, in the enum's order, each with type id {@link SystemCounter#id()}, key
@@ -48,6 +53,10 @@ public final class SystemCounters implements AutoCloseable
             cycleTimeThresholdExceeded = allocate(manager, SystemCounter.CYCLE_TIME_THRESHOLD_EXCEEDED);
             commandsApplied = allocate(manager, SystemCounter.COMMANDS_APPLIED);
             eventsDropped = allocate(manager, SystemCounter.EVENTS_DROPPED);
+            controlLogLinesSuppressed = allocate(manager, SystemCounter.CONTROL_LOG_LINES_SUPPRESSED);
+            vhostUserMessageTimeouts = allocate(manager, SystemCounter.VHOST_USER_MESSAGE_TIMEOUTS);
+            vhostUserRepliesUnwritable = allocate(manager, SystemCounter.VHOST_USER_REPLIES_UNWRITABLE);
+            vhostUserConnectFailures = allocate(manager, SystemCounter.VHOST_USER_CONNECT_FAILURES);
         }
         catch (final RuntimeException ex)
         {
@@ -78,6 +87,10 @@ public final class SystemCounters implements AutoCloseable
             case CYCLE_TIME_THRESHOLD_EXCEEDED -> cycleTimeThresholdExceeded;
             case COMMANDS_APPLIED -> commandsApplied;
             case EVENTS_DROPPED -> eventsDropped;
+            case CONTROL_LOG_LINES_SUPPRESSED -> controlLogLinesSuppressed;
+            case VHOST_USER_MESSAGE_TIMEOUTS -> vhostUserMessageTimeouts;
+            case VHOST_USER_REPLIES_UNWRITABLE -> vhostUserRepliesUnwritable;
+            case VHOST_USER_CONNECT_FAILURES -> vhostUserConnectFailures;
         };
     }
 

@@ -64,6 +64,10 @@ class CounterContractTest
             5 duty cycles over threshold
             6 commands applied
             7 events dropped
+            12 control log lines suppressed
+            13 vhost-user message timeouts
+            14 vhost-user replies unwritable
+            15 vhost-user connect failures
             100 rx packets
             101 rx bytes
             102 rx drops no_buffers

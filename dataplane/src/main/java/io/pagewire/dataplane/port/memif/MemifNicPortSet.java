@@ -10,6 +10,7 @@ import io.pagewire.dataplane.os.UnixSocket;
 import io.pagewire.dataplane.port.NicPort;
 import io.pagewire.dataplane.port.NicPortSet;
 import io.pagewire.dataplane.stats.CounterKey;
+import io.pagewire.dataplane.stats.LogLimiter;
 import org.agrona.BufferUtil;
 import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -65,6 +66,8 @@ public final class MemifNicPortSet implements NicPortSet
     private static final long MAX_BACKOFF_NS = 5_000_000_000L;
     private static final int RECEIVE_ROOM = 2 * MESSAGE_LENGTH;
     private static final int MESSAGES_PER_POLL = 64;
+    /** Connections accepted per poll at most: a peer connecting in a loop must not keep the control thread here. */
+    private static final int ACCEPTS_PER_POLL = 8;
 
     private enum State
     {
@@ -78,6 +81,8 @@ public final class MemifNicPortSet implements NicPortSet
     private final int log2RingSize;
     private final int bufferSize;
     private final Consumer<String> log;
+    /** The rate limit of {@link #log}'s default (stderr), polled so that it says what it suppressed; or null. */
+    private LogLimiter logLimiter;
     private final MemifNicPort[] ports;
     private final List<AtomicCounter> allCounters = new ArrayList<>();
     private final AtomicCounter connects;
@@ -181,7 +186,11 @@ public final class MemifNicPortSet implements NicPortSet
      */
     public static MemifNicPortSet open(final NicConfig nic, final int pairs, final CountersManager counters)
     {
-        return open(nic, pairs, counters, (line) -> System.err.println("pagewire: " + line));
+        // Rate-limited: a peer that connects and misbehaves in a loop must not turn into a flood of stderr lines.
+        final LogLimiter limiter = LogLimiter.perSecond(System.err::println, "pagewire: memif");
+        final MemifNicPortSet set = open(nic, pairs, counters, (line) -> limiter.log("pagewire: " + line));
+        set.logLimiter = limiter;
+        return set;
     }
 
     /**
@@ -346,6 +355,10 @@ public final class MemifNicPortSet implements NicPortSet
         }
         checkFaults();
         unmapRetired();
+        if (logLimiter != null)
+        {
+            logLimiter.poll();
+        }
     }
 
     private void tryConnect()
@@ -374,7 +387,7 @@ public final class MemifNicPortSet implements NicPortSet
 
     private void acceptPending()
     {
-        while (true)
+        for (int i = 0; i < ACCEPTS_PER_POLL; i++)
         {
             final UnixSocket accepted;
             try
