@@ -428,10 +428,10 @@ public final class MemifNicPort implements NicPort
             final MemifConnection from = parkedFrom;
             parkedFrom = null;
             // Leaving the parked state is a Dekker handshake with control's teardown (publish the down state, a
-            // volatile store, then read acknowledgedEpoch, a volatile read): a volatile store of the epoch it parked on,
-            // then a volatile re-read of the published connection. Either control sees this store, and keeps every
-            // mapping retired after that epoch, or this re-read sees control's later publication, and nothing of the
-            // connection parked on (whose memory control may have unmapped meanwhile) is touched again.
+            // volatile store, then read acknowledgedEpoch, a volatile read): a volatile store of the epoch it parked
+            // on, then a volatile re-read of the published connection. Either control sees this store, and keeps
+            // every mapping retired after that epoch, or this re-read sees control's later publication, and nothing
+            // of the connection parked on (whose memory control may have unmapped meanwhile) is touched again.
             ACKNOWLEDGED_EPOCH.setVolatile(this, from == null ? NOTHING_ACKNOWLEDGED : from.epoch());
             c = published;
             if (c == from)
