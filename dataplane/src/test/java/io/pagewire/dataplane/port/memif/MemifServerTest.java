@@ -922,6 +922,62 @@ class MemifServerTest
         assertEquals(0, set.retiredMappings());
     }
 
+    /**
+     * The handshake between a port leaving the parked state and control unmapping, raced: a dataplane thread polls,
+     * claims and parks the port in a loop while clients come and go on this thread. A read of an unmapped region would
+     * end the test JVM (SIGSEGV); at the end every retired region is gone.
+     */
+    @Test
+    void aDataplaneThreadParkingAndPollingWhileClientsComeAndGoNeverTouchesUnmappedMemory() throws Exception
+    {
+        final NicPort port = set.port(0);
+        final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        final java.util.concurrent.atomic.AtomicLong polls = new java.util.concurrent.atomic.AtomicLong();
+        final Thread dataplane = new Thread(() ->
+        {
+            long n = 0;
+            while (!stop.get())
+            {
+                port.rxAvailable();
+                if (port.claim(100) != 0)
+                {
+                    port.abandon();
+                }
+                port.flush();
+                if ((++n & 15) == 0)
+                {
+                    port.guestFeatures(0);
+                }
+            }
+            port.guestFeatures(0);
+            polls.set(n);
+        });
+        dataplane.start();
+        try
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                final MemifTestPeer peer = connectGood();
+                peer.close();
+                peers.remove(peer);
+                for (int j = 0; j < 100 && set.isConnected(); j++)
+                {
+                    set.poll();
+                }
+                assertFalse(set.isConnected());
+            }
+        }
+        finally
+        {
+            stop.set(true);
+            dataplane.join();
+        }
+        assertTrue(polls.get() > 0);
+        set.poll();
+        assertEquals(0, set.retiredMappings());
+        assertEquals(200, set.connects());
+    }
+
     @Test
     void clientWhoseRegionsExceedTheCapIsRefusedCountedAndTheNextIsServed()
     {
