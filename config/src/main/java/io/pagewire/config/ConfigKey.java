@@ -79,6 +79,12 @@ public enum ConfigKey
     NIC_MEMIF_ID("nic.memif.id", 0, IntRule.range(0, Integer.MAX_VALUE),
         "The memif interface id; both peers must use the same one (DPDK net_memif id=)."),
 
+    /** Cap on the memory a memif client has pagewire map. */
+    NIC_MEMIF_MAX_REGION_MIB("nic.memif.max_region_mib", NicConfig.Memif.DEFAULT_MAX_REGION_MIB,
+        IntRule.range(1, 1 << 20),
+        "Server role: most MiB of memory regions one memif client may have pagewire map, summed over its regions; a " +
+        "client adding more is refused (DISCONNECT \"Regions too large\", counted in nic.memif.regions_over_cap)."),
+
     /** AF_PACKET interface. */
     NIC_AF_PACKET_INTERFACE("nic.af_packet.interface", "", StringRule.interfaceNameOrEmpty(),
         "The kernel network interface when nic.type=af_packet (e.g. eth0, veth1)."),

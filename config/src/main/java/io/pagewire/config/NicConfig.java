@@ -44,12 +44,19 @@ public record NicConfig(NicType type, int ringSize, int slotSize, Memif memif, A
      * The memif port, keys {@code nic.memif.*}. Its ring size is {@code nic.ring.size}, its buffer size
      * {@code nic.slot_size}.
      *
-     * @param socket {@code nic.memif.socket}: the control socket path.
-     * @param role   {@code nic.memif.role}: which side listens.
-     * @param id     {@code nic.memif.id}: the interface id both peers use.
+     * @param socket       {@code nic.memif.socket}: the control socket path.
+     * @param role         {@code nic.memif.role}: which side listens.
+     * @param id           {@code nic.memif.id}: the interface id both peers use.
+     * @param maxRegionMib {@code nic.memif.max_region_mib}: server role, most MiB of one client's regions mapped.
      */
-    public record Memif(String socket, MemifRole role, int id)
+    public record Memif(String socket, MemifRole role, int id, int maxRegionMib)
     {
+        /**
+         * Default of {@code nic.memif.max_region_mib}: 1 GiB. DPDK's client maps 32 MiB for 8 queue pairs of its
+         * default 1024-slot rings of 2048-byte buffers, 288 MiB for one pair of 16384-slot rings of 9216-byte buffers.
+         */
+        public static final int DEFAULT_MAX_REGION_MIB = 1024;
+
         /**
          * Checks only for null.
          */
@@ -57,6 +64,24 @@ public record NicConfig(NicType type, int ringSize, int slotSize, Memif memif, A
         {
             Objects.requireNonNull(socket, "socket");
             Objects.requireNonNull(role, "role");
+        }
+
+        /**
+         * With {@code nic.memif.max_region_mib} at its default.
+         *
+         * @param socket {@code nic.memif.socket}.
+         * @param role   {@code nic.memif.role}.
+         * @param id     {@code nic.memif.id}.
+         */
+        public Memif(final String socket, final MemifRole role, final int id)
+        {
+            this(socket, role, id, DEFAULT_MAX_REGION_MIB);
+        }
+
+        /** @return {@link #maxRegionMib()} in bytes. */
+        public long maxRegionBytes()
+        {
+            return (long)maxRegionMib << 20;
         }
     }
 

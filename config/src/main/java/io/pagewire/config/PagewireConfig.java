@@ -27,6 +27,7 @@ import static io.pagewire.config.ConfigKey.NIC_AF_PACKET_PROMISCUOUS;
 import static io.pagewire.config.ConfigKey.NIC_AF_PACKET_RETIRE_TIMEOUT_MS;
 import static io.pagewire.config.ConfigKey.NIC_AF_PACKET_VNET_HDR;
 import static io.pagewire.config.ConfigKey.NIC_MEMIF_ID;
+import static io.pagewire.config.ConfigKey.NIC_MEMIF_MAX_REGION_MIB;
 import static io.pagewire.config.ConfigKey.NIC_MEMIF_ROLE;
 import static io.pagewire.config.ConfigKey.NIC_MEMIF_SOCKET;
 import static io.pagewire.config.ConfigKey.NIC_PCAP_LOOP;
@@ -214,7 +215,8 @@ public record PagewireConfig(
                 new NicConfig.Memif(
                     (String)values.get(NIC_MEMIF_SOCKET),
                     (MemifRole)values.get(NIC_MEMIF_ROLE),
-                    (Integer)values.get(NIC_MEMIF_ID)),
+                    (Integer)values.get(NIC_MEMIF_ID),
+                    (Integer)values.get(NIC_MEMIF_MAX_REGION_MIB)),
                 new NicConfig.AfPacket(
                     (String)values.get(NIC_AF_PACKET_INTERFACE),
                     (Integer)values.get(NIC_AF_PACKET_BLOCK_SIZE),
@@ -276,6 +278,7 @@ public record PagewireConfig(
         values.put(NIC_MEMIF_SOCKET, nic.memif().socket());
         values.put(NIC_MEMIF_ROLE, nic.memif().role());
         values.put(NIC_MEMIF_ID, nic.memif().id());
+        values.put(NIC_MEMIF_MAX_REGION_MIB, nic.memif().maxRegionMib());
         values.put(NIC_AF_PACKET_INTERFACE, nic.afPacket().interfaceName());
         values.put(NIC_AF_PACKET_BLOCK_SIZE, nic.afPacket().blockSize());
         values.put(NIC_AF_PACKET_BLOCK_COUNT, nic.afPacket().blockCount());

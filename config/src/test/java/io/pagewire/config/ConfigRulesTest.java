@@ -82,6 +82,7 @@ class ConfigRulesTest
         "nic.memif.role=master => nic.memif.role=master: must be one of server|client",
         "nic.memif.id=-1 => nic.memif.id=-1: must be in 0..2147483647",
         "nic.memif.socket= => nic.memif.socket=\"\": must be a non-empty path of at most 107 bytes",
+        "nic.memif.max_region_mib=0 => nic.memif.max_region_mib=0: must be in 1..1048576",
         "nic.type=pcap nic.pcap.read=a.pcap guest.type=vhost-user guest.queue_pairs=2 => guest.queue_pairs=2: must be 1 when nic.type=pcap",
         "nic.type=af_packet nic.af_packet.interface=lo guest.type=vhost-user guest.queue_pairs=2 => guest.queue_pairs=2: must be 1 when nic.type=af_packet",
         // traffic

@@ -156,6 +156,7 @@ class PagewireConfigTest
         expected.put("nic.memif.socket", "/tmp/pagewire-memif.sock");
         expected.put("nic.memif.role", "server");
         expected.put("nic.memif.id", 0);
+        expected.put("nic.memif.max_region_mib", 1024);
         expected.put("nic.af_packet.interface", "");
         expected.put("nic.af_packet.block_size", 65536);
         expected.put("nic.af_packet.block_count", 64);
@@ -212,6 +213,7 @@ class PagewireConfigTest
         changed.put("nic.memif.socket", "/run/vpp/memif.sock");
         changed.put("nic.memif.role", "client");
         changed.put("nic.memif.id", 7);
+        changed.put("nic.memif.max_region_mib", 64);
         changed.put("nic.af_packet.interface", "veth1");
         changed.put("nic.af_packet.block_size", 1 << 20);
         changed.put("nic.af_packet.block_count", 8);
@@ -253,7 +255,7 @@ class PagewireConfigTest
         assertEquals(new VirtqueueConfig(1024, 512), config.virtqueue());
         assertEquals(new RxConfig(RxMode.BIG, 1526, 40), config.rx());
         assertEquals(new NicConfig(NicType.PCAP, 4096, 4096,
-            new NicConfig.Memif("/run/vpp/memif.sock", MemifRole.CLIENT, 7),
+            new NicConfig.Memif("/run/vpp/memif.sock", MemifRole.CLIENT, 7, 64),
             new NicConfig.AfPacket("veth1", 1 << 20, 8, 0, false, true),
             new NicConfig.Pcap("in.pcap", "out.pcap", PcapPace.MAX, true)), config.nic());
         assertEquals(new DataplaneConfig(64, IdleStrategyKind.SLEEP, 7, RxPolicyKind.DROP, 1), config.dataplane());

@@ -101,6 +101,8 @@ class CounterContractTest
             310 nic.memif.rx_incomplete_chains qN
             311 nic.memif.tx_waits_offer_too_small qN
             312 nic.memif.tx_drops_offer_too_small qN
+            313 nic.memif.tx_drops_peer_left qN
+            314 nic.memif.regions_over_cap
             320 nic.af_packet.kernel_drops
             321 nic.af_packet.kernel_freeze_queue
             322 nic.af_packet.kernel_packets

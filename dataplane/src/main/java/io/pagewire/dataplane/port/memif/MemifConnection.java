@@ -4,7 +4,7 @@ package io.pagewire.dataplane.port.memif;
  * What one queue pair's dataplane needs of a live memif connection, immutable: published by the control thread to a
  * {@link MemifNicPort} with one volatile store, so the dataplane reads either the whole old or the whole new one,
  * never a mix. Addresses are host addresses inside mappings the control thread keeps mapped until the dataplane has
- * acknowledged a later connection (see {@link MemifNicPort}).
+ * acknowledged a later connection or parked the port (see {@link MemifNicPort}).
  *
  * @param epoch            increases with every publication on the port (down states included).
  * @param up               whether rings are attached; false for the disconnected state (every other field unused).

@@ -57,7 +57,20 @@ public enum MemifCounter implements CounterDescriptor
      * Frames counted in {@link #TX_WAITS_OFFER_TOO_SMALL} that were still waiting after {@link StallWatch#DEADLINE_NS}
      * with the client offering no more, dropped so the guest's queue moves on (per queue pair).
      */
-    TX_DROPS_OFFER_TOO_SMALL(312, "nic.memif.tx_drops_offer_too_small", true);
+    TX_DROPS_OFFER_TOO_SMALL(312, "nic.memif.tx_drops_offer_too_small", true),
+    /**
+     * Frames the guest transmitted (counted as sent by the transmit reader) that never reached the peer because it
+     * left: committed to its ring but not yet published when control ended the connection, and, as client, published
+     * but not yet consumed by the server when pagewire saw it go (its {@code tail} short of pagewire's {@code head}).
+     * As server the client's consumption is not visible, so frames published to a client that then left count as
+     * sent, as on a NIC whose link goes down (per queue pair).
+     */
+    TX_DROPS_PEER_LEFT(313, "nic.memif.tx_drops_peer_left", true),
+    /**
+     * Server role: clients refused because the regions they added would have made pagewire map more than
+     * {@code nic.memif.max_region_mib} of their memory in all. Control thread.
+     */
+    REGIONS_OVER_CAP(314, "nic.memif.regions_over_cap", false);
 
     private final int id;
     private final String label;

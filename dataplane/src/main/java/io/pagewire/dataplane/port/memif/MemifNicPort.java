@@ -104,14 +104,22 @@ import static io.pagewire.dataplane.port.memif.MemifLayout.descAddress;
  * connection: within a burst it uses only what it adopted at that burst's start. On disconnect control:
  * <ol>
  *   <li>publishes a down state (new epoch);</li>
- *   <li>immediately detaches the old regions: their address ranges are remapped ({@code MAP_FIXED}) to private
- *       anonymous pages, atomically, so a dataplane thread still mid-burst reads zeros and writes into a private
- *       page, never an unmapped one, and the peer's memory is released at once;</li>
- *   <li>unmaps those ranges only when {@link #acknowledgedEpoch()} has reached the down state's epoch (the dataplane
- *       has started a burst since), or at close, after the dataplane threads stopped.</li>
+ *   <li>unmaps the old regions only when {@link #acknowledgedEpoch()} has reached the down state's epoch (the dataplane
+ *       has started a burst since), or is {@link #PARKED}, or at close, after the dataplane threads stopped. Until
+ *       then they stay mapped as they were: a dataplane thread still mid-burst reads the frames the peer published
+ *       before it left, intact (regions are sealed against shrinking), never zeros or an unmapped page, so a frame
+ *       handed out zero-copy is delivered whole or not at all.</li>
  * </ol>
+ * A port no queue pair polls would never acknowledge anything, and every retired region would stay mapped. So the
+ * port is <em>parked</em> until its first burst, and again when its pair detaches ({@link #guestFeatures} with 0, on
+ * the polling thread): {@code acknowledgedEpoch} reads {@link #PARKED}, which lets control unmap everything retired;
+ * the next burst leaves the parked state with a Dekker handshake (see {@code adopt}) before it touches any memory.
+ * <p>
  * While down, {@link #rxAvailable()} is 0 and {@link #claim} hands out a scratch buffer whose frame {@link #commit}
  * drops and counts ({@link MemifCounter#TX_DROPS_DOWN}): the guest's transmit queue keeps flowing, it does not stall.
+ * Frames committed to a connection control ended before {@link #flush} published them are not published into the
+ * dead ring but dropped and counted in {@link MemifCounter#TX_DROPS_PEER_LEFT}; as client, so are the frames the
+ * server had not consumed when it left (as server the client's consumption is not visible: those count as sent).
  *
  * <h2>Ordering</h2>
  * The peer's index is read with an acquire load ({@code getShortAcquire}): the descriptors and buffers it covers
@@ -141,6 +149,15 @@ public final class MemifNicPort implements NicPort
 
     /** No fault reported. */
     static final long NO_FAULT = -1;
+    /**
+     * {@link #acknowledgedEpoch()} of a port no dataplane thread polls (no queue pair attached, or detached since): it
+     * touches no connection's memory until it has adopted the one published then, so every retired mapping may go.
+     */
+    static final long PARKED = Long.MAX_VALUE;
+    /** {@link #acknowledgedEpoch()} while leaving the parked state before a connection was ever adopted. */
+    private static final long NOTHING_ACKNOWLEDGED = -1;
+    /** {@link #active} while parked: never published, so the next burst always goes through {@link #adopt}. */
+    private static final MemifConnection PARKED_STATE = MemifConnection.down(-1);
     /** {@link #faultReason()} of a descriptor or ring index outside the peer's memory or ring. */
     static final String FAULT_BAD_DESCRIPTOR = "Bad descriptor";
     /** {@link #faultReason()} of a receive chain the peer left unfinished for {@link StallWatch#DEADLINE_NS}. */
@@ -171,6 +188,7 @@ public final class MemifNicPort implements NicPort
     private final AtomicCounter rxIncompleteChains;
     private final AtomicCounter txWaitsOfferTooSmall;
     private final AtomicCounter txDropsOfferTooSmall;
+    private final AtomicCounter txDropsPeerLeft;
     private final StallWatch rxStall = new StallWatch();
     private final StallWatch txStall = new StallWatch();
     private final ByteBuffer scratch;
@@ -182,13 +200,17 @@ public final class MemifNicPort implements NicPort
     // Control -> dataplane.
     private volatile MemifConnection published;
     // Dataplane -> control.
-    private volatile long acknowledgedEpoch = -1;
+    private volatile long acknowledgedEpoch = PARKED;
     private volatile long faultEpoch = NO_FAULT;
     private String faultReason;
     private String faultDetail;
 
     // Dataplane thread only.
-    private MemifConnection active;
+    private MemifConnection active = PARKED_STATE;
+    /** While parked: the connection adopted before (null if none), resumed if it is still the one published. */
+    private MemifConnection parkedFrom;
+    /** The thread of the last adoption: only it may park the port (see {@link #guestFeatures}). */
+    private Thread dataplaneThread;
     private boolean up;
     private boolean client;
     private long[] regionBase = new long[0];
@@ -222,6 +244,8 @@ public final class MemifNicPort implements NicPort
     private int txCursor;
     /** {@link #txCursor} as last published by {@link #flush()}. */
     private int txPublished;
+    /** Frames committed since the last {@link #flush()}: what {@link #txCursor} - {@link #txPublished} holds. */
+    private int txUnpublishedFrames;
     private int txLimit;
     /** Server role: the most free buffers the client has offered at once on this connection. */
     private int txMostOffered;
@@ -244,6 +268,7 @@ public final class MemifNicPort implements NicPort
      * @param rxIncompleteChains    {@link MemifCounter#RX_INCOMPLETE_CHAINS} of this pair.
      * @param txWaitsOfferTooSmall  {@link MemifCounter#TX_WAITS_OFFER_TOO_SMALL} of this pair.
      * @param txDropsOfferTooSmall  {@link MemifCounter#TX_DROPS_OFFER_TOO_SMALL} of this pair.
+     * @param txDropsPeerLeft       {@link MemifCounter#TX_DROPS_PEER_LEFT} of this pair.
      */
     MemifNicPort(
         final int pair,
@@ -254,7 +279,8 @@ public final class MemifNicPort implements NicPort
         final AtomicCounter txDropsBufferTooSmall,
         final AtomicCounter rxIncompleteChains,
         final AtomicCounter txWaitsOfferTooSmall,
-        final AtomicCounter txDropsOfferTooSmall)
+        final AtomicCounter txDropsOfferTooSmall,
+        final AtomicCounter txDropsPeerLeft)
     {
         this.pair = pair;
         this.capacity = capacity;
@@ -265,6 +291,7 @@ public final class MemifNicPort implements NicPort
         this.rxIncompleteChains = rxIncompleteChains;
         this.txWaitsOfferTooSmall = txWaitsOfferTooSmall;
         this.txDropsOfferTooSmall = txDropsOfferTooSmall;
+        this.txDropsPeerLeft = txDropsPeerLeft;
         this.rxDescAddress = new long[capacity];
         this.rxDescLength = new long[capacity];
         this.rxFrameAddresses = new long[capacity];
@@ -306,7 +333,10 @@ public final class MemifNicPort implements NicPort
         return published;
     }
 
-    /** @return the epoch of the last connection the dataplane adopted (-1 before its first burst). */
+    /**
+     * @return the epoch of the last connection the dataplane adopted, or {@link #PARKED} while no dataplane thread
+     * polls the port (before its first burst, and after its queue pair detached).
+     */
     long acknowledgedEpoch()
     {
         return acknowledgedEpoch;
@@ -355,6 +385,7 @@ public final class MemifNicPort implements NicPort
             case RX_INCOMPLETE_CHAINS -> rxIncompleteChains.get();
             case TX_WAITS_OFFER_TOO_SMALL -> txWaitsOfferTooSmall.get();
             case TX_DROPS_OFFER_TOO_SMALL -> txDropsOfferTooSmall.get();
+            case TX_DROPS_PEER_LEFT -> txDropsPeerLeft.get();
             default -> throw new IllegalArgumentException(counter + " is not a per-queue counter");
         };
     }
@@ -382,14 +413,43 @@ public final class MemifNicPort implements NicPort
         }
     }
 
-    private void adopt(final MemifConnection c)
+    /**
+     * Switches to the connection control published. Leaving a connection that was up (the peer left, or control
+     * dropped it): frames committed to it since the last {@link #flush} are not published (they could not reach the
+     * peer) but counted in {@link MemifCounter#TX_DROPS_PEER_LEFT}, and so are, as client, frames published that the
+     * server had not consumed. Both were counted as sent by the transmit reader.
+     */
+    private void adopt(final MemifConnection seen)
     {
-        // Frames committed on the old connection but not flushed yet go to it (its memory is mapped or, once the peer
-        // left, a private page): TxReader counted them as sent, so they must not vanish with the switch.
-        flush();
+        MemifConnection c = seen;
+        dataplaneThread = Thread.currentThread();
+        if (active == PARKED_STATE)
+        {
+            final MemifConnection from = parkedFrom;
+            parkedFrom = null;
+            // Leaving the parked state is a Dekker handshake with control's teardown (publish the down state, a
+            // volatile store, then read acknowledgedEpoch, a volatile read): a volatile store of the epoch it parked
+            // on, then a volatile re-read of the published connection. Either control sees this store, and keeps
+            // every mapping retired after that epoch, or this re-read sees control's later publication, and nothing
+            // of the connection parked on (whose memory control may have unmapped meanwhile) is touched again.
+            ACKNOWLEDGED_EPOCH.setVolatile(this, from == null ? NOTHING_ACKNOWLEDGED : from.epoch());
+            c = published;
+            if (c == from)
+            {
+                // Still the same connection: carry on where the port stopped (frames left unreleased included).
+                active = from;
+                up = from.up();
+                return;
+            }
+        }
+        else
+        {
+            leave();
+        }
         active = c;
         up = c.up();
         claimKind = NOT_CLAIMED;
+        txUnpublishedFrames = 0;
         rxCursor = 0;
         rxFirstFrame = 0;
         rxFrames = 0;
@@ -434,6 +494,62 @@ public final class MemifNicPort implements NicPort
         // Release: everything this thread did with older connections happens-before control sees this epoch
         // (it then unmaps their memory).
         ACKNOWLEDGED_EPOCH.setRelease(this, c.epoch());
+    }
+
+    /**
+     * Accounts for the frames of the connection being left (its memory is still mapped: control unmaps it only once
+     * this thread acknowledged a later epoch).
+     */
+    private void leave()
+    {
+        if (!up)
+        {
+            return;
+        }
+        long lost = txUnpublishedFrames;
+        if (client)
+        {
+            // Acquire: pairs with the server's release store of tail after its last reads of our buffers.
+            final int consumed = UnsafeApi.getShortAcquire(null, txRing + RING_TAIL_OFFSET) & 0xFFFF;
+            final int inRing = (txPublished - consumed) & 0xFFFF;
+            if (inRing <= txSize)
+            {
+                // Descriptors are pagewire's own (its region): a frame ends at the first one without NEXT.
+                for (int i = 0; i < inRing; i++)
+                {
+                    final long desc = descAddress(txRing, (consumed + i) & txMask);
+                    if ((UnsafeApi.getShort(null, desc + DESC_FLAGS_OFFSET) & DESC_FLAG_NEXT) == 0)
+                    {
+                        lost++;
+                    }
+                }
+            }
+        }
+        if (lost != 0)
+        {
+            txDropsPeerLeft.getAndAddRelease(lost);
+        }
+    }
+
+    /**
+     * The queue pair detached (dataplane thread, between bursts): publishes what it committed, then promises to touch
+     * no connection's memory until its next burst has adopted the connection published then, and says so with
+     * {@link #PARKED}, so control may unmap every retired region meanwhile (a port no pair polls would otherwise
+     * keep them all: the acknowledgement control waits for would never come).
+     */
+    private void park()
+    {
+        if (active == PARKED_STATE)
+        {
+            return;
+        }
+        flush();
+        claimKind = NOT_CLAIMED;
+        parkedFrom = active;
+        active = PARKED_STATE;
+        up = false;
+        // Release: every access of this thread to the connection's memory happens-before control sees PARKED.
+        ACKNOWLEDGED_EPOCH.setRelease(this, PARKED);
     }
 
     /**
@@ -992,6 +1108,7 @@ public final class MemifNicPort implements NicPort
                 UnsafeApi.putInt(null, desc + DESC_LENGTH_OFFSET, frameLength);
                 UnsafeApi.putShort(null, desc + DESC_FLAGS_OFFSET, (short)0);
                 txCursor = (txCursor + 1) & 0xFFFF;
+                txUnpublishedFrames++;
             }
             case CLAIMED_CHAIN -> scatter(frameLength);
             case CLAIMED_DROP_DOWN -> txDropsDown.incrementRelease();
@@ -1014,12 +1131,19 @@ public final class MemifNicPort implements NicPort
 
     /**
      * A queue pair attaches or detaches (dataplane thread): a frame that was waiting for the client's offer belonged
-     * to the old one, and its deadline must not carry over to the next frame that happens to have its length.
+     * to the old one, and its deadline must not carry over to the next frame that happens to have its length. On
+     * detach ({@code 0}), called by the thread that polled the port, the port is parked (see {@link #park}); a call
+     * from any other thread (the control thread, for a pair not attached yet or one whose thread is stuck) parks
+     * nothing, so the mappings stay until the polling thread has moved on.
      */
     @Override
     public void guestFeatures(final long negotiatedFeatures)
     {
         txStall.clear();
+        if (negotiatedFeatures == 0 && Thread.currentThread() == dataplaneThread)
+        {
+            park();
+        }
     }
 
     private void scatter(final int frameLength)
@@ -1040,6 +1164,7 @@ public final class MemifNicPort implements NicPort
             UnsafeApi.putShort(null, desc + DESC_FLAGS_OFFSET, (short)(i < segments - 1 ? DESC_FLAG_NEXT : 0));
         }
         txCursor = (txCursor + segments) & 0xFFFF;
+        txUnpublishedFrames++;
     }
 
     /**
@@ -1052,7 +1177,17 @@ public final class MemifNicPort implements NicPort
     {
         if (up && txCursor != txPublished)
         {
+            if (published != active)
+            {
+                // Control ended this connection during the burst (the peer left or was dropped): its frames can no
+                // longer reach the peer, so they are dropped and counted rather than published into a dead ring.
+                txDropsPeerLeft.getAndAddRelease(txUnpublishedFrames);
+                txUnpublishedFrames = 0;
+                txCursor = txPublished;
+                return;
+            }
             txPublished = txCursor;
+            txUnpublishedFrames = 0;
             UnsafeApi.putShortRelease(null, txRing + txPublishOffset, (short)txCursor);
         }
     }

@@ -41,7 +41,9 @@ import static io.pagewire.dataplane.port.memif.MemifLayout.*;
  *       the regions, and at CONNECT checks the rings and answers CONNECTED. Regions must be memfds sealed against
  *       shrinking ({@code F_SEAL_SHRINK}, as DPDK and VPP make them) and at least as large as announced: an
  *       unsealed file could be truncated under the mapping, and the next access would kill the process with
- *       SIGBUS. DPDK's zero-copy client ({@code zero-copy=yes}, hugepage-backed regions) is therefore refused.</li>
+ *       SIGBUS. DPDK's zero-copy client ({@code zero-copy=yes}, hugepage-backed regions) is therefore refused. A
+ *       client whose regions add up to more than {@code nic.memif.max_region_mib} is refused before the region that
+ *       crosses it is mapped (counted in {@link MemifCounter#REGIONS_OVER_CAP}, DISCONNECT "Regions too large").</li>
  *   <li><b>client</b> ({@code nic.memif.role=client}): connects, retrying with backoff (100 ms doubling to 5 s) while
  *       nobody listens; on HELLO creates one sealed memfd region laid out as DPDK's client does (all S2M rings, all
  *       M2S rings, then every ring's buffers), sends INIT, ADD_REGION, ADD_RING per ring, CONNECT, one per ACK.
@@ -80,6 +82,7 @@ public final class MemifNicPortSet implements NicPortSet
     private final int pairs;
     private final int log2RingSize;
     private final int bufferSize;
+    private final long maxRegionBytes;
     private final Consumer<String> log;
     /** The rate limit of {@link #log}'s default (stderr), polled so that it says what it suppressed; or null. */
     private LogLimiter logLimiter;
@@ -90,6 +93,7 @@ public final class MemifNicPortSet implements NicPortSet
     private final AtomicCounter badMessages;
     private final AtomicCounter rejected;
     private final AtomicCounter connectFailures;
+    private final AtomicCounter regionsOverCap;
 
     private final ByteBuffer receiveBytes = BufferUtil.allocateDirectAligned(RECEIVE_ROOM, 64);
     private final UnsafeBuffer receive = new UnsafeBuffer(receiveBytes);
@@ -124,7 +128,7 @@ public final class MemifNicPortSet implements NicPortSet
     private int clientNextMessage;
     private long clientBuffersOffset;
 
-    // Mappings of gone connections, detached, unmapped once every port acknowledged retiredEpoch.
+    // Mappings of gone connections, unmapped once every port acknowledged retiredEpoch or is parked.
     private final List<Mapping> retired = new ArrayList<>();
     private final List<Long> retiredEpochs = new ArrayList<>();
 
@@ -135,6 +139,7 @@ public final class MemifNicPortSet implements NicPortSet
         final int pairs,
         final int ringSize,
         final int bufferSize,
+        final long maxRegionBytes,
         final CountersManager counters,
         final Consumer<String> log)
     {
@@ -144,6 +149,7 @@ public final class MemifNicPortSet implements NicPortSet
         this.pairs = pairs;
         this.log2RingSize = log2RingSize(ringSize);
         this.bufferSize = bufferSize;
+        this.maxRegionBytes = maxRegionBytes;
         this.log = log;
         this.s2mRing = new long[pairs];
         this.s2mLog2 = new int[pairs];
@@ -154,6 +160,7 @@ public final class MemifNicPortSet implements NicPortSet
         badMessages = counter(counters, MemifCounter.BAD_MESSAGES, CounterKey.NO_QUEUE);
         rejected = counter(counters, MemifCounter.REJECTED, CounterKey.NO_QUEUE);
         connectFailures = counter(counters, MemifCounter.CONNECT_FAILURES, CounterKey.NO_QUEUE);
+        regionsOverCap = counter(counters, MemifCounter.REGIONS_OVER_CAP, CounterKey.NO_QUEUE);
         ports = new MemifNicPort[pairs];
         for (int pair = 0; pair < pairs; pair++)
         {
@@ -164,7 +171,8 @@ public final class MemifNicPortSet implements NicPortSet
                 counter(counters, MemifCounter.TX_DROPS_BUFFER_TOO_SMALL, pair),
                 counter(counters, MemifCounter.RX_INCOMPLETE_CHAINS, pair),
                 counter(counters, MemifCounter.TX_WAITS_OFFER_TOO_SMALL, pair),
-                counter(counters, MemifCounter.TX_DROPS_OFFER_TOO_SMALL, pair));
+                counter(counters, MemifCounter.TX_DROPS_OFFER_TOO_SMALL, pair),
+                counter(counters, MemifCounter.TX_DROPS_PEER_LEFT, pair));
         }
     }
 
@@ -220,7 +228,7 @@ public final class MemifNicPortSet implements NicPortSet
             }
         }
         final MemifNicPortSet set = new MemifNicPortSet(Path.of(nic.memif().socket()), client, nic.memif().id(),
-            pairs, nic.ringSize(), nic.slotSize(), counters, log);
+            pairs, nic.ringSize(), nic.slotSize(), nic.memif().maxRegionBytes(), counters, log);
         if (!client)
         {
             try
@@ -317,6 +325,12 @@ public final class MemifNicPortSet implements NicPortSet
     public int retiredMappings()
     {
         return retired.size();
+    }
+
+    /** @return clients refused because their regions exceeded {@code nic.memif.max_region_mib}. */
+    public long regionsOverCap()
+    {
+        return regionsOverCap.get();
     }
 
     /**
@@ -608,6 +622,22 @@ public final class MemifNicPortSet implements NicPortSet
         {
             badMessage("ADD_REGION index " + index + ", expected " + regions.size() + " (at most " +
                 (MAX_REGIONS - 1) + ")", "Invalid region index");
+            return;
+        }
+        long mapped = 0;
+        for (final Mapping region : regions)
+        {
+            mapped += region.length();
+        }
+        if (size > maxRegionBytes - mapped)
+        {
+            // Checked before the fd is looked at or mapped: a sparse memfd can announce any size at no cost to its
+            // peer, and each byte would be address space (and, over reconnects, mappings) of this process.
+            regionsOverCap.incrementRelease();
+            log("memif server: client \"" + peerName + "\" ADD_REGION " + index + " of " + size + " bytes would " +
+                "make pagewire map " + (mapped + Math.max(0, size)) + " bytes of its memory, above " +
+                "nic.memif.max_region_mib=" + (maxRegionBytes >> 20) + " (" + maxRegionBytes + " bytes); refused");
+            teardown(null, "Regions too large");
             return;
         }
         final int fd = receivedFds[0];
@@ -1033,8 +1063,9 @@ public final class MemifNicPortSet implements NicPortSet
     }
 
     /**
-     * Ends the connection: optionally tells the peer why, publishes the down state to every port, detaches every
-     * mapping (unmapped once the dataplane acknowledged), closes fds, and for the client schedules the reconnect.
+     * Ends the connection: optionally tells the peer why, publishes the down state to every port, retires every
+     * mapping (unmapped once no dataplane thread can touch it, at once when no queue pair polls), closes fds, and for
+     * the client schedules the reconnect.
      *
      * @param why        logged, or null when the caller logged already.
      * @param sendReason DISCONNECT reason sent to the peer, or null to send none (the peer went or said goodbye).
@@ -1067,19 +1098,10 @@ public final class MemifNicPortSet implements NicPortSet
         }
         for (final Mapping mapping : regions)
         {
-            try
-            {
-                mapping.detach();
-                retired.add(mapping);
-                retiredEpochs.add(downEpoch);
-            }
-            catch (final OsException ex)
-            {
-                // Could not swap the pages out: keep the file mapped until close rather than risk a fault.
-                log("memif: cannot detach a region (" + ex.getMessage() + "); it stays mapped until exit");
-                retired.add(mapping);
-                retiredEpochs.add(Long.MAX_VALUE);
-            }
+            // Not detached (remapped to zero pages): a dataplane thread mid-burst must read the frames the peer
+            // published, whole, not zeros it would deliver as frames. Unmapped once no dataplane thread can touch it.
+            retired.add(mapping);
+            retiredEpochs.add(downEpoch);
         }
         regions.clear();
         for (final int fd : regionFds)
@@ -1106,8 +1128,15 @@ public final class MemifNicPortSet implements NicPortSet
             nextConnectNs = System.nanoTime() + backoffNs;
             backoffNs = Math.min(MAX_BACKOFF_NS, backoffNs * 2);
         }
+        unmapRetired();
     }
 
+    /**
+     * Unmaps the retired mappings no dataplane thread can touch any more: those retired at an epoch every port has
+     * acknowledged since, all of them when every port is parked ({@link MemifNicPort#PARKED}: no queue pair polls).
+     * Each {@link MemifNicPort#acknowledgedEpoch()} is a volatile read after the down state's volatile publication,
+     * the control side of the handshake a parked port makes before it touches memory again.
+     */
     private void unmapRetired()
     {
         if (retired.isEmpty())

@@ -456,4 +456,40 @@ class MemifClientTest
         assertEquals("Unexpected message", peer.string(DISCONNECT_STRING_OFFSET, DISCONNECT_STRING_LENGTH));
         assertEquals(1, set.badMessages());
     }
+
+    @Test
+    void framesTheServerNeverConsumedBeforeItLeftAreCountedAsPeerLeft()
+    {
+        open(1);
+        final MemifTestPeer peer = connect();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer region = mapped(peer);
+        final int s2m = 0;
+        assertEquals(0, port.rxAvailable());
+        // Three one-buffer frames and one chained over three buffers: six descriptors, four frames, one flush.
+        for (final int length : new int[]{100, 100, 100, 2500})
+        {
+            assertNotEquals(0, port.claim(length));
+            port.commit(length);
+        }
+        port.flush();
+        assertEquals(6, region.getShortVolatile(s2m + RING_HEAD_OFFSET));
+        // The server consumes the first frame only, then leaves; pagewire has one more frame committed meanwhile.
+        region.putShortVolatile(s2m + RING_TAIL_OFFSET, (short)1);
+        assertNotEquals(0, port.claim(100));
+        port.commit(100);
+        peer.socket.close();
+        peer.socket = null;
+        for (int i = 0; i < 100 && set.isConnected(); i++)
+        {
+            set.poll();
+        }
+        assertFalse(set.isConnected());
+        assertEquals(0, port.rxAvailable(), "the dataplane adopts the down state");
+        assertEquals(4, set.portCounter(0, MemifCounter.TX_DROPS_PEER_LEFT),
+            "two one-buffer frames and the chain never consumed, one frame never published");
+        assertEquals(6, region.getShortVolatile(s2m + RING_HEAD_OFFSET), "nothing published after the server left");
+        set.poll();
+        assertEquals(0, set.retiredMappings());
+    }
 }

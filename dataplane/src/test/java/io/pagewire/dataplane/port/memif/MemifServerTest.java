@@ -748,12 +748,25 @@ class MemifServerTest
         assertTrue(set.isConnected(), "the next peer is served after the first one left");
     }
 
+    /** The peer leaves: its control socket closes, its memory stays readable here (the test reads what was sent). */
+    private void leave(final MemifTestPeer peer)
+    {
+        peer.socket.close();
+        peer.socket = null;
+        for (int i = 0; i < 100 && set.isConnected(); i++)
+        {
+            set.poll();
+        }
+        assertFalse(set.isConnected());
+    }
+
     @Test
-    void detachedRegionReadsZerosForADataplaneStillMidBurst()
+    void frameHandedOutZeroCopyWhenThePeerLeavesIsStillTheBytesItPublishedNeverZeros()
     {
         final MemifTestPeer peer = connectGood();
         final NicPort port = set.port(0);
-        peer.writeS2m(0, 0, frame(64, 9));
+        final byte[] sent = frame(64, 9);
+        peer.writeS2m(0, 0, sent);
         peer.ring(0).putShortVolatile(RING_HEAD_OFFSET, (short)1);
         assertEquals(1, port.rxAvailable());
         final long address = port.rxFrameAddress(0);
@@ -763,10 +776,261 @@ class MemifServerTest
         {
             set.poll();
         }
-        // The dataplane has not started a new burst: its address still reads (zeros), it does not fault.
-        assertEquals(0, new UnsafeBuffer(address, 64).getLong(0));
+        assertFalse(set.isConnected());
+        // The dataplane is still mid-burst: the frame it was handed is whole (once, the region was remapped to zero
+        // pages here, and the guest was given 64 zero bytes counted as a delivered frame).
+        final byte[] read = new byte[64];
+        new UnsafeBuffer(address, 64).getBytes(0, read);
+        assertArrayEquals(sent, read);
+        set.poll();
+        assertEquals(1, set.retiredMappings(), "mapped as it was until the dataplane has moved on");
         port.rxRelease(1);
+        assertEquals(0, port.rxAvailable(), "the next burst adopts the down state");
+        set.poll();
+        assertEquals(0, set.retiredMappings());
+    }
+
+    @Test
+    void framesCommittedWhenThePeerLeavesAreCountedAsPeerLeftNotPublishedIntoItsRing()
+    {
+        final MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
+        final UnsafeBuffer m2s = peer.ring(1);
+        offerM2s(m2s, 8);
+        // One burst published: those reached the ring while the peer was there (sent).
+        for (int i = 0; i < 2; i++)
+        {
+            assertNotEquals(0, port.claim(100));
+            port.commit(100);
+        }
+        port.flush();
+        assertEquals(2, m2s.getShortVolatile(RING_TAIL_OFFSET));
+        // The next burst: two frames committed, then the peer leaves before the burst's flush.
+        for (int i = 0; i < 2; i++)
+        {
+            assertNotEquals(0, port.claim(100));
+            port.commit(100);
+        }
+        leave(peer);
+        port.flush();
+        assertEquals(2, m2s.getShortVolatile(RING_TAIL_OFFSET), "not published into the gone peer's ring");
+        assertEquals(2, counter(MemifCounter.TX_DROPS_PEER_LEFT));
+        assertEquals(0, counter(MemifCounter.TX_DROPS_DOWN));
+
+        // Again, with the burst's next claim (not its flush) finding the peer gone: one frame committed before.
+        final MemifTestPeer again = connectGood();
+        final UnsafeBuffer m2sAgain = again.ring(1);
+        offerM2s(m2sAgain, 8);
+        assertNotEquals(0, port.claim(100));
+        port.commit(100);
+        leave(again);
+        assertNotEquals(0, port.claim(100), "down: the frame is taken and dropped, the guest's queue flows");
+        port.commit(100);
+        port.flush();
+        assertEquals(0, m2sAgain.getShortVolatile(RING_TAIL_OFFSET));
+        assertEquals(3, counter(MemifCounter.TX_DROPS_PEER_LEFT), "the frame committed before the peer left");
+        assertEquals(1, counter(MemifCounter.TX_DROPS_DOWN), "the frame claimed after");
+        set.poll();
+        assertEquals(0, set.retiredMappings());
+    }
+
+    @Test
+    void retiredRegionsAreUnmappedAtOnceWhenNoQueuePairPollsThePort() throws Exception
+    {
+        // No queue pair ever polls the port: a few hundred peers come and go, and the mappings go with them.
+        for (int i = 0; i < 20; i++)
+        {
+            connectAndLeave();
+        }
+        final long memfdBaseline = maps(true);
+        final long baseline = maps(false);
+        for (int i = 0; i < 300; i++)
+        {
+            connectAndLeave();
+            assertEquals(0, set.retiredMappings(), "cycle " + i);
+        }
+        assertEquals(320, set.connects());
+        assertEquals(memfdBaseline, maps(true), "no memfd stays mapped");
+        assertTrue(maps(false) <= baseline + 8, "mappings " + maps(false) + ", at the baseline " + baseline);
+        // A pair attaches and serves the next peer.
+        final MemifTestPeer peer = connectGood();
+        peer.writeS2m(0, 0, frame(60, 1));
+        peer.ring(0).putShortVolatile(RING_HEAD_OFFSET, (short)1);
+        assertEquals(1, set.port(0).rxAvailable());
+    }
+
+    private void connectAndLeave()
+    {
+        final MemifTestPeer peer = connectGood();
+        peer.close();
+        peers.remove(peer);
+        for (int i = 0; i < 100 && set.isConnected(); i++)
+        {
+            set.poll();
+        }
+        assertFalse(set.isConnected());
+    }
+
+    private static long maps(final boolean memfdOnly) throws Exception
+    {
+        return Files.readAllLines(Path.of("/proc/self/maps")).stream()
+            .filter(line -> !memfdOnly || line.contains("/memfd:")).count();
+    }
+
+    @Test
+    void aDetachedQueuePairParksThePortSoRetiredRegionsGoWithoutWaitingForItsNextBurst() throws Exception
+    {
+        MemifTestPeer peer = connectGood();
+        final NicPort port = set.port(0);
         assertEquals(0, port.rxAvailable());
+        // Detached on the thread that polled it: parked.
+        port.guestFeatures(0);
+        assertEquals(MemifNicPort.PARKED, set.memifPort(0).acknowledgedEpoch());
+        // Parked on a live connection and attached again: it carries on where it stopped.
+        peer.writeS2m(0, 0, frame(60, 4));
+        peer.ring(0).putShortVolatile(RING_HEAD_OFFSET, (short)1);
+        port.guestFeatures(1L << 32);
+        assertEquals(1, port.rxAvailable());
+        assertEquals(60, port.rxFrameLength(0));
+        port.rxRelease(1);
+        assertEquals(1, peer.ring(0).getShortVolatile(RING_TAIL_OFFSET));
+        port.guestFeatures(0);
+        peer.close();
+        peers.remove(peer);
+        for (int i = 0; i < 100 && set.isConnected(); i++)
+        {
+            set.poll();
+        }
+        assertEquals(0, set.retiredMappings(), "nobody polls the port: unmapped at once");
+        assertEquals(0, port.rxAvailable(), "the next burst adopts the down state, never the unmapped rings");
+
+        // A detach called from another thread (not the one polling) parks nothing: the mapping waits for the poller.
+        peer = connectGood();
+        assertEquals(0, port.rxAvailable());
+        final Thread other = new Thread(() -> port.guestFeatures(0));
+        other.start();
+        other.join();
+        peer.close();
+        peers.remove(peer);
+        for (int i = 0; i < 100 && set.isConnected(); i++)
+        {
+            set.poll();
+        }
+        assertEquals(1, set.retiredMappings());
+        assertEquals(0, port.rxAvailable());
+        set.poll();
+        assertEquals(0, set.retiredMappings());
+    }
+
+    /**
+     * The handshake between a port leaving the parked state and control unmapping, raced: a dataplane thread polls,
+     * claims and parks the port in a loop while clients come and go on this thread. A read of an unmapped region would
+     * end the test JVM (SIGSEGV); at the end every retired region is gone.
+     */
+    @Test
+    void aDataplaneThreadParkingAndPollingWhileClientsComeAndGoNeverTouchesUnmappedMemory() throws Exception
+    {
+        final NicPort port = set.port(0);
+        final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        final java.util.concurrent.atomic.AtomicLong polls = new java.util.concurrent.atomic.AtomicLong();
+        final Thread dataplane = new Thread(() ->
+        {
+            long n = 0;
+            while (!stop.get())
+            {
+                port.rxAvailable();
+                if (port.claim(100) != 0)
+                {
+                    port.abandon();
+                }
+                port.flush();
+                if ((++n & 15) == 0)
+                {
+                    port.guestFeatures(0);
+                }
+            }
+            port.guestFeatures(0);
+            polls.set(n);
+        });
+        dataplane.start();
+        try
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                final MemifTestPeer peer = connectGood();
+                peer.close();
+                peers.remove(peer);
+                for (int j = 0; j < 100 && set.isConnected(); j++)
+                {
+                    set.poll();
+                }
+                assertFalse(set.isConnected());
+            }
+        }
+        finally
+        {
+            stop.set(true);
+            dataplane.join();
+        }
+        assertTrue(polls.get() > 0);
+        set.poll();
+        assertEquals(0, set.retiredMappings());
+        assertEquals(200, set.connects());
+    }
+
+    @Test
+    void clientWhoseRegionsExceedTheCapIsRefusedCountedAndTheNextIsServed()
+    {
+        set.close();
+        final PagewireConfig config = PagewireConfig.load(null, List.of("nic.type=memif", "nic.memif.role=server",
+            "nic.memif.socket=" + socket, "nic.memif.id=7", "nic.ring.size=" + (1 << LOG2),
+            "nic.memif.max_region_mib=1"));
+        final CountersManager counters = new CountersManager(
+            new UnsafeBuffer(ByteBuffer.allocateDirect(64 * 1024)), new UnsafeBuffer(ByteBuffer.allocateDirect(8192)));
+        set = MemifNicPortSet.open(config.nic(), 1, counters, log::add);
+        // One region over the cap (2^8 slots of 2048 bytes each way: 1 MiB of buffers, plus the rings).
+        MemifTestPeer peer = handshakeToSetup();
+        peer.createRegion(1, LOG2, BUFFER);
+        peer.sendAddRegion(0, peer.region.length(), peer.regionFd);
+        assertEquals(MSG_DISCONNECT, expect(peer));
+        assertEquals("Regions too large", peer.string(DISCONNECT_STRING_OFFSET, DISCONNECT_STRING_LENGTH));
+        assertEquals(1, set.regionsOverCap());
+        assertEquals(0, set.badMessages(), "counted by its own name");
+        assertTrue(log.stream().anyMatch(l -> l.contains("nic.memif.max_region_mib=1 (1048576 bytes); refused")),
+            log.toString());
+        // Two regions each under the cap, over it together: the second is refused before it is mapped.
+        peer = handshakeToSetup();
+        final int first = Fds.memfdCreateSealed("first", 768 * 1024);
+        final int second = Fds.memfdCreateSealed("second", 768 * 1024);
+        try
+        {
+            peer.sendAddRegion(0, 768 * 1024, first);
+            assertEquals(MSG_ACK, expect(peer));
+            peer.sendAddRegion(1, 768 * 1024, second);
+            assertEquals(MSG_DISCONNECT, expect(peer));
+            assertEquals("Regions too large", peer.string(DISCONNECT_STRING_OFFSET, DISCONNECT_STRING_LENGTH));
+        }
+        finally
+        {
+            Fds.close(first);
+            Fds.close(second);
+        }
+        assertEquals(2, set.regionsOverCap());
+        set.poll();
+        assertEquals(0, set.retiredMappings(), "the region mapped before the refusal is released");
+        // A client within the cap (2^7 slots: 512 KiB of buffers) is served.
+        peer = handshakeToSetup();
+        peer.createRegion(1, 7, BUFFER);
+        peer.sendAddRegion(0, peer.region.length(), peer.regionFd);
+        assertEquals(MSG_ACK, expect(peer));
+        peer.sendAddRing(true, 0, 0, peer.ringOffset(0), 7, peer.eventFds.get(0).fd());
+        assertEquals(MSG_ACK, expect(peer));
+        peer.sendAddRing(false, 0, 0, peer.ringOffset(1), 7, peer.eventFds.get(1).fd());
+        assertEquals(MSG_ACK, expect(peer));
+        peer.sendConnect();
+        assertEquals(MSG_CONNECTED, expect(peer));
+        assertTrue(set.isConnected());
+        assertEquals(1, set.connects());
     }
 
     @Test
@@ -940,7 +1204,7 @@ class MemifServerTest
         return switch (counter)
         {
             case BAD_DESCRIPTORS, TX_DROPS_DOWN, RX_DROPS_TOO_LONG, TX_DROPS_BUFFER_TOO_SMALL, RX_INCOMPLETE_CHAINS,
-                 TX_WAITS_OFFER_TOO_SMALL, TX_DROPS_OFFER_TOO_SMALL -> set.portCounter(0, counter);
+                 TX_WAITS_OFFER_TOO_SMALL, TX_DROPS_OFFER_TOO_SMALL, TX_DROPS_PEER_LEFT -> set.portCounter(0, counter);
             default -> throw new IllegalArgumentException(counter.name());
         };
     }
