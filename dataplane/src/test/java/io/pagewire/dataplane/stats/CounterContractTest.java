@@ -112,6 +112,9 @@ class CounterContractTest
             332 nic.af_packet.rx_csum_passed
             333 nic.af_packet.rx_gso_passed
             334 nic.af_packet.rx_data_valid_passed
+            335 nic.af_packet.tx_refused
+            336 nic.af_packet.tx_sent
+            337 nic.af_packet.tx_on_ring
             340 nic.pcap.frames_replayed
             341 nic.pcap.loops
             342 nic.pcap.frames_written
