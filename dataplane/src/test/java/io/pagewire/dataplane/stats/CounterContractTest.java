@@ -85,6 +85,9 @@ class CounterContractTest
             118 tx csum_completed
             119 tx gso_segmented
             120 tx offloads_passed
+            138 tx taken
+            139 tx nic_frames
+            140 rx taken
             300 nic.memif.connects
             301 nic.memif.disconnects
             302 nic.memif.bad_messages
