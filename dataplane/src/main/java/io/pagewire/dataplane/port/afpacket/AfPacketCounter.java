@@ -11,7 +11,7 @@ import io.pagewire.dataplane.stats.FrameAccounting;
 public enum AfPacketCounter implements CounterDescriptor
 {
     /** Frames the kernel dropped because the receive ring was full ({@code PACKET_STATISTICS tp_drops}). */
-    KERNEL_DROPS(320, "nic.af_packet.kernel_drops"),
+    KERNEL_DROPS(320, "nic.af_packet.kernel_drops", FrameAccounting.NIC_RX_DROP),
     /** Times the kernel found the receive ring full and froze its queue ({@code tp_freeze_q_cnt}). */
     KERNEL_FREEZE_QUEUE(321, "nic.af_packet.kernel_freeze_queue"),
     /** Frames the kernel passed to the socket ({@code tp_packets}). */
