@@ -129,8 +129,9 @@ final class FrameBalance
         json.put("balanced", txBalanced && nicBalanced && rxBalanced);
 
         text = String.format(Locale.ROOT,
-            "guest tx %,d taken = %,d to NIC + %,d dropped%s; NIC tx %,d = %,d sent%s + %,d dropped%s + %,d in flight;" +
-                " rx %,d taken = %,d delivered + %,d dropped%s: %s",
+            "guest tx %,d taken = %,d to NIC + %,d dropped%s; " +
+                "NIC tx %,d = %,d sent%s + %,d dropped%s + %,d in flight; " +
+                "rx %,d taken = %,d delivered + %,d dropped%s: %s",
             txTaken, txPackets, sum(txDropped), causes(txDropped), nicFrames, nicSent,
             sentCounted ? "" : " (not counted by the port)", nicDrops, causes(nicDropped), nicInFlight,
             rxTaken, rxDelivered, sum(rxDropped), causes(rxDropped),

@@ -39,8 +39,8 @@ import java.util.concurrent.TimeUnit;
  * 64 refused claims while the ring is full.
  * <p>
  * One queue pair ({@link #pairs()} is 1). Counters: the dataplane thread publishes its own (truncated, too long, bad,
- * ring full, kicks) from {@link #flush()}; the control thread reads the kernel's {@code PACKET_STATISTICS} in
- * {@link #poll()} at most once a second.
+ * ring full, kicks, sent, refused, on the ring) from {@link #flush()}; the control thread reads the kernel's
+ * {@code PACKET_STATISTICS} in {@link #poll()} at most once a second.
  * <p>
  * Every transmitted frame is accounted for: after each kick the port learns from the ring what the kernel did with
  * the frames it was asked to send ({@link TpacketTxRing#reap}): taken for sending ({@link AfPacketCounter#TX_SENT}),

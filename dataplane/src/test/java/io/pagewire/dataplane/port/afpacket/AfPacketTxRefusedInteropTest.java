@@ -78,7 +78,8 @@ class AfPacketTxRefusedInteropTest
             for (int sequence = 0; sequence < FRAMES; sequence++)
             {
                 final boolean refused = sequence == FIRST_REFUSED || sequence == SECOND_REFUSED;
-                final int length = !refused ? 100 + sequence : cause == Cause.RUNT ? 5 : cause == Cause.MTU ? 1200 : 100;
+                final int length = !refused ? 100 + sequence :
+                    cause == Cause.RUNT ? 5 : cause == Cause.MTU ? 1200 : 100;
                 final long address = port.claim(length);
                 assertEquals(true, address != 0, "slot for frame " + sequence);
                 writeFrame(address, length, sequence);
