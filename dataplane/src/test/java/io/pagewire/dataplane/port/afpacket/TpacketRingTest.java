@@ -370,4 +370,47 @@ class TpacketRingTest
         assertEquals(0, getInt(ring + TP_STATUS_OFFSET), "given back");
         assertEquals(ring + 48, tx.claim(60), "where the kernel's index waits");
     }
+
+    @Test
+    void framesMovedUpAfterARefusedOneWrapAroundTheRingAndCrossBlocks()
+    {
+        final int frameSize = 1280;
+        final long ring = ring(2);
+        final TpacketTxRing tx = new TpacketTxRing(ring, BLOCK_SIZE, 2, frameSize, 0, 1200);
+        final long[] slots = {0, 1280, 2560, 4096, 4096 + 1280, 4096 + 2560};
+        for (int n = 0; n < 6; n++)
+        {
+            final long data = tx.claim(100 + n);
+            MemorySegment.ofAddress(data).reinterpret(100 + n).fill((byte)n);
+            tx.commit(100 + n);
+        }
+        for (int n = 0; n < 4; n++)
+        {
+            putInt(ring + slots[n] + TP_STATUS_OFFSET, 0);
+        }
+        assertEquals(0, tx.reap());
+        assertEquals(4, tx.sent());
+        for (int n = 6; n < 8; n++)
+        {
+            final long data = tx.claim(100 + n);
+            assertEquals(ring + slots[n - 6] + 48, data, "wrapped to slot " + (n - 6));
+            MemorySegment.ofAddress(data).reinterpret(100 + n).fill((byte)n);
+            tx.commit(100 + n);
+        }
+        // On the ring: frames 4, 5 (block 1), 6, 7 (block 0, after the wrap). The kernel refuses frame 4.
+        putInt(ring + slots[4] + TP_STATUS_OFFSET, 4);
+        assertEquals(1, tx.reap());
+        assertEquals(3, tx.onRing());
+        final int[] expected = {5, 6, 7};
+        final long[] at = {slots[4], slots[5], slots[0]};
+        for (int i = 0; i < 3; i++)
+        {
+            final int length = 100 + expected[i];
+            assertEquals(1, getInt(ring + at[i] + TP_STATUS_OFFSET), "requested: frame " + expected[i]);
+            assertEquals(length, getInt(ring + at[i] + TP_LEN_OFFSET));
+            assertEquals(expected[i], ALL.get(ValueLayout.JAVA_BYTE, ring + at[i] + 48 + length - 1));
+        }
+        assertEquals(0, getInt(ring + slots[1] + TP_STATUS_OFFSET), "the slot frame 7 left is free");
+        assertEquals(ring + slots[1] + 48, tx.claim(60), "and the next claim's");
+    }
 }
