@@ -106,7 +106,7 @@ class FrameBalanceInteropTest
                     agent.doWork();
                 }
 
-                // Guest -> NIC, after the interface's MTU went down under the port (its limit stays 2040 - 8 + 8).
+                // Guest -> NIC, after the interface's MTU went down under the port (its limit, 2040, was set at open).
                 VethPair.run("ip", "link", "set", "dev", veth.hostEnd(), "mtu", "1000");
                 transmit(memory, tx, 0, 0, 0, 100);                                   // sent
                 transmit(memory, tx, 0, 0, 0, 2100);                                  // too_long
