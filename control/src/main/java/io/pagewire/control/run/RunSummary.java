@@ -20,7 +20,9 @@ import java.util.Map;
  * the device delivered into the guest's ring that the guest never saw; frames dropped on purpose (by policy, by a
  * full NIC ring) are in {@code drops}, not in {@code lost}. With a guest in another process (vhost-user) what it
  * received cannot be verified here: {@code verify.checked} is 0 and {@code verify.lost} null. Through a real NIC port
- * frames that are not pagewire test frames are counted in {@code unverifiable}, not checked.
+ * frames that are not pagewire test frames are counted in {@code unverifiable}, not checked. {@code accounting}
+ * balances every frame taken from the guest and from the NIC against what was sent, delivered and dropped by cause
+ * ({@link FrameBalance}).
  */
 public final class RunSummary
 {
@@ -159,6 +161,8 @@ public final class RunSummary
         nic.put("type", result.config().nic().type().configName());
         nic.put("counters", new LinkedHashMap<>(result.nicCounters()));
         json.put("nic", nic);
+        final FrameBalance balance = new FrameBalance(result.pairs(), result.nicCounters());
+        json.put("accounting", balance.json());
         json.put("alloc_bytes_per_packet", result.allocBytesPerPacket());
         json.put("drained", result.drained());
         if (profile != null)
@@ -216,6 +220,7 @@ public final class RunSummary
               drops           %s (%.2f%% of offered)
               buffers/packet  %.2f mean; ring %s entries holds %s packets in flight
               guest -> NIC    %,d packets  %.3f Mpps  %.3f Gb/s
+              accounting      %s
               verify rx       %s
               verify tx       %,d checked, %d corrupt, %d duplicated, %d reordered, %,d not pagewire frames
               dataplane       %.2f bytes allocated per packet in steady state%s%s
@@ -228,7 +233,7 @@ public final class RunSummary
             dropText.isEmpty() ? "none" : dropText, offered == 0 ? 0.0 : 100.0 * dropped / offered,
             rxPackets == 0 ? 0.0 : (double)buffersUsed / rxPackets, rx.get("ring_size"),
             result.inFlightCapacity() < 0 ? "?" : Integer.toString(result.inFlightCapacity()),
-            txPackets, (double)tx.get("mpps"), (double)tx.get("gbps"),
+            txPackets, (double)tx.get("mpps"), (double)tx.get("gbps"), balance.text(),
             rxVerify == null ? "not verifiable here (the guest is another process)" :
                 String.format(Locale.ROOT,
                     "%,d checked, %d corrupt, %d lost, %d duplicated, %d reordered, %,d not pagewire frames",

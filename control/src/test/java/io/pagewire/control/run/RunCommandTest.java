@@ -105,6 +105,10 @@ class RunCommandTest
         assertEquals(256, number(rx, "ring_size"));
         assertEquals(mode.equals("big") ? 12 : 256, number(rx, "in_flight_capacity_packets"));
         assertEquals(true, json.get("drained"));
+        final Map<String, Object> accounting = map(json, "accounting");
+        assertEquals(true, accounting.get("balanced"), "every frame sent, delivered or dropped: " + accounting);
+        assertEquals(packets, number(map(accounting, "rx"), "delivered"));
+        assertEquals(number(tx, "packets"), number(map(accounting, "tx"), "to_nic"));
         assertFalse(Files.exists(temp.resolve("run").resolve(Long.toString(ProcessHandle.current().pid()))),
             "runtime directory removed");
     }

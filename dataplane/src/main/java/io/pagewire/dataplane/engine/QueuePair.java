@@ -54,6 +54,7 @@ public final class QueuePair
     private final long[] buffersPerPacket = new long[MAX_EXACT_BUFFERS + 2];
     private long rxPackets;
     private long rxBytes;
+    private long rxTaken;
     private boolean rxBrokenReported;
     private LatencyRecorder publishLatency;
     private final UnsafeBuffer stampView = new UnsafeBuffer(0, 0);
@@ -66,6 +67,8 @@ public final class QueuePair
     private final long[] publishedBuffers = new long[MAX_EXACT_BUFFERS + 2];
     private int highestBucketSeen;
     private long publishedRxPackets = -1;
+    private long publishedRxTaken = -1;
+    private long publishedTxTaken = -1;
     private long publishedTxFrames = -1;
     private long publishedTxDrops = -1;
     private long publishedTxOffloads = -1;
@@ -199,6 +202,7 @@ public final class QueuePair
         if (taken > 0)
         {
             nic.rxRelease(taken);
+            rxTaken += taken;
         }
         if (delivered > 0)
         {
@@ -314,12 +318,23 @@ public final class QueuePair
                 counterOf(counters, drop).setRelease(value);
             }
         }
+        if (rxTaken != publishedRxTaken)
+        {
+            publishedRxTaken = rxTaken;
+            counters.rxTaken().setRelease(rxTaken);
+        }
         final TxReader reader = this.reader;
         if (reader.sentFrames() != publishedTxFrames)
         {
             publishedTxFrames = reader.sentFrames();
             counters.txPackets().setRelease(publishedTxFrames);
             counters.txBytes().setRelease(reader.sentBytes());
+            counters.txNicFrames().setRelease(reader.nicFrames());
+        }
+        if (reader.takenFrames() != publishedTxTaken)
+        {
+            publishedTxTaken = reader.takenFrames();
+            counters.txTaken().setRelease(publishedTxTaken);
         }
         final long txDrops = reader.droppedTooLong() + reader.droppedGso() + reader.droppedBadHeader();
         if (txDrops != publishedTxDrops)
@@ -352,6 +367,7 @@ public final class QueuePair
     {
         rxPackets = previous.rxPackets;
         rxBytes = previous.rxBytes;
+        rxTaken = previous.rxTaken;
         System.arraycopy(previous.rxDrops, 0, rxDrops, 0, rxDrops.length);
         System.arraycopy(previous.buffersPerPacket, 0, buffersPerPacket, 0, buffersPerPacket.length);
         highestBucketSeen = Math.max(highestBucketSeen, previous.highestBucketSeen);
@@ -428,6 +444,15 @@ public final class QueuePair
     public long rxPackets()
     {
         return rxPackets;
+    }
+
+    /**
+     * @return frames taken from the NIC port's receive ring, whatever became of them: every one is in
+     * {@link #rxPackets()} or in one of {@link #rxDrops()} (all but nic_ring_full, which the sources count).
+     */
+    public long rxTaken()
+    {
+        return rxTaken;
     }
 
     /** @return frame bytes (without the virtio-net header) delivered to the guest. */

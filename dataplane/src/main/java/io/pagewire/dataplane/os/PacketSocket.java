@@ -18,9 +18,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *   <li>{@code if_nametoindex(interface)}: {@code ENODEV} is reported as "no such interface";</li>
  *   <li>{@code socket(AF_PACKET, SOCK_RAW, 0)}: protocol 0 so nothing is queued before the rings exist
  *       ({@code EPERM} without {@code CAP_NET_RAW});</li>
- *   <li>{@code PACKET_VERSION = TPACKET_V3}, {@code PACKET_VNET_HDR} if asked, {@code PACKET_LOSS = 1} (a transmit
- *       frame the kernel rejects, for example longer than the MTU, is skipped and its slot made available again,
- *       instead of stopping the ring at it with {@code TP_STATUS_WRONG_FORMAT});</li>
+ *   <li>{@code PACKET_VERSION = TPACKET_V3}, {@code PACKET_VNET_HDR} if asked; not {@code PACKET_LOSS}: with it
+ *       the kernel's {@code tpacket_snd} skips a transmit frame it refuses (longer than the MTU, a virtio_net_hdr it
+ *       rejects, shorter than the link header), makes its slot available again and counts it nowhere, so the frame
+ *       would be lost without a trace. Without it the kernel leaves such a slot {@code TP_STATUS_WRONG_FORMAT} and
+ *       stops there, and the ring's producer counts and drops it ({@code TpacketTxRing.reap}). The alternative,
+ *       comparing a kick's byte count with the frames requested, fails exactly when it is needed: a kick that ends
+ *       with an error (a qdisc drop it retries) returns the error, not the bytes it sent before;</li>
  *   <li>{@code PACKET_RX_RING} and {@code PACKET_TX_RING} ({@code struct tpacket_req3}; the kernel requires a V3
  *       transmit ring's retire timeout, private size and feature word to be 0), then one {@code mmap} of both;</li>
  *   <li>{@code PACKET_IGNORE_OUTGOING = 1} so frames this socket transmits do not come back on its receive ring;</li>
@@ -63,6 +67,7 @@ public final class PacketSocket implements AutoCloseable
     static final int PACKET_STATISTICS = 6;
     static final int PACKET_VERSION = 10;
     static final int PACKET_TX_RING = 13;
+    /** Not set (see the class comment): a refused transmit frame must stay visible to be counted. */
     static final int PACKET_LOSS = 14;
     static final int PACKET_VNET_HDR = 15;
     static final int PACKET_IGNORE_OUTGOING = 23;
@@ -216,7 +221,6 @@ public final class PacketSocket implements AutoCloseable
                 {
                     setInt(arena, state, fd, PACKET_VNET_HDR, 1, "PACKET_VNET_HDR", name);
                 }
-                setInt(arena, state, fd, PACKET_LOSS, 1, "PACKET_LOSS", name);
                 setRing(arena, state, fd, PACKET_RX_RING, options.rxBlockSize(), options.rxBlockCount(),
                     options.rxFrameSize(), options.retireTimeoutMs(), "PACKET_RX_RING", name);
                 setRing(arena, state, fd, PACKET_TX_RING, options.txBlockSize(), options.txBlockCount(),
@@ -415,7 +419,8 @@ public final class PacketSocket implements AutoCloseable
      * {@code sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0)}. Allocates nothing.
      *
      * @return 0, or the errno it failed with ({@code EAGAIN}/{@code ENOBUFS}: the frames stay requested and the
-     * next kick sends them; {@code ENETDOWN}/{@code ENXIO}: the interface is down or gone).
+     * next kick sends them; {@code ENETDOWN}/{@code ENXIO}: the interface is down or gone; {@code EMSGSIZE},
+     * {@code EINVAL}: the kernel refused a frame, left it {@code TP_STATUS_WRONG_FORMAT} and stopped there).
      */
     public int kick()
     {

@@ -23,6 +23,15 @@ public interface CounterDescriptor
     String label();
 
     /**
+     * @return what this counter says about the frames a NIC port was handed or received, for the run summary's
+     * balance; {@link FrameAccounting#NONE} (the default) for a counter that is not part of it.
+     */
+    default FrameAccounting accounting()
+    {
+        return FrameAccounting.NONE;
+    }
+
+    /**
      * Allocates this entry's counter for one queue pair, or for the process. Entries whose per-queue labels name the
      * queue override this ({@link QueueCounter}, {@code MemifCounter}).
      *

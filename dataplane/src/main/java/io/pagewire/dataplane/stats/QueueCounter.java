@@ -73,7 +73,22 @@ public enum QueueCounter implements CounterDescriptor
     /** Transmit TCP GSO frames cut into segments in software (a port without vnet_hdr). */
     TX_GSO_SEGMENTED(119, "tx gso_segmented", Kind.TOTAL),
     /** Transmit frames handed to the NIC port with their offload header (AF_PACKET with vnet_hdr). */
-    TX_OFFLOADS_PASSED(120, "tx offloads_passed", Kind.TOTAL);
+    TX_OFFLOADS_PASSED(120, "tx offloads_passed", Kind.TOTAL),
+    /**
+     * Frames taken from the guest's transmit queue (chains consumed and given back used), whatever became of them:
+     * the run summary's balance is tx taken = tx packets + every tx drop cause.
+     */
+    TX_TAKEN(138, "tx taken", Kind.TOTAL),
+    /**
+     * Frames handed to the NIC port: tx packets, except that a frame cut into segments in software counts once per
+     * segment. The NIC side of the balance: these = what the port sent + what it dropped + what it still holds.
+     */
+    TX_NIC_FRAMES(139, "tx nic_frames", Kind.TOTAL),
+    /**
+     * Frames taken from the NIC port's receive ring, whatever became of them: rx taken = rx packets + every rx drop
+     * cause except nic_ring_full (frames lost before the ring).
+     */
+    RX_TAKEN(140, "rx taken", Kind.TOTAL);
 
     /** What kind of counter an entry is, and how many counters it has per queue pair. */
     public enum Kind

@@ -46,6 +46,9 @@ public final class QueueCounters implements AutoCloseable
     private final AtomicCounter txCsumCompleted;
     private final AtomicCounter txGsoSegmented;
     private final AtomicCounter txOffloadsPassed;
+    private final AtomicCounter txTaken;
+    private final AtomicCounter txNicFrames;
+    private final AtomicCounter rxTaken;
 
     /**
      * Allocates every {@link QueueCounter} of queue pair {@code queue}, in the enum's order, each with type id
@@ -103,6 +106,9 @@ public final class QueueCounters implements AutoCloseable
             txCsumCompleted = allocate(manager, QueueCounter.TX_CSUM_COMPLETED, 0);
             txGsoSegmented = allocate(manager, QueueCounter.TX_GSO_SEGMENTED, 0);
             txOffloadsPassed = allocate(manager, QueueCounter.TX_OFFLOADS_PASSED, 0);
+            txTaken = allocate(manager, QueueCounter.TX_TAKEN, 0);
+            txNicFrames = allocate(manager, QueueCounter.TX_NIC_FRAMES, 0);
+            rxTaken = allocate(manager, QueueCounter.RX_TAKEN, 0);
         }
         catch (final RuntimeException ex)
         {
@@ -262,6 +268,30 @@ public final class QueueCounters implements AutoCloseable
     }
 
     /**
+     * @return {@link QueueCounter#TX_TAKEN}.
+     */
+    public AtomicCounter txTaken()
+    {
+        return txTaken;
+    }
+
+    /**
+     * @return {@link QueueCounter#TX_NIC_FRAMES}.
+     */
+    public AtomicCounter txNicFrames()
+    {
+        return txNicFrames;
+    }
+
+    /**
+     * @return {@link QueueCounter#RX_TAKEN}.
+     */
+    public AtomicCounter rxTaken()
+    {
+        return rxTaken;
+    }
+
+    /**
      * @return {@link QueueCounter#TX_DROPS_GSO}.
      */
     public AtomicCounter txDropsGso()
@@ -316,6 +346,9 @@ public final class QueueCounters implements AutoCloseable
             case TX_CSUM_COMPLETED -> txCsumCompleted;
             case TX_GSO_SEGMENTED -> txGsoSegmented;
             case TX_OFFLOADS_PASSED -> txOffloadsPassed;
+            case TX_TAKEN -> txTaken;
+            case TX_NIC_FRAMES -> txNicFrames;
+            case RX_TAKEN -> rxTaken;
             case TX_NIC_RING_FULL -> txNicRingFull;
             case RX_BUFFERS_PER_PACKET, QUEUE_ERRORS -> throw new IllegalArgumentException(
                 counter + " is a family of " + counter.members() + " counters");

@@ -82,6 +82,8 @@ public final class TxReader
     private int resumeLength;
     private int resumeMss;
 
+    private long takenFrames;
+    private long nicFrames;
     private long sentFrames;
     private long sentBytes;
     private long sinkFull;
@@ -182,6 +184,7 @@ public final class TxReader
             queue.addUsed(head, 0);
             consumed++;
         }
+        takenFrames += consumed;
         return consumed;
     }
 
@@ -235,6 +238,7 @@ public final class TxReader
             }
             scatter.copyOut(headerLength, destination, (int)frameLength);
             sink.commit((int)frameLength);
+            nicFrames++;
             sent((int)frameLength);
         }
         return CONSUMED;
@@ -322,6 +326,7 @@ public final class TxReader
         {
             sink.commitOffload(frameLength,
                 offloadHeader(F_NEEDS_CSUM, gsoType, segmenter.headersLength(), gsoSize, csumStart, csumOffset));
+            nicFrames++;
             offloadsPassed++;
             sent(frameLength);
             return true;
@@ -351,12 +356,14 @@ public final class TxReader
         if (pass)
         {
             sink.commitOffload(frameLength, offloadHeader(F_NEEDS_CSUM, GSO_NONE, 0, 0, csumStart, csumOffset));
+            nicFrames++;
             offloadsPassed++;
         }
         else
         {
             GsoSegmenter.completeChecksum(destination, frameLength, csumStart, csumOffset);
             sink.commit(frameLength);
+            nicFrames++;
             checksumsCompleted++;
         }
         sent(frameLength);
@@ -389,6 +396,7 @@ public final class TxReader
             }
             segmenter.writeSegment(scratch, length, mss, i, destination);
             sink.commit(segmentLength);
+            nicFrames++;
         }
         resumeSegment = 0;
         segmented++;
@@ -417,6 +425,8 @@ public final class TxReader
      */
     public void continueFrom(final TxReader previous)
     {
+        takenFrames = previous.takenFrames;
+        nicFrames = previous.nicFrames;
         sentFrames = previous.sentFrames;
         sentBytes = previous.sentBytes;
         sinkFull = previous.sinkFull;
@@ -426,6 +436,21 @@ public final class TxReader
         checksumsCompleted = previous.checksumsCompleted;
         segmented = previous.segmented;
         offloadsPassed = previous.offloadsPassed;
+    }
+
+    /**
+     * @return frames taken from the guest's queue (chains consumed), whatever became of them: every one is in
+     * {@link #sentFrames()} or in one drop count.
+     */
+    public long takenFrames()
+    {
+        return takenFrames;
+    }
+
+    /** @return frames committed to the sink: {@link #sentFrames()}, but a frame segmented here once per segment. */
+    public long nicFrames()
+    {
+        return nicFrames;
     }
 
     /** @return frames of the guest handed to the sink (a frame segmented here counts once). */

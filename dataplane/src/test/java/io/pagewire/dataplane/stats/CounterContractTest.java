@@ -89,6 +89,9 @@ class CounterContractTest
             118 tx csum_completed
             119 tx gso_segmented
             120 tx offloads_passed
+            138 tx taken
+            139 tx nic_frames
+            140 rx taken
             300 nic.memif.connects
             301 nic.memif.disconnects
             302 nic.memif.bad_messages
@@ -118,6 +121,9 @@ class CounterContractTest
             332 nic.af_packet.rx_csum_passed
             333 nic.af_packet.rx_gso_passed
             334 nic.af_packet.rx_data_valid_passed
+            335 nic.af_packet.tx_refused
+            336 nic.af_packet.tx_sent
+            337 nic.af_packet.tx_on_ring
             340 nic.pcap.frames_replayed
             341 nic.pcap.loops
             342 nic.pcap.frames_written

@@ -359,6 +359,10 @@ class TxReaderTest
         assertEquals(2, offloads.segmented());
         assertNull(queue.device().brokenReason(), "a bad header is the frame's problem, not the queue's");
         assertEquals(hostile.length + 3, queue.driver().usedAvailable(), "the guest gets every buffer back");
+        assertEquals(hostile.length + 3, offloads.takenFrames(), "every chain taken is counted as taken");
+        assertEquals(offloads.takenFrames(), offloads.sentFrames() + offloads.droppedBadHeader() +
+            offloads.droppedTooLong() + offloads.droppedGso(), "taken = sent + dropped by cause");
+        assertEquals(5, offloads.nicFrames(), "the port got the segments");
     }
 
     @Test
@@ -377,6 +381,8 @@ class TxReaderTest
         assertEquals(count, sink.frames.size());
         assertEquals(1, offloads.segmented());
         assertEquals(1, offloads.sentFrames());
+        assertEquals(1, offloads.takenFrames());
+        assertEquals(count, offloads.nicFrames(), "one NIC frame per segment");
         assertEquals(tso.length, offloads.sentBytes(), "bytes the guest sent");
         final ByteBuffer joined = ByteBuffer.allocate(payload);
         for (int i = 0; i < count; i++)

@@ -39,11 +39,17 @@ import java.util.concurrent.TimeUnit;
  * 64 refused claims while the ring is full.
  * <p>
  * One queue pair ({@link #pairs()} is 1). Counters: the dataplane thread publishes its own (truncated, too long, bad,
- * ring full, kicks) from {@link #flush()}; the control thread reads the kernel's {@code PACKET_STATISTICS} in
- * {@link #poll()} at most once a second. {@link AfPacketCounter#BAD_FRAMES} counts transmit slots only when the
- * kernel left one {@code TP_STATUS_WRONG_FORMAT}, which it does not with {@code PACKET_LOSS} (always set): a frame
- * the kernel refuses on transmit is skipped and its slot freed, counted nowhere; the port refuses the known causes
- * itself first (frames longer than {@link #maxFrameLength()}, offload headers the guest's transmit path validates).
+ * ring full, kicks, sent, refused, on the ring) from {@link #flush()}; the control thread reads the kernel's
+ * {@code PACKET_STATISTICS} in {@link #poll()} at most once a second.
+ * <p>
+ * Every transmitted frame is accounted for: after each kick the port learns from the ring what the kernel did with
+ * the frames it was asked to send ({@link TpacketTxRing#reap}): taken for sending ({@link AfPacketCounter#TX_SENT}),
+ * refused ({@link AfPacketCounter#TX_REFUSED}: the socket runs without {@code PACKET_LOSS}, so the kernel marks a
+ * frame it refuses {@code TP_STATUS_WRONG_FORMAT} instead of skipping it unseen; the port drops it and the next kick
+ * goes on with the frames after it), or still on the ring ({@link AfPacketCounter#TX_ON_RING}). The port refuses the
+ * causes it knows itself first (frames longer than {@link #maxFrameLength()}, offload headers the guest's transmit
+ * path validates); the kernel refuses what changed since (an MTU lowered while running) or what the port does not
+ * check (a frame shorter than the Ethernet header).
  */
 public final class AfPacketNicPort implements NicPort, NicPortSet
 {
@@ -360,7 +366,14 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         {
             kicks++;
             kickAgain = false;
-            if (socket.kick() != 0)
+            final int errno = socket.kick();
+            // Without PACKET_LOSS a refused frame stops the kick there (EMSGSIZE, EINVAL): the reap drops it and the
+            // next cycle kicks the frames after it. Any other failure leaves the frames requested, for the next kick.
+            if (tx.reap() > 0)
+            {
+                kickAgain = true;
+            }
+            else if (errno != 0)
             {
                 kickErrors++;
                 kickAgain = true;
@@ -368,8 +381,11 @@ public final class AfPacketNicPort implements NicPort, NicPortSet
         }
         publish(AfPacketCounter.RX_TRUNCATED, rx.truncatedFrames());
         publish(AfPacketCounter.RX_TOO_LONG, rx.tooLongFrames());
-        publish(AfPacketCounter.BAD_FRAMES, rx.badFrames() + tx.wrongFormat());
+        publish(AfPacketCounter.BAD_FRAMES, rx.badFrames());
         publish(AfPacketCounter.TX_RING_FULL, tx.ringFull());
+        publish(AfPacketCounter.TX_REFUSED, tx.refused());
+        publish(AfPacketCounter.TX_SENT, tx.sent());
+        publish(AfPacketCounter.TX_ON_RING, tx.onRing());
         publish(AfPacketCounter.TX_KICKS, kicks);
         publish(AfPacketCounter.TX_KICK_ERRORS, kickErrors);
         if (vnet != null)

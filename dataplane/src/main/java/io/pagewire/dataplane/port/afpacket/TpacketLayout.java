@@ -74,7 +74,7 @@ public final class TpacketLayout
     public static final int TP_STATUS_SEND_REQUEST = 1;
     /** Transmit frame is being sent. */
     public static final int TP_STATUS_SENDING = 2;
-    /** Transmit frame was rejected by the kernel (only without PACKET_LOSS). */
+    /** Transmit frame was refused by the kernel, which stopped there (without PACKET_LOSS, as pagewire runs). */
     public static final int TP_STATUS_WRONG_FORMAT = 4;
 
     /** Frame slot alignment of the rings. */

@@ -1,5 +1,6 @@
 package io.pagewire.dataplane.port.afpacket;
 
+import io.pagewire.dataplane.memory.MemoryCopy;
 import org.agrona.UnsafeApi;
 
 import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TP_LEN_OFFSET;
@@ -24,7 +25,22 @@ import static io.pagewire.dataplane.port.afpacket.TpacketLayout.TX_DATA_OFFSET;
  * sees the whole frame. The kernel sends requested frames when kicked ({@code sendto}, once per burst, by the
  * port), in slot order, as long as the socket's send buffer has room for them (the port sizes it to the ring).
  * <p>
- * Single producer thread only.
+ * What became of every committed frame is known (the port runs without {@code PACKET_LOSS}, see
+ * {@code PacketSocket}): the slots from the oldest committed one the kernel has not taken yet ({@code tail}) to
+ * {@code head} are "on the ring". After each kick {@link #reap} walks them in order, as the kernel's
+ * {@code tpacket_snd} did (net/packet/af_packet.c): a slot it moved on from ({@code TP_STATUS_SENDING}, or
+ * {@code TP_STATUS_AVAILABLE} once the skb was freed) was taken for sending ({@link #sent()}); one still
+ * {@code TP_STATUS_SEND_REQUEST} is where the kernel stopped (send buffer full, or a qdisc drop it retries), and the
+ * walk stops there too; one {@code TP_STATUS_WRONG_FORMAT} is a frame the kernel refused ({@link #refused()}: longer
+ * than the device's MTU, a virtio_net_hdr it rejects, shorter than the Ethernet header). Without {@code PACKET_LOSS}
+ * the kernel's own index stays at a refused slot, so every later kick would stop there: the ring would stall until
+ * the producer came round to that slot again a whole ring later. So {@link #reap} drops the refused frame by moving
+ * the frames committed after it one slot back (in order; the kernel reads none of them before the next kick) and
+ * giving the last of those slots back; the next kick starts at the frame that followed the refused one. The cost is
+ * one copy of the frames committed after a refused one, on the ring at that moment (with the send buffer sized to the
+ * ring, the rest of that burst); a refusal is rare, as the port refuses the causes it knows before the ring.
+ * <p>
+ * Single producer thread only (claims, commits, kicks and reaps on one thread).
  */
 public final class TpacketTxRing
 {
@@ -39,12 +55,18 @@ public final class TpacketTxRing
     private int head;
     private int headBlock;
     private int headFrame;
+    /** Oldest committed slot the kernel has not moved on from (the kernel's own index, after a {@link #reap}). */
+    private int tail;
+    private int tailBlock;
+    private int tailFrame;
+    /** Committed slots from {@link #tail} to {@link #head}. */
+    private int onRing;
     private long claimed;
-    /** The claimed slot held a frame the kernel refused (counted in {@link #wrongFormat}). */
-    private boolean claimedWrongFormat;
     private int committedSinceFlush;
     private long ringFull;
-    private long wrongFormat;
+    private long committed;
+    private long sent;
+    private long refused;
 
     /**
      * @param address        the ring's first byte.
@@ -112,34 +134,24 @@ public final class TpacketTxRing
             return 0;
         }
         final long slot = headAddress();
-        // Acquire: the kernel is done with the slot's bytes before it stores AVAILABLE (skb destructor).
-        final int status = UnsafeApi.getIntAcquire(null, slot + TP_STATUS_OFFSET);
-        if (status != TP_STATUS_AVAILABLE)
+        // Acquire: the kernel is done with the slot's bytes before it stores AVAILABLE (skb destructor). A ring whose
+        // every slot is on it is full whatever the status says: the head slot is then the tail, still to be reaped.
+        if (onRing == frameCount || UnsafeApi.getIntAcquire(null, slot + TP_STATUS_OFFSET) != TP_STATUS_AVAILABLE)
         {
-            if ((status & TP_STATUS_WRONG_FORMAT) == 0)
-            {
-                ringFull++;
-                return 0;
-            }
-            // Only without PACKET_LOSS: the kernel refused the frame and stopped there; take the slot back.
-            wrongFormat++;
+            ringFull++;
+            return 0;
         }
-        claimedWrongFormat = status != TP_STATUS_AVAILABLE;
         claimed = slot;
         return slot + TX_DATA_OFFSET;
     }
 
     /**
-     * Gives the claimed slot back unsent: its status is left as it was, so the next {@link #claim} takes the same slot
-     * (and counts a refused frame in it then, not twice).
+     * Gives the claimed slot back unsent: nothing was written that the kernel reads, so the next {@link #claim} takes
+     * the same slot.
      */
     public void abandon()
     {
-        if (claimedWrongFormat)
-        {
-            claimedWrongFormat = false;
-            wrongFormat--;
-        }
+        claimed = 0;
     }
 
     /**
@@ -156,8 +168,9 @@ public final class TpacketTxRing
         UnsafeApi.putInt(slot + TP_LEN_OFFSET, length);
         // Release: the frame and its lengths are visible before the kernel can see SEND_REQUEST.
         UnsafeApi.putIntRelease(null, slot + TP_STATUS_OFFSET, TP_STATUS_SEND_REQUEST);
-        claimedWrongFormat = false;
         committedSinceFlush++;
+        committed++;
+        onRing++;
         head++;
         headFrame++;
         if (headFrame == framesPerBlock)
@@ -171,6 +184,91 @@ public final class TpacketTxRing
             headBlock = 0;
             headFrame = 0;
         }
+    }
+
+    /**
+     * Learns what the kernel did with the frames on the ring, after a kick (see the class comment): counts the ones
+     * it took ({@link #sent()}) and stops at the first it has not taken; drops a refused one ({@link #refused()}),
+     * moving the frames after it one slot back so the next kick goes on with them.
+     *
+     * @return frames refused by the kernel found in this walk (0 or 1: the kernel stops at the first), so the caller
+     * kicks again for the frames after it.
+     */
+    public int reap()
+    {
+        int found = 0;
+        while (onRing > 0)
+        {
+            final long slot = tailAddress();
+            // Acquire: pairs with the kernel's status store after its skb took the frame (or refused it).
+            final int status = UnsafeApi.getIntAcquire(null, slot + TP_STATUS_OFFSET);
+            if (status == TP_STATUS_SEND_REQUEST)
+            {
+                break;
+            }
+            if ((status & TP_STATUS_WRONG_FORMAT) != 0)
+            {
+                refused++;
+                found++;
+                dropRefused();
+                continue;
+            }
+            sent++;
+            onRing--;
+            tail++;
+            tailFrame++;
+            if (tailFrame == framesPerBlock)
+            {
+                tailFrame = 0;
+                tailBlock++;
+            }
+            if (tail == frameCount)
+            {
+                tail = 0;
+                tailBlock = 0;
+                tailFrame = 0;
+            }
+        }
+        return found;
+    }
+
+    /**
+     * Drops the frame at {@link #tail}, which the kernel refused and will not move on from: each frame committed after
+     * it moves one slot back (length, then the frame, then SEND_REQUEST), and the slot the last one leaves goes back to
+     * the producer. The kernel reads none of these slots until the next kick on this thread.
+     */
+    private void dropRefused()
+    {
+        int to = tail;
+        for (int i = 1; i < onRing; i++)
+        {
+            final int from = to + 1 == frameCount ? 0 : to + 1;
+            final long source = slotAddress(from);
+            final long destination = slotAddress(to);
+            final int length = UnsafeApi.getInt(source + TP_LEN_OFFSET);
+            MemoryCopy.copy(source + TX_DATA_OFFSET, destination + TX_DATA_OFFSET, length);
+            UnsafeApi.putInt(destination + TP_NEXT_OFFSET_OFFSET, 0);
+            UnsafeApi.putInt(destination + TP_SNAPLEN_OFFSET, length);
+            UnsafeApi.putInt(destination + TP_LEN_OFFSET, length);
+            // Release: the moved frame is whole before the kernel can see SEND_REQUEST.
+            UnsafeApi.putIntRelease(null, destination + TP_STATUS_OFFSET, TP_STATUS_SEND_REQUEST);
+            to = from;
+        }
+        UnsafeApi.putIntRelease(null, slotAddress(to) + TP_STATUS_OFFSET, TP_STATUS_AVAILABLE);
+        onRing--;
+        head = to;
+        headBlock = to / framesPerBlock;
+        headFrame = to % framesPerBlock;
+    }
+
+    private long tailAddress()
+    {
+        return address + (long)tailBlock * blockSize + (long)tailFrame * frameSize;
+    }
+
+    private long slotAddress(final int slot)
+    {
+        return address + (long)(slot / framesPerBlock) * blockSize + (long)(slot % framesPerBlock) * frameSize;
     }
 
     /**
@@ -192,11 +290,35 @@ public final class TpacketTxRing
     }
 
     /**
-     * @return slots found with {@code TP_STATUS_WRONG_FORMAT} (frames the kernel refused) and taken back; only
-     * without {@code PACKET_LOSS}: with it the kernel skips a refused frame and frees its slot, unseen here.
+     * @return frames committed (each a slot the kernel was asked to send).
      */
-    public long wrongFormat()
+    public long committed()
     {
-        return wrongFormat;
+        return committed;
+    }
+
+    /**
+     * @return committed frames the kernel took off the ring for sending, as of the last {@link #reap}.
+     */
+    public long sent()
+    {
+        return sent;
+    }
+
+    /**
+     * @return committed frames the kernel refused ({@code TP_STATUS_WRONG_FORMAT}) and {@link #reap} dropped.
+     */
+    public long refused()
+    {
+        return refused;
+    }
+
+    /**
+     * @return committed frames the kernel has not taken yet, as of the last {@link #reap}: {@link #committed()} less
+     * {@link #sent()} less {@link #refused()}.
+     */
+    public int onRing()
+    {
+        return onRing;
     }
 }

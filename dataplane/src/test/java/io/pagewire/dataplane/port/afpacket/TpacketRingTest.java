@@ -267,31 +267,150 @@ class TpacketRingTest
             assertEquals(6, tx.takeCommitted());
             assertEquals(0, tx.takeCommitted());
             assertEquals(0, tx.claim(100), "every slot waits for the kernel");
-            assertEquals(2 * round + 1, tx.ringFull());
+            assertEquals(3 * round + 1, tx.ringFull());
             putInt(ring + slots[0] + TP_STATUS_OFFSET, 2);
             assertEquals(0, tx.claim(100), "TP_STATUS_SENDING is still the kernel's");
             for (final long s : slots)
             {
                 putInt(ring + s + TP_STATUS_OFFSET, 0);
             }
+            assertEquals(0, tx.claim(100), "sent, but not reaped yet: every slot is still on the ring");
+            assertEquals(0, tx.reap());
+            assertEquals(6L * (round + 1), tx.sent());
+            assertEquals(0, tx.onRing());
         }
         assertEquals(0, tx.claim(1201), "longer than the slot allows");
+        assertEquals(18, tx.committed());
     }
 
     @Test
-    void aSlotTheKernelRefusedIsTakenBack()
+    void theReapCountsWhatTheKernelTookAndStopsWhereItStopped()
     {
         final long ring = ring(1);
-        final TpacketTxRing tx = new TpacketTxRing(ring, BLOCK_SIZE, 1, 2048, 0, 2000);
-        putInt(ring + TP_STATUS_OFFSET, 4);
-        assertEquals(ring + 48, tx.claim(60));
-        assertEquals(1, tx.wrongFormat());
+        final TpacketTxRing tx = new TpacketTxRing(ring, BLOCK_SIZE, 1, 1024, 0, 900);
+        for (int n = 0; n < 4; n++)
+        {
+            tx.claim(60 + n);
+            tx.commit(60 + n);
+        }
+        assertEquals(0, tx.reap(), "nothing taken yet");
+        assertEquals(0, tx.sent());
+        assertEquals(4, tx.onRing());
+        // The kernel took two (one sent and freed, one still in the qdisc) and stopped at the third (send buffer).
+        putInt(ring + TP_STATUS_OFFSET, 0);
+        putInt(ring + 1024 + TP_STATUS_OFFSET, 2);
+        assertEquals(0, tx.reap());
+        assertEquals(2, tx.sent());
+        assertEquals(2, tx.onRing());
+        assertEquals(ring + 48, tx.claim(60), "the first slot is free again");
         tx.abandon();
-        assertEquals(0, tx.wrongFormat(), "given back: not taken back yet");
-        assertEquals(4, getInt(ring + TP_STATUS_OFFSET), "the slot as the kernel left it");
-        assertEquals(ring + 48, tx.claim(60), "the same slot again");
+        putInt(ring + 2048 + TP_STATUS_OFFSET, 2);
+        putInt(ring + 3072 + TP_STATUS_OFFSET, 2);
+        tx.reap();
+        assertEquals(4, tx.sent());
+        assertEquals(0, tx.refused());
+        assertEquals(0, tx.onRing());
+    }
+
+    @Test
+    void aFrameTheKernelRefusedIsDroppedAndTheFramesAfterItMoveUpInOrder()
+    {
+        final long ring = ring(1);
+        final TpacketTxRing tx = new TpacketTxRing(ring, BLOCK_SIZE, 1, 1024, 0, 900);
+        for (int n = 0; n < 4; n++)
+        {
+            final long data = tx.claim(100 + n);
+            MemorySegment.ofAddress(data).reinterpret(100 + n).fill((byte)n);
+            tx.commit(100 + n);
+        }
+        // The kernel sent frame 0 and refused frame 1: it leaves TP_STATUS_WRONG_FORMAT there and its index with it.
+        putInt(ring + TP_STATUS_OFFSET, 2);
+        putInt(ring + 1024 + TP_STATUS_OFFSET, 4);
+        assertEquals(1, tx.reap(), "one refused: kick again");
+        assertEquals(1, tx.sent());
+        assertEquals(1, tx.refused());
+        assertEquals(2, tx.onRing(), "frames 2 and 3 wait");
+        for (int slot = 1; slot <= 2; slot++)
+        {
+            final long s = ring + 1024L * slot;
+            final int length = 100 + slot + 1;
+            assertEquals(1, getInt(s + TP_STATUS_OFFSET), "slot " + slot + " requested again");
+            assertEquals(length, getInt(s + TP_LEN_OFFSET));
+            assertEquals(length, getInt(s + TP_SNAPLEN_OFFSET));
+            assertEquals(slot + 1, ALL.get(ValueLayout.JAVA_BYTE, s + 48 + length - 1), "frame " + (slot + 1));
+        }
+        assertEquals(0, getInt(ring + 3072 + TP_STATUS_OFFSET), "the last slot given back");
+        assertEquals(ring + 3072 + 48, tx.claim(60), "and claimed next, after the frames that moved");
         tx.commit(60);
-        assertEquals(1, tx.wrongFormat(), "counted once");
-        assertEquals(1, getInt(ring + TP_STATUS_OFFSET), "TP_STATUS_SEND_REQUEST");
+        // The kernel's next kick starts at slot 1, now frame 2, and refuses it too; then sends the rest.
+        putInt(ring + 1024 + TP_STATUS_OFFSET, 4);
+        assertEquals(1, tx.reap());
+        assertEquals(3, ALL.get(ValueLayout.JAVA_BYTE, ring + 1024 + 48 + 102), "frame 3 moved up again");
+        assertEquals(60, getInt(ring + 2048 + TP_LEN_OFFSET), "then the new frame");
+        assertEquals(0, getInt(ring + 3072 + TP_STATUS_OFFSET));
+        putInt(ring + 1024 + TP_STATUS_OFFSET, 0);
+        putInt(ring + 2048 + TP_STATUS_OFFSET, 0);
+        assertEquals(0, tx.reap());
+        assertEquals(3, tx.sent());
+        assertEquals(2, tx.refused());
+        assertEquals(0, tx.onRing());
+        assertEquals(5, tx.committed(), "committed = sent + refused + on the ring");
+    }
+
+    @Test
+    void aRefusedLastFrameLeavesAnEmptyRingAtItsSlot()
+    {
+        final long ring = ring(1);
+        final TpacketTxRing tx = new TpacketTxRing(ring, BLOCK_SIZE, 1, 1024, 0, 900);
+        tx.claim(10);
+        tx.commit(10);
+        putInt(ring + TP_STATUS_OFFSET, 4);
+        assertEquals(1, tx.reap());
+        assertEquals(0, tx.onRing());
+        assertEquals(0, getInt(ring + TP_STATUS_OFFSET), "given back");
+        assertEquals(ring + 48, tx.claim(60), "where the kernel's index waits");
+    }
+
+    @Test
+    void framesMovedUpAfterARefusedOneWrapAroundTheRingAndCrossBlocks()
+    {
+        final int frameSize = 1280;
+        final long ring = ring(2);
+        final TpacketTxRing tx = new TpacketTxRing(ring, BLOCK_SIZE, 2, frameSize, 0, 1200);
+        final long[] slots = {0, 1280, 2560, 4096, 4096 + 1280, 4096 + 2560};
+        for (int n = 0; n < 6; n++)
+        {
+            final long data = tx.claim(100 + n);
+            MemorySegment.ofAddress(data).reinterpret(100 + n).fill((byte)n);
+            tx.commit(100 + n);
+        }
+        for (int n = 0; n < 4; n++)
+        {
+            putInt(ring + slots[n] + TP_STATUS_OFFSET, 0);
+        }
+        assertEquals(0, tx.reap());
+        assertEquals(4, tx.sent());
+        for (int n = 6; n < 8; n++)
+        {
+            final long data = tx.claim(100 + n);
+            assertEquals(ring + slots[n - 6] + 48, data, "wrapped to slot " + (n - 6));
+            MemorySegment.ofAddress(data).reinterpret(100 + n).fill((byte)n);
+            tx.commit(100 + n);
+        }
+        // On the ring: frames 4, 5 (block 1), 6, 7 (block 0, after the wrap). The kernel refuses frame 4.
+        putInt(ring + slots[4] + TP_STATUS_OFFSET, 4);
+        assertEquals(1, tx.reap());
+        assertEquals(3, tx.onRing());
+        final int[] expected = {5, 6, 7};
+        final long[] at = {slots[4], slots[5], slots[0]};
+        for (int i = 0; i < 3; i++)
+        {
+            final int length = 100 + expected[i];
+            assertEquals(1, getInt(ring + at[i] + TP_STATUS_OFFSET), "requested: frame " + expected[i]);
+            assertEquals(length, getInt(ring + at[i] + TP_LEN_OFFSET));
+            assertEquals(expected[i], ALL.get(ValueLayout.JAVA_BYTE, ring + at[i] + 48 + length - 1));
+        }
+        assertEquals(0, getInt(ring + slots[1] + TP_STATUS_OFFSET), "the slot frame 7 left is free");
+        assertEquals(ring + slots[1] + 48, tx.claim(60), "and the next claim's");
     }
 }
