@@ -46,6 +46,9 @@ public final class QueueCounters implements AutoCloseable
     private final AtomicCounter txCsumCompleted;
     private final AtomicCounter txGsoSegmented;
     private final AtomicCounter txOffloadsPassed;
+    private final AtomicCounter notifyCallFull;
+    private final AtomicCounter notifyCallBlocked;
+    private final AtomicCounter notifyErrNotWritten;
 
     /**
      * Allocates every {@link QueueCounter} of queue pair {@code queue}, in the enum's order, each with type id
@@ -103,6 +106,9 @@ public final class QueueCounters implements AutoCloseable
             txCsumCompleted = allocate(manager, QueueCounter.TX_CSUM_COMPLETED, 0);
             txGsoSegmented = allocate(manager, QueueCounter.TX_GSO_SEGMENTED, 0);
             txOffloadsPassed = allocate(manager, QueueCounter.TX_OFFLOADS_PASSED, 0);
+            notifyCallFull = allocate(manager, QueueCounter.NOTIFY_CALL_FULL, 0);
+            notifyCallBlocked = allocate(manager, QueueCounter.NOTIFY_CALL_BLOCKED, 0);
+            notifyErrNotWritten = allocate(manager, QueueCounter.NOTIFY_ERR_NOT_WRITTEN, 0);
         }
         catch (final RuntimeException ex)
         {
@@ -262,6 +268,30 @@ public final class QueueCounters implements AutoCloseable
     }
 
     /**
+     * @return {@link QueueCounter#NOTIFY_CALL_FULL} (dataplane thread).
+     */
+    public AtomicCounter notifyCallFull()
+    {
+        return notifyCallFull;
+    }
+
+    /**
+     * @return {@link QueueCounter#NOTIFY_CALL_BLOCKED} (dataplane thread).
+     */
+    public AtomicCounter notifyCallBlocked()
+    {
+        return notifyCallBlocked;
+    }
+
+    /**
+     * @return {@link QueueCounter#NOTIFY_ERR_NOT_WRITTEN} (control thread).
+     */
+    public AtomicCounter notifyErrNotWritten()
+    {
+        return notifyErrNotWritten;
+    }
+
+    /**
      * @return {@link QueueCounter#TX_DROPS_GSO}.
      */
     public AtomicCounter txDropsGso()
@@ -317,6 +347,9 @@ public final class QueueCounters implements AutoCloseable
             case TX_GSO_SEGMENTED -> txGsoSegmented;
             case TX_OFFLOADS_PASSED -> txOffloadsPassed;
             case TX_NIC_RING_FULL -> txNicRingFull;
+            case NOTIFY_CALL_FULL -> notifyCallFull;
+            case NOTIFY_CALL_BLOCKED -> notifyCallBlocked;
+            case NOTIFY_ERR_NOT_WRITTEN -> notifyErrNotWritten;
             case RX_BUFFERS_PER_PACKET, QUEUE_ERRORS -> throw new IllegalArgumentException(
                 counter + " is a family of " + counter.members() + " counters");
         };

@@ -89,6 +89,9 @@ class CounterContractTest
             118 tx csum_completed
             119 tx gso_segmented
             120 tx offloads_passed
+            125 notify call_full
+            126 notify call_blocked
+            127 notify err_not_written
             300 nic.memif.connects
             301 nic.memif.disconnects
             302 nic.memif.bad_messages

@@ -50,7 +50,7 @@ class QueueCountersTest
         final QueueCounters counters = new QueueCounters(manager, 3);
         final Map<Integer, Allocated> allocated = allocated();
 
-        assertEquals(21 - 2 + 65 + QueueError.values().length, QueueCounters.COUNTERS_PER_QUEUE_PAIR);
+        assertEquals(24 - 2 + 65 + QueueError.values().length, QueueCounters.COUNTERS_PER_QUEUE_PAIR);
         assertEquals(QueueCounters.COUNTERS_PER_QUEUE_PAIR, allocated.size());
         final Set<String> labels = new HashSet<>();
         for (final Allocated counter : allocated.values())
@@ -69,6 +69,7 @@ class QueueCountersTest
         assertTrue(labels.contains("q3 tx drops bad_vnet_hdr"));
         assertTrue(labels.contains("q3 tx gso_segmented"));
         assertTrue(labels.contains("q3 tx nic_ring_full cycles"));
+        assertTrue(labels.contains("q3 notify call_blocked"));
         assertTrue(labels.contains("q3 rx buffers per packet 1"));
         assertTrue(labels.contains("q3 rx buffers per packet 64"));
         assertTrue(labels.contains("q3 rx buffers per packet 65+"));
@@ -225,8 +226,8 @@ class QueueCountersTest
     void aFullManagerAllocatesNothing()
     {
         final CountersManager small = new CountersManager(
-            new UnsafeBuffer(ByteBuffer.allocateDirect(100 * CountersReader.METADATA_LENGTH)),
-            new UnsafeBuffer(ByteBuffer.allocateDirect(100 * CountersReader.COUNTER_LENGTH)));
+            new UnsafeBuffer(ByteBuffer.allocateDirect(150 * CountersReader.METADATA_LENGTH)),
+            new UnsafeBuffer(ByteBuffer.allocateDirect(150 * CountersReader.COUNTER_LENGTH)));
         new QueueCounters(small, 0);
         final int available = small.available();
         final IllegalStateException ex = assertThrows(IllegalStateException.class, () -> new QueueCounters(small, 1));

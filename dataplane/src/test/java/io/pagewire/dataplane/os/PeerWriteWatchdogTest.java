@@ -1,0 +1,125 @@
+package io.pagewire.dataplane.os;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static io.pagewire.dataplane.os.EventFdTest.clearNonBlock;
+import static io.pagewire.dataplane.os.EventFdTest.dup;
+import static io.pagewire.dataplane.os.EventFdTest.fill;
+import static org.junit.jupiter.api.Assertions.*;
+
+@ExtendWith(NoFdLeaks.class)
+class PeerWriteWatchdogTest
+{
+    private static final int ROUNDS = 20;
+
+    @Test
+    void theInterruptSignalHasTheLibcHandler()
+    {
+        PeerWriteWatchdog.interrupts(); // initialises the class: installs the handler, starts the watchdog
+        assertEquals(Signals.handlerAddress(), Signals.currentHandler(), "getpid, not SIG_DFL (which would kill)");
+        assertNotEquals(0, Signals.handlerAddress());
+    }
+
+    /**
+     * HotSpot tolerates the signal: the interrupted thread goes on running Java and blocking syscalls, and the signal
+     * reaches no other thread (tgkill): a thread sleeping in a blocking read of an eventfd, which a signal without
+     * SA_RESTART would end with EINTR, reads its value once it is written, after every round.
+     */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void repeatedInterruptsReachOnlyTheWritingThread() throws Exception
+    {
+        final int blockingFd;
+        try (Arena arena = Arena.ofConfined())
+        {
+            blockingFd = Libc.eventfd(Libc.callState(arena), 0, Libc.EFD_CLOEXEC);
+        }
+        assertTrue(blockingFd >= 0);
+        final AtomicLong readValue = new AtomicLong();
+        final AtomicReference<String> readError = new AtomicReference<>();
+        final CountDownLatch reading = new CountDownLatch(1);
+        final Thread reader = Thread.ofPlatform().name("test-blocking-reader").start(() ->
+        {
+            try (Arena arena = Arena.ofConfined())
+            {
+                final MemorySegment state = Libc.callState(arena);
+                final MemorySegment value = arena.allocate(ValueLayout.JAVA_LONG);
+                reading.countDown();
+                final long read = Libc.read(state, blockingFd, value, 8); // no EINTR retry on purpose
+                if (read == 8)
+                {
+                    readValue.set(value.get(ValueLayout.JAVA_LONG, 0));
+                }
+                else
+                {
+                    readError.set("read returned " + read + ", errno " + Libc.errno(state));
+                }
+            }
+        });
+        final Thread sleeper = Thread.ofPlatform().name("test-sleeper").start(() ->
+        {
+            try
+            {
+                Thread.sleep(60_000);
+            }
+            catch (final InterruptedException ignored)
+            {
+                // ended by the test
+            }
+        });
+        try
+        {
+            reading.await();
+            final long interruptsBefore = PeerWriteWatchdog.interrupts();
+            for (int round = 0; round < ROUNDS; round++)
+            {
+                try (EventFd ours = EventFd.create(); EventFd peer = EventFd.wrap(dup(ours.fd())))
+                {
+                    fill(peer.fd());
+                    clearNonBlock(peer.fd());
+                    assertEquals(EventFd.BLOCKED, ours.signal(), "round " + round);
+                }
+                assertTrue(reader.isAlive(), "round " + round + ": " + readError.get());
+                assertTrue(sleeper.isAlive(), "round " + round + ": the sleeping thread was not woken");
+            }
+            assertTrue(PeerWriteWatchdog.interrupts() - interruptsBefore >= ROUNDS);
+        }
+        finally
+        {
+            try (EventFd writer = EventFd.wrap(dup(blockingFd)))
+            {
+                writer.signal();
+            }
+            reader.join();
+            sleeper.interrupt();
+            sleeper.join();
+            Fds.close(blockingFd);
+        }
+        assertNull(readError.get(), "the reader's read was never interrupted");
+        assertEquals(1, readValue.get());
+    }
+
+    /** Writes that do not block are not touched, however many: the guard costs a store and a CAS, no syscall. */
+    @Test
+    void writesThatDoNotBlockAreNeverInterrupted()
+    {
+        try (EventFd ours = EventFd.create(); EventFd peer = EventFd.wrap(dup(ours.fd())))
+        {
+            for (int i = 0; i < 100_000; i++)
+            {
+                assertEquals(EventFd.SIGNALLED, ours.signal());
+            }
+            assertEquals(100_000, peer.drain());
+            assertFalse(ours.blocked());
+        }
+    }
+}
