@@ -85,6 +85,7 @@ public final class EventFd implements AutoCloseable
         try
         {
             checkIsEventFd(fd);
+            PeerWriteWatchdog.start();
             try (Arena arena = Arena.ofConfined())
             {
                 final MemorySegment state = Libc.callState(arena);

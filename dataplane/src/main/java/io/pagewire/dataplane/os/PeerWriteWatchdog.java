@@ -1,5 +1,7 @@
 package io.pagewire.dataplane.os;
 
+import org.agrona.concurrent.status.AtomicCounter;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -53,6 +55,7 @@ public final class PeerWriteWatchdog
     private static final AtomicLong INTERRUPTS = new AtomicLong();
     private static final ThreadLocal<Slot> SLOT = ThreadLocal.withInitial(PeerWriteWatchdog::newSlot);
     private static final int PID;
+    private static volatile AtomicCounter interruptCounter;
 
     static
     {
@@ -77,6 +80,30 @@ public final class PeerWriteWatchdog
     public static long interrupts()
     {
         return INTERRUPTS.get();
+    }
+
+    /**
+     * Publishes {@link #interrupts()} to a counter from now on (the watchdog thread is its single writer), for
+     * {@code pagewire stat}. Also starts the watchdog, if nothing did yet.
+     *
+     * @param counter the {@code SystemCounter.PEER_WRITES_INTERRUPTED} counter of this process, or null for none.
+     */
+    public static void countInterruptsIn(final AtomicCounter counter)
+    {
+        interruptCounter = counter;
+        if (counter != null)
+        {
+            counter.setRelease(INTERRUPTS.get());
+        }
+    }
+
+    /**
+     * Installs the signal handler and starts the watchdog thread, if that has not happened yet: called where peer
+     * fds are taken ({@link EventFd#wrap}), so the first signal on the dataplane thread does not do it.
+     */
+    public static void start()
+    {
+        // The class initialiser does the work.
     }
 
     /**
@@ -125,7 +152,12 @@ public final class PeerWriteWatchdog
                 final int tid = slot.tid;
                 if (tid > 0 && Signals.tgkill(state, PID, tid) == 0)
                 {
-                    INTERRUPTS.incrementAndGet();
+                    final long interrupts = INTERRUPTS.incrementAndGet();
+                    final AtomicCounter counter = interruptCounter;
+                    if (counter != null)
+                    {
+                        counter.setRelease(interrupts);
+                    }
                 }
                 slot.word.set(sequence | KILLED);
                 slot.lastSeen = sequence | KILLED;

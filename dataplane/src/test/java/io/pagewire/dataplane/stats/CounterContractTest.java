@@ -64,6 +64,7 @@ class CounterContractTest
             5 duty cycles over threshold
             6 commands applied
             7 events dropped
+            10 peer fd writes interrupted
             12 control log lines suppressed
             13 vhost-user message timeouts
             14 vhost-user replies unwritable
