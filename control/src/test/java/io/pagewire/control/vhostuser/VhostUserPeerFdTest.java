@@ -422,7 +422,7 @@ class VhostUserPeerFdTest
     }
 
     /** Makes the counter 0xfffffffffffffffe: one more would block, or fail with EAGAIN. */
-    private static void fill(final int fd) throws Throwable
+    static void fill(final int fd) throws Throwable
     {
         try (Arena arena = Arena.ofConfined())
         {
@@ -433,7 +433,7 @@ class VhostUserPeerFdTest
     }
 
     /** Reads the counter (which resets it) and puts the value back. Only on a non-blocking fd or a non-zero one. */
-    private static long readCounter(final int fd) throws Throwable
+    static long readCounter(final int fd) throws Throwable
     {
         try (Arena arena = Arena.ofConfined())
         {
@@ -449,7 +449,7 @@ class VhostUserPeerFdTest
     }
 
     /** Clears O_NONBLOCK on the open file description pagewire shares with us. */
-    private static void clearNonBlock(final int fd) throws Throwable
+    static void clearNonBlock(final int fd) throws Throwable
     {
         final int flags = (int)FCNTL.invokeExact(fd, F_GETFL, 0);
         assertTrue(flags >= 0);
