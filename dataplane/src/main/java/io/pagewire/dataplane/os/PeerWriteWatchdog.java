@@ -2,8 +2,11 @@ package io.pagewire.dataplane.os;
 
 import org.agrona.concurrent.status.AtomicCounter;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -21,8 +24,8 @@ import java.util.concurrent.locks.LockSupport;
  * <b>What it does.</b> Each writing thread has a {@link Slot}; a guarded write marks the slot before the syscall
  * and clears it after (a release store and a CAS: no syscall, no allocation). A daemon thread wakes every
  * {@link #SCAN_PERIOD_NS} and looks at the slots; a write that is still the same write one scan later (so it has lasted
- * at least one period) gets {@link Signals#INTERRUPT_SIGNAL} sent to its thread (tgkill), repeated every period
- * until the write returns. The handler is installed without SA_RESTART, so the sleeping write returns EINTR; the
+ * at least one period), by a thread that is not runnable (a preempted writer is not sleeping in write(2)), gets
+ * {@link Signals#INTERRUPT_SIGNAL} sent to its thread (tgkill), repeated every period until the write returns. The handler is installed without SA_RESTART, so the sleeping write returns EINTR; the
  * writer treats EINTR as "this fd was made blocking and filled: hostile" (a non-blocking write to an eventfd never
  * sleeps, so it never returns EINTR), stops writing to it, and its owner disconnects the peer.
  * <p>
@@ -143,9 +146,9 @@ public final class PeerWriteWatchdog
     {
         final long word = slot.word.get();
         final long phase = word & STATE_MASK;
-        if ((phase == IN_WRITE || phase == KILLED) && word == slot.lastSeen)
+        if ((phase == IN_WRITE || phase == KILLED) && word == slot.lastSeen && !runnable(slot.tid))
         {
-            // The same write as one period ago: interrupt it (again).
+            // The same write as one period ago, and the thread is not merely waiting for a CPU: interrupt it (again).
             final long sequence = word & ~STATE_MASK;
             if (slot.word.compareAndSet(word, sequence | KILLING))
             {
@@ -165,6 +168,31 @@ public final class PeerWriteWatchdog
             }
         }
         slot.lastSeen = slot.word.get();
+    }
+
+    /**
+     * A thread that is running or waiting for a CPU (state R in /proc/self/task/TID/stat) is not sleeping in a write,
+     * whatever its slot says: on a loaded machine a writer is often preempted for longer than a period between its
+     * enter and exit. Signalling it would be harmless but would send it down the rare path for nothing. A write that
+     * sleeps on a full eventfd or pipe is in state S (TASK_INTERRUPTIBLE), so it is still signalled; a state that
+     * cannot be read counts as not runnable (signal: the safe side).
+     *
+     * @param tid a kernel thread id of this process.
+     * @return whether that thread is running or runnable now. Allocates; the watchdog thread only.
+     */
+    static boolean runnable(final int tid)
+    {
+        try
+        {
+            final String stat = Files.readString(Path.of("/proc/self/task/" + tid + "/stat"));
+            // "tid (comm) S ...": comm may hold spaces and parentheses, so the state follows the last ')'.
+            final int close = stat.lastIndexOf(')');
+            return close > 0 && close + 2 < stat.length() && stat.charAt(close + 2) == 'R';
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            return false;
+        }
     }
 
     /**
@@ -193,6 +221,8 @@ public final class PeerWriteWatchdog
             signalSet = Signals.interruptSignalSet(arena);
             zeroTimeout = Signals.zeroTimeout(arena);
             tid = Signals.gettid(state);
+            // Links the rare path's downcall now, rather than on the writing thread the first time it is taken.
+            Signals.consumePending(state, signalSet, zeroTimeout);
         }
 
         /**

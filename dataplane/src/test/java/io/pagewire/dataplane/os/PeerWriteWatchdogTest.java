@@ -108,6 +108,50 @@ class PeerWriteWatchdogTest
         assertEquals(1, readValue.get());
     }
 
+    /** The watchdog leaves a preempted writer alone (R) and signals a sleeping one (S). */
+    @Test
+    void aRunningThreadIsRunnableAndASleepingOneIsNot() throws Exception
+    {
+        final int[] tid = new int[1];
+        final CountDownLatch started = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+        final Thread sleeper = Thread.ofPlatform().start(() ->
+        {
+            try (Arena arena = Arena.ofConfined())
+            {
+                tid[0] = Signals.gettid(Libc.callState(arena));
+            }
+            started.countDown();
+            try
+            {
+                release.await();
+            }
+            catch (final InterruptedException ignored)
+            {
+                // ends the thread
+            }
+        });
+        started.await();
+        try (Arena arena = Arena.ofConfined())
+        {
+            assertTrue(PeerWriteWatchdog.runnable(Signals.gettid(Libc.callState(arena))), "this thread runs");
+        }
+        while (sleeper.getState() != Thread.State.WAITING)
+        {
+            Thread.onSpinWait();
+        }
+        // WAITING in Java may still be on its way into futex(2): poll until the kernel says S, bounded by the timeout.
+        final long deadline = System.nanoTime() + 10_000_000_000L;
+        while (PeerWriteWatchdog.runnable(tid[0]) && System.nanoTime() - deadline < 0)
+        {
+            Thread.sleep(1);
+        }
+        assertFalse(PeerWriteWatchdog.runnable(tid[0]), "a thread asleep in the kernel is not runnable");
+        release.countDown();
+        sleeper.join();
+        assertFalse(PeerWriteWatchdog.runnable(Integer.MAX_VALUE), "no such thread: not runnable (signal side)");
+    }
+
     /** Writes that do not block are not touched, however many: the guard costs a store and a CAS, no syscall. */
     @Test
     void writesThatDoNotBlockAreNeverInterrupted()
