@@ -100,7 +100,7 @@ public final class VhostUserForwarder implements Forwarder
                 if (counters != null)
                 {
                     systemCounters.add(counters);
-                    PeerWriteWatchdog.countInterruptsIn(counters.peerWritesInterrupted());
+                    PeerWriteWatchdog.countInterruptsIn(counters.peerWritesInterrupted()::setRelease);
                 }
                 final int cpu = config.dataplane().cpu() < 0 ? -1 : config.dataplane().cpu() + i;
                 agents[i] = new DataplaneAgent("pagewire-dataplane-" + i, proxies[i], counters, cpu,

@@ -1,7 +1,5 @@
 package io.pagewire.dataplane.os;
 
-import org.agrona.concurrent.status.AtomicCounter;
-
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -10,6 +8,7 @@ import java.nio.file.Path;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongConsumer;
 
 /**
  * The backstop that keeps a write to a peer's descriptor from blocking a pagewire thread for more than a few ms.
@@ -58,7 +57,7 @@ public final class PeerWriteWatchdog
     private static final AtomicLong INTERRUPTS = new AtomicLong();
     private static final ThreadLocal<Slot> SLOT = ThreadLocal.withInitial(PeerWriteWatchdog::newSlot);
     private static final int PID;
-    private static volatile AtomicCounter interruptCounter;
+    private static volatile LongConsumer interruptCounter;
 
     static
     {
@@ -89,14 +88,16 @@ public final class PeerWriteWatchdog
      * Publishes {@link #interrupts()} to a counter from now on (the watchdog thread is its single writer), for
      * {@code pagewire stat}. Also starts the watchdog, if nothing did yet.
      *
-     * @param counter the {@code SystemCounter.PEER_WRITES_INTERRUPTED} counter of this process, or null for none.
+     * @param counter sets the {@code SystemCounter.PEER_WRITES_INTERRUPTED} counter of this process to the total
+     *                (its {@code setRelease}), or null for none. A plain function, so that this package does not load
+     *                Agrona's classes (nor open their jar) on the first guarded write.
      */
-    public static void countInterruptsIn(final AtomicCounter counter)
+    public static void countInterruptsIn(final LongConsumer counter)
     {
         interruptCounter = counter;
         if (counter != null)
         {
-            counter.setRelease(INTERRUPTS.get());
+            counter.accept(INTERRUPTS.get());
         }
     }
 
@@ -156,10 +157,10 @@ public final class PeerWriteWatchdog
                 if (tid > 0 && Signals.tgkill(state, PID, tid) == 0)
                 {
                     final long interrupts = INTERRUPTS.incrementAndGet();
-                    final AtomicCounter counter = interruptCounter;
+                    final LongConsumer counter = interruptCounter;
                     if (counter != null)
                     {
-                        counter.setRelease(interrupts);
+                        counter.accept(interrupts);
                     }
                 }
                 slot.word.set(sequence | KILLED);
@@ -254,7 +255,9 @@ public final class PeerWriteWatchdog
                 final long current = word.get();
                 if ((current & STATE_MASK) == KILLING)
                 {
-                    Thread.onSpinWait(); // the watchdog is between its CAS and the end of tgkill: microseconds
+                    // The watchdog is between its CAS and the end of tgkill: microseconds, unless it lost its CPU, maybe
+                    // to this very thread (both on one allowed CPU): give the CPU up.
+                    Thread.yield();
                     continue;
                 }
                 if (word.compareAndSet(current, (current & ~STATE_MASK) | IDLE))
@@ -262,7 +265,12 @@ public final class PeerWriteWatchdog
                     break;
                 }
             }
-            Signals.consumePending(state, signalSet, zeroTimeout);
+            // Real-time signals queue: take every instance still pending (normally none: each is delivered at this
+            // thread's next return to user space, where its handler does nothing).
+            while (Signals.consumePending(state, signalSet, zeroTimeout))
+            {
+                Thread.onSpinWait();
+            }
         }
     }
 }

@@ -108,6 +108,62 @@ class PeerWriteWatchdogTest
         assertEquals(1, readValue.get());
     }
 
+    /**
+     * The exit protocol: a thread whose slot says "in a write" while it actually sleeps elsewhere (here in
+     * Thread.sleep, standing in for a writer stopped at a safepoint) is signalled; the JVM's sleep shrugs it off, and
+     * after exit() no signal is left to interrupt the thread's next blocking syscall (a read that another thread
+     * completes later: EINTR there would fail the test).
+     */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void noSignalOutlivesTheGuardedCall() throws Exception
+    {
+        final PeerWriteWatchdog.Slot slot = PeerWriteWatchdog.slot();
+        for (int round = 0; round < 5; round++)
+        {
+            final long interruptsBefore = PeerWriteWatchdog.interrupts();
+            slot.enter();
+            final long until = System.nanoTime() + 20 * PeerWriteWatchdog.SCAN_PERIOD_NS;
+            while (PeerWriteWatchdog.interrupts() == interruptsBefore && System.nanoTime() - until < 0)
+            {
+                Thread.sleep(1);
+            }
+            slot.exit();
+            assertTrue(PeerWriteWatchdog.interrupts() > interruptsBefore, "round " + round + ": signalled");
+
+            final int blockingFd;
+            try (Arena arena = Arena.ofConfined())
+            {
+                blockingFd = Libc.eventfd(Libc.callState(arena), 0, Libc.EFD_CLOEXEC);
+            }
+            final Thread writer = Thread.ofPlatform().start(() ->
+            {
+                try (EventFd peer = EventFd.wrap(dup(blockingFd)))
+                {
+                    Thread.sleep(3 * PeerWriteWatchdog.SCAN_PERIOD_NS / 1_000_000);
+                    peer.signal();
+                }
+                catch (final InterruptedException e)
+                {
+                    throw new AssertionError(e);
+                }
+            });
+            try (Arena arena = Arena.ofConfined())
+            {
+                final MemorySegment state = Libc.callState(arena);
+                final MemorySegment value = arena.allocate(ValueLayout.JAVA_LONG);
+                final long read = Libc.read(state, blockingFd, value, 8); // unguarded, no EINTR retry
+                assertEquals(8, read, "round " + round + ": errno " + Libc.errno(state));
+                assertEquals(1, value.get(ValueLayout.JAVA_LONG, 0));
+            }
+            finally
+            {
+                writer.join();
+                Fds.close(blockingFd);
+            }
+        }
+    }
+
     /** The watchdog leaves a preempted writer alone (R) and signals a sleeping one (S). */
     @Test
     void aRunningThreadIsRunnableAndASleepingOneIsNot() throws Exception
