@@ -22,11 +22,12 @@ import java.util.function.LongConsumer;
  * <p>
  * <b>What it does.</b> Each writing thread has a {@link Slot}; a guarded write marks the slot before the syscall
  * and clears it after (a release store and a CAS: no syscall, no allocation). A daemon thread wakes every
- * {@link #SCAN_PERIOD_NS} and looks at the slots; a write that is still the same write one scan later (so it has lasted
- * at least one period), by a thread that is not runnable (a preempted writer is not sleeping in write(2)), gets
- * {@link Signals#INTERRUPT_SIGNAL} sent to its thread (tgkill), repeated every period until the write returns. The handler is installed without SA_RESTART, so the sleeping write returns EINTR; the
- * writer treats EINTR as "this fd was made blocking and filled: hostile" (a non-blocking write to an eventfd never
- * sleeps, so it never returns EINTR), stops writing to it, and its owner disconnects the peer.
+ * {@link #SCAN_PERIOD_NS} and looks at the slots; a write that is still the same write one scan later (so it has
+ * lasted at least one period), by a thread that is not runnable (a preempted writer is not sleeping in write(2)),
+ * gets {@link Signals#INTERRUPT_SIGNAL} sent to its thread (tgkill), repeated every period until the write returns.
+ * The handler is installed without SA_RESTART, so the sleeping write returns EINTR; the writer treats EINTR as "this
+ * fd was made blocking and filled: hostile" (a non-blocking write to an eventfd never sleeps, so it never returns
+ * EINTR), stops writing to it, and its owner disconnects the peer.
  * <p>
  * <b>Why it is airtight.</b> The signal only ever reaches a thread while its slot says it is inside (or just around)
  * the guarded write: the watchdog moves the slot to KILLING with a CAS before tgkill and to KILLED after; the writer
@@ -39,8 +40,8 @@ import java.util.function.LongConsumer;
  * <p>
  * <b>HotSpot.</b> The handler is a libc function, so the JVM never runs in signal context for it; HotSpot uses no
  * real-time signal, and a thread in a downcall is in native state, where a signal is what it is for any C program.
- * The test {@code PeerWriteWatchdogTest} checks that other threads (sleeping, parked, blocked in a socket read) and
- * the interrupted thread carry on.
+ * {@code PeerWriteWatchdogTest} checks that other threads (one sleeping, one blocked in an eventfd read) and the
+ * interrupted thread carry on, and {@code VhostUserPeerFdProcessTest} that {@code pagewire run} does.
  */
 public final class PeerWriteWatchdog
 {
@@ -255,8 +256,8 @@ public final class PeerWriteWatchdog
                 final long current = word.get();
                 if ((current & STATE_MASK) == KILLING)
                 {
-                    // The watchdog is between its CAS and the end of tgkill: microseconds, unless it lost its CPU, maybe
-                    // to this very thread (both on one allowed CPU): give the CPU up.
+                    // The watchdog is between its CAS and the end of tgkill: microseconds, unless it lost its CPU,
+                    // maybe to this very thread (both on one allowed CPU): give the CPU up.
                     Thread.yield();
                     continue;
                 }
