@@ -15,6 +15,7 @@ import io.pagewire.dataplane.engine.RxPolicy;
 import io.pagewire.dataplane.guest.TrafficSink;
 import io.pagewire.dataplane.guest.TrafficSource;
 import io.pagewire.dataplane.guest.WireAgent;
+import io.pagewire.dataplane.os.PeerWriteWatchdog;
 import io.pagewire.dataplane.port.NicPortSet;
 import io.pagewire.dataplane.port.ShmNicPort;
 import io.pagewire.dataplane.port.ShmNicPortSet;
@@ -99,6 +100,7 @@ public final class VhostUserForwarder implements Forwarder
                 if (counters != null)
                 {
                     systemCounters.add(counters);
+                    PeerWriteWatchdog.countInterruptsIn(counters.peerWritesInterrupted()::setRelease);
                 }
                 final int cpu = config.dataplane().cpu() < 0 ? -1 : config.dataplane().cpu() + i;
                 agents[i] = new DataplaneAgent("pagewire-dataplane-" + i, proxies[i], counters, cpu,

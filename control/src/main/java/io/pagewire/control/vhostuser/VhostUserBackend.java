@@ -66,6 +66,8 @@ public final class VhostUserBackend implements AutoCloseable
     private final List<Mapping> mappings = new ArrayList<>();
     private final List<String> log = new ArrayList<>();
     private final GuestNotifier notifier = this::notifyGuest;
+    /** Set by the dataplane (call fds) or control (err fds) thread; cleared by {@link #close()}. */
+    private volatile boolean peerFdBlocked;
 
     private GuestMemory memory = new GuestMemory();
     private long ackedFeatures;
@@ -481,6 +483,14 @@ public final class VhostUserBackend implements AutoCloseable
         {
             case SET_VRING_KICK ->
             {
+                if (!noFd && !EventFd.isEventFd(fd))
+                {
+                    // Linux vhost takes only an eventfd here (eventfd_fdget); so does pagewire, for every vring fd.
+                    final String what = EventFd.describe(fd);
+                    Fds.closeQuietly(fd);
+                    return fail(request + " ring " + index + ": fd " + fd + " is not an eventfd: it is " + what,
+                        Outcome.REFUSED);
+                }
                 if (vring.kickFd >= 0)
                 {
                     Fds.closeQuietly(vring.kickFd);
@@ -688,7 +698,12 @@ public final class VhostUserBackend implements AutoCloseable
                 final EventFd err = vrings[ring].err;
                 if (err != null)
                 {
-                    err.signal();
+                    // Never blocks the control thread: a full counter is FULL, a blocking one is interrupted.
+                    final int result = err.signal();
+                    if (result != EventFd.SIGNALLED)
+                    {
+                        errNotWritten(ring, result);
+                    }
                 }
             }
             case ATTACHED ->
@@ -698,14 +713,79 @@ public final class VhostUserBackend implements AutoCloseable
         return true;
     }
 
-    /** Called on the dataplane thread when the driver wants an interrupt; writes the ring's call eventfd. */
+    /**
+     * Called on the dataplane thread when the driver wants an interrupt; writes the ring's call eventfd, once: a
+     * notification that cannot be written is counted, never waited for (see {@link EventFd#signal()}).
+     */
     private void notifyGuest(final int queueIndex)
     {
         final EventFd call = vrings[queueIndex].call;
         if (call != null)
         {
-            call.signal();
+            final int result = call.signal();
+            if (result != EventFd.SIGNALLED)
+            {
+                callNotWritten(queueIndex, result);
+            }
         }
+    }
+
+    /** Dataplane thread: the single writer of the pair's call counters. */
+    private void callNotWritten(final int queueIndex, final int result)
+    {
+        if (result != EventFd.FULL)
+        {
+            peerFdBlocked = true;
+        }
+        final QueueCounters pairCounters = queueCounters[queueIndex >> 1];
+        if (pairCounters != null)
+        {
+            (result == EventFd.FULL ? pairCounters.notifyCallFull() : pairCounters.notifyCallBlocked())
+                .getAndAddRelease(1);
+        }
+    }
+
+    /** Control thread: the single writer of the pair's err counter. */
+    private void errNotWritten(final int ring, final int result)
+    {
+        if (result == EventFd.BLOCKED)
+        {
+            peerFdBlocked = true;
+            log("ring " + ring + ": the frontend made its err fd blocking and filled it; not written again");
+        }
+        final QueueCounters pairCounters = queueCounters[ring >> 1];
+        if (pairCounters != null)
+        {
+            pairCounters.notifyErrNotWritten().getAndAddRelease(1);
+        }
+    }
+
+    /**
+     * @return whether a write to one of this frontend's call or err eventfds slept and was interrupted: the frontend
+     *         made the fd blocking and filled it. Such an fd is not written again; the frontend is to be disconnected
+     *         (control thread).
+     */
+    public boolean peerFdBlocked()
+    {
+        return peerFdBlocked;
+    }
+
+    /** @return which of this frontend's eventfds are blocked, for the disconnect message (control thread). */
+    public String blockedFds()
+    {
+        final StringBuilder which = new StringBuilder();
+        for (int ring = 0; ring < vrings.length; ring++)
+        {
+            if (vrings[ring].call != null && vrings[ring].call.blocked())
+            {
+                which.append(which.isEmpty() ? "" : ", ").append("call fd of ring ").append(ring);
+            }
+            if (vrings[ring].err != null && vrings[ring].err.blocked())
+            {
+                which.append(which.isEmpty() ? "" : ", ").append("err fd of ring ").append(ring);
+            }
+        }
+        return which.isEmpty() ? "an eventfd" : which.toString();
     }
 
     private static void resetVring(final Vring vring)
@@ -846,5 +926,6 @@ public final class VhostUserBackend implements AutoCloseable
         featuresSet = false;
         ackedProtocolFeatures = 0;
         status = 0;
+        peerFdBlocked = false;
     }
 }

@@ -139,6 +139,14 @@ public final class VhostUserServer implements AutoCloseable
     {
         backend.pollEvents();
         logLimiter.poll();
+        if (connection != null && backend.peerFdBlocked())
+        {
+            // A write to one of its eventfds slept (it cleared O_NONBLOCK and filled the counter): it is hostile.
+            log("vhost-user: the frontend made its " + backend.blockedFds() + " blocking and filled it: disconnecting");
+            protocolErrors++;
+            disconnect();
+            return 0;
+        }
         if (connection == null)
         {
             if (clientMode)

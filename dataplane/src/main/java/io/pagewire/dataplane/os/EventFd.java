@@ -16,10 +16,15 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * allocated with the object, so one thread may signal while another drains (the dataplane signals a call fd while
  * control may drain it, or the reverse for a kick fd). The descriptor is non-blocking: a drain with nothing pending
  * returns 0 rather than blocking.
+ * <p>
+ * A peer that shares the descriptor can make it blocking again and fill or empty the counter; neither call then
+ * blocks for longer than {@link PeerWriteWatchdog} allows, and the eventfd reports itself {@link #blocked()}: its
+ * owner counts that and drops the peer.
  */
 public final class EventFd implements AutoCloseable
 {
     private static final long COUNTER_BYTES = 8;
+    private static final String EVENTFD_LINK = "anon_inode:[eventfd]";
 
     private final int fd;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -27,6 +32,8 @@ public final class EventFd implements AutoCloseable
     private final MemorySegment signalState;
     private final MemorySegment drainValue;
     private final MemorySegment drainState;
+    /** Set by the thread whose write or read was interrupted; read by any. */
+    private volatile boolean blocked;
 
     private EventFd(final int fd)
     {
@@ -61,9 +68,12 @@ public final class EventFd implements AutoCloseable
     /**
      * Takes ownership of an eventfd received from a peer (for example a vhost-user {@code SET_VRING_KICK} fd).
      * <p>
-     * If it is blocking, it is made non-blocking ({@code O_NONBLOCK}) so {@link #drain()} never blocks; the flag
-     * belongs to the open file description, which the peer shares, but eventfd peers (QEMU, DPDK) use non-blocking
-     * eventfds themselves.
+     * If it is blocking, it is made non-blocking ({@code O_NONBLOCK}) so that {@link #drain()} on an empty counter
+     * and {@link #signal()} on a full one return at once. The flag belongs to the open file description, which the
+     * peer shares and may clear again: {@link PeerWriteWatchdog} is the backstop for that.
+     * <p>
+     * Anything but an eventfd is refused (/proc/self/fd/N must read {@code anon_inode:[eventfd]}), as Linux vhost
+     * refuses it (eventfd_ctx_fdget): a pipe or socket would make "one write of 8 bytes" mean something else.
      *
      * @param fd an eventfd descriptor; closed by this object from now on, also when this method throws.
      * @return the wrapper.
@@ -75,6 +85,7 @@ public final class EventFd implements AutoCloseable
         try
         {
             checkIsEventFd(fd);
+            PeerWriteWatchdog.start();
             try (Arena arena = Arena.ofConfined())
             {
                 final MemorySegment state = Libc.callState(arena);
@@ -99,19 +110,37 @@ public final class EventFd implements AutoCloseable
 
     private static void checkIsEventFd(final int fd)
     {
-        final String target;
+        if (!isEventFd(fd))
+        {
+            throw new IllegalArgumentException("fd " + fd + " is not an eventfd: it is " + describe(fd));
+        }
+    }
+
+    /**
+     * @param fd any descriptor of this process.
+     * @return whether /proc/self/fd/N shows it is an eventfd ({@code anon_inode:[eventfd]}); false when it is
+     *         something else, not open, or /proc cannot say.
+     */
+    public static boolean isEventFd(final int fd)
+    {
+        return EVENTFD_LINK.equals(describe(fd));
+    }
+
+    /**
+     * @param fd any descriptor of this process.
+     * @return what /proc/self/fd/N links to ({@code pipe:[1234]}, {@code /memfd:name}, ...), or why that cannot be
+     *         read; for messages.
+     */
+    public static String describe(final int fd)
+    {
         try
         {
-            target = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+            return Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
         }
         catch (final IOException | UnsupportedOperationException e)
         {
-            // No /proc to ask (or fd not open, which fcntl then reports with its errno).
-            return;
-        }
-        if (!"anon_inode:[eventfd]".equals(target))
-        {
-            throw new IllegalArgumentException("fd " + fd + " is not an eventfd: it is " + target);
+            // Not open, or no /proc to ask: what cannot be shown to be an eventfd is not taken for one.
+            return "unknown (/proc/self/fd/" + fd + " cannot be read: " + e + ")";
         }
     }
 
@@ -123,60 +152,105 @@ public final class EventFd implements AutoCloseable
         return fd;
     }
 
+    /** {@link #signal()}: the counter went up by 1. */
+    public static final int SIGNALLED = 0;
     /**
-     * Adds 1 to the counter, waking whoever polls the fd. Allocation-free; safe from any thread.
-     * A full counter (EAGAIN: the reader is 2^64 - 2 signals behind) already means "pending", so it is ignored.
+     * {@link #signal()}: the counter is full (EAGAIN: at 0xfffffffffffffffe, the reader is 2^64 - 2 signals behind),
+     * so a notification is pending already; nothing was written. Only a peer that filled the counter causes this.
+     */
+    public static final int FULL = 1;
+    /**
+     * {@link #signal()}: the write slept (the peer cleared O_NONBLOCK on the shared file description and filled the
+     * counter) and {@link PeerWriteWatchdog} interrupted it; nothing was written, and this eventfd is
+     * {@link #blocked()} from now on.
+     */
+    public static final int BLOCKED = 2;
+    /** {@link #signal()}: not attempted, because an earlier write {@link #BLOCKED}. */
+    public static final int SKIPPED = 3;
+
+    /**
+     * Adds 1 to the counter, waking whoever polls the fd. Allocation-free; safe from any thread; never blocks for
+     * more than about two {@link PeerWriteWatchdog#SCAN_PERIOD_NS} periods, whatever the peer did to the fd.
+     * <p>
+     * One write(2) per call: O_NONBLOCK, set by {@link #wrap}, makes a full counter an EAGAIN ({@link #FULL}); if the
+     * peer cleared O_NONBLOCK, the write is guarded by {@link PeerWriteWatchdog}, which interrupts it when it sleeps
+     * ({@link #BLOCKED}); after that the fd is not written again ({@link #SKIPPED}).
      *
+     * @return {@link #SIGNALLED}, {@link #FULL}, {@link #BLOCKED} or {@link #SKIPPED}.
      * @throws OsException when write fails otherwise.
      */
-    public void signal()
+    public int signal()
     {
         checkOpen();
-        while (true)
+        if (blocked)
         {
-            final long written = Libc.write(signalState, fd, signalValue, COUNTER_BYTES);
-            if (written == COUNTER_BYTES)
-            {
-                return;
-            }
-            final int errno = Libc.errno(signalState);
-            if (errno == Libc.EAGAIN)
-            {
-                return;
-            }
-            if (errno != Libc.EINTR)
-            {
-                throw new OsException("write(eventfd " + fd + ")", errno);
-            }
+            return SKIPPED;
         }
+        final PeerWriteWatchdog.Slot slot = PeerWriteWatchdog.slot();
+        slot.enter();
+        final long written = Libc.write(signalState, fd, signalValue, COUNTER_BYTES);
+        slot.exit();
+        if (written == COUNTER_BYTES)
+        {
+            return SIGNALLED;
+        }
+        final int errno = Libc.errno(signalState);
+        if (errno == Libc.EAGAIN)
+        {
+            return FULL;
+        }
+        if (errno == Libc.EINTR)
+        {
+            // Only a write that slept returns EINTR, and a write to an eventfd sleeps only when the fd is blocking
+            // and the counter full: the peer did both. Not retried: it would sleep again.
+            blocked = true;
+            return BLOCKED;
+        }
+        throw new OsException("write(eventfd " + fd + ")", errno);
     }
 
     /**
-     * Reads and resets the counter. Allocation-free.
+     * @return whether a write or read of this eventfd slept and was interrupted: the peer made it blocking and
+     *         filled (or emptied) it. It is not written or read again.
+     */
+    public boolean blocked()
+    {
+        return blocked;
+    }
+
+    /**
+     * Reads and resets the counter. Allocation-free; guarded like {@link #signal()}: a read that sleeps (a peer
+     * cleared O_NONBLOCK and nothing is pending) is interrupted, marks the eventfd {@link #blocked()} and returns 0.
      *
-     * @return the number of signals since the last drain, 0 when none is pending.
+     * @return the number of signals since the last drain, 0 when none is pending (or the eventfd is blocked).
      * @throws OsException when read fails otherwise.
      */
     public long drain()
     {
         checkOpen();
-        while (true)
+        if (blocked)
         {
-            final long read = Libc.read(drainState, fd, drainValue, COUNTER_BYTES);
-            if (read == COUNTER_BYTES)
-            {
-                return drainValue.get(ValueLayout.JAVA_LONG, 0);
-            }
-            final int errno = Libc.errno(drainState);
-            if (errno == Libc.EAGAIN)
-            {
-                return 0;
-            }
-            if (errno != Libc.EINTR)
-            {
-                throw new OsException("read(eventfd " + fd + ")", errno);
-            }
+            return 0;
         }
+        final PeerWriteWatchdog.Slot slot = PeerWriteWatchdog.slot();
+        slot.enter();
+        final long read = Libc.read(drainState, fd, drainValue, COUNTER_BYTES);
+        slot.exit();
+        if (read == COUNTER_BYTES)
+        {
+            return drainValue.get(ValueLayout.JAVA_LONG, 0);
+        }
+        final int errno = Libc.errno(drainState);
+        if (errno == Libc.EAGAIN)
+        {
+            return 0;
+        }
+        if (errno == Libc.EINTR)
+        {
+            blocked = true;
+            return 0;
+        }
+        throw new OsException("read(eventfd " + fd + ")", errno);
     }
 
     /**

@@ -88,7 +88,22 @@ public enum QueueCounter implements CounterDescriptor
      * Frames taken from the NIC port's receive ring, whatever became of them: rx taken = rx packets + every rx drop
      * cause except nic_ring_full (frames lost before the ring).
      */
-    RX_TAKEN(140, "rx taken", Kind.TOTAL);
+    RX_TAKEN(140, "rx taken", Kind.TOTAL),
+     * Guest notifications (either call fd of the pair) not written because the eventfd counter was full: the
+     * frontend filled it, so a notification is pending anyway (EAGAIN). The dataplane thread writes it.
+     */
+    NOTIFY_CALL_FULL(125, "notify call_full", Kind.TOTAL),
+    /**
+     * Guest notifications not written because the frontend made its call fd blocking and filled it: the write that
+     * slept and was interrupted ({@code PeerWriteWatchdog}), and every one after it (that fd is not written again; the
+     * frontend is disconnected). The dataplane thread writes it.
+     */
+    NOTIFY_CALL_BLOCKED(126, "notify call_blocked", Kind.TOTAL),
+    /**
+     * Broken-queue signals on a vring error fd (either ring of the pair) not written: counter full, or the fd made
+     * blocking and filled (interrupted, then not written again). The control thread writes it.
+     */
+    NOTIFY_ERR_NOT_WRITTEN(127, "notify err_not_written", Kind.TOTAL);
 
     /** What kind of counter an entry is, and how many counters it has per queue pair. */
     public enum Kind

@@ -49,6 +49,9 @@ public final class QueueCounters implements AutoCloseable
     private final AtomicCounter txTaken;
     private final AtomicCounter txNicFrames;
     private final AtomicCounter rxTaken;
+    private final AtomicCounter notifyCallFull;
+    private final AtomicCounter notifyCallBlocked;
+    private final AtomicCounter notifyErrNotWritten;
 
     /**
      * Allocates every {@link QueueCounter} of queue pair {@code queue}, in the enum's order, each with type id
@@ -109,6 +112,9 @@ public final class QueueCounters implements AutoCloseable
             txTaken = allocate(manager, QueueCounter.TX_TAKEN, 0);
             txNicFrames = allocate(manager, QueueCounter.TX_NIC_FRAMES, 0);
             rxTaken = allocate(manager, QueueCounter.RX_TAKEN, 0);
+            notifyCallFull = allocate(manager, QueueCounter.NOTIFY_CALL_FULL, 0);
+            notifyCallBlocked = allocate(manager, QueueCounter.NOTIFY_CALL_BLOCKED, 0);
+            notifyErrNotWritten = allocate(manager, QueueCounter.NOTIFY_ERR_NOT_WRITTEN, 0);
         }
         catch (final RuntimeException ex)
         {
@@ -289,6 +295,27 @@ public final class QueueCounters implements AutoCloseable
     public AtomicCounter rxTaken()
     {
         return rxTaken;
+     * @return {@link QueueCounter#NOTIFY_CALL_FULL} (dataplane thread).
+     */
+    public AtomicCounter notifyCallFull()
+    {
+        return notifyCallFull;
+    }
+
+    /**
+     * @return {@link QueueCounter#NOTIFY_CALL_BLOCKED} (dataplane thread).
+     */
+    public AtomicCounter notifyCallBlocked()
+    {
+        return notifyCallBlocked;
+    }
+
+    /**
+     * @return {@link QueueCounter#NOTIFY_ERR_NOT_WRITTEN} (control thread).
+     */
+    public AtomicCounter notifyErrNotWritten()
+    {
+        return notifyErrNotWritten;
     }
 
     /**
@@ -350,6 +377,9 @@ public final class QueueCounters implements AutoCloseable
             case TX_NIC_FRAMES -> txNicFrames;
             case RX_TAKEN -> rxTaken;
             case TX_NIC_RING_FULL -> txNicRingFull;
+            case NOTIFY_CALL_FULL -> notifyCallFull;
+            case NOTIFY_CALL_BLOCKED -> notifyCallBlocked;
+            case NOTIFY_ERR_NOT_WRITTEN -> notifyErrNotWritten;
             case RX_BUFFERS_PER_PACKET, QUEUE_ERRORS -> throw new IllegalArgumentException(
                 counter + " is a family of " + counter.members() + " counters");
         };

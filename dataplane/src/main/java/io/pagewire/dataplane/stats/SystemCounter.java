@@ -27,6 +27,11 @@ public enum SystemCounter implements CounterDescriptor
     /** Events the dataplane could not publish to control because the ring was full. */
     EVENTS_DROPPED(7, "events dropped"),
     /**
+     * Writes (or reads) of a peer's eventfd that slept and were interrupted by {@code PeerWriteWatchdog}'s signal:
+     * one per signal sent (a write that stays blocked gets one per scan period). Written by the watchdog thread.
+     */
+    PEER_WRITES_INTERRUPTED(10, "peer fd writes interrupted"),
+    /**
      * Log lines of the control thread's peers (vhost-user) suppressed by the rate limit ({@link LogLimiter}); written
      * by the control thread.
      */

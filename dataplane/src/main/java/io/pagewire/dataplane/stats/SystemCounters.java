@@ -6,7 +6,8 @@ import org.agrona.concurrent.status.CountersManager;
 /**
  * The process-wide {@link SystemCounter}s, allocated from a {@link CountersManager} and held as fields. Each has one
  * writer: the dataplane thread's, once per duty cycle, with {@link AtomicCounter#getAndAddRelease}; the control
- * thread's ({@code CONTROL_LOG_LINES_SUPPRESSED}, {@code VHOST_USER_*}), as things happen;
+ * thread's ({@code CONTROL_LOG_LINES_SUPPRESSED}, {@code VHOST_USER_*}), as things happen; the peer-write
+ * watchdog's ({@code PEER_WRITES_INTERRUPTED});
  * {@link #dutyCycleStallTracker(long)} keeps the two duty-cycle time counters.
  */
 public final class SystemCounters implements AutoCloseable
@@ -24,6 +25,7 @@ public final class SystemCounters implements AutoCloseable
     private final AtomicCounter cycleTimeThresholdExceeded;
     private final AtomicCounter commandsApplied;
     private final AtomicCounter eventsDropped;
+    private final AtomicCounter peerWritesInterrupted;
     private final AtomicCounter controlLogLinesSuppressed;
     private final AtomicCounter vhostUserMessageTimeouts;
     private final AtomicCounter vhostUserRepliesUnwritable;
@@ -53,6 +55,7 @@ public final class SystemCounters implements AutoCloseable
             cycleTimeThresholdExceeded = allocate(manager, SystemCounter.CYCLE_TIME_THRESHOLD_EXCEEDED);
             commandsApplied = allocate(manager, SystemCounter.COMMANDS_APPLIED);
             eventsDropped = allocate(manager, SystemCounter.EVENTS_DROPPED);
+            peerWritesInterrupted = allocate(manager, SystemCounter.PEER_WRITES_INTERRUPTED);
             controlLogLinesSuppressed = allocate(manager, SystemCounter.CONTROL_LOG_LINES_SUPPRESSED);
             vhostUserMessageTimeouts = allocate(manager, SystemCounter.VHOST_USER_MESSAGE_TIMEOUTS);
             vhostUserRepliesUnwritable = allocate(manager, SystemCounter.VHOST_USER_REPLIES_UNWRITABLE);
@@ -87,6 +90,7 @@ public final class SystemCounters implements AutoCloseable
             case CYCLE_TIME_THRESHOLD_EXCEEDED -> cycleTimeThresholdExceeded;
             case COMMANDS_APPLIED -> commandsApplied;
             case EVENTS_DROPPED -> eventsDropped;
+            case PEER_WRITES_INTERRUPTED -> peerWritesInterrupted;
             case CONTROL_LOG_LINES_SUPPRESSED -> controlLogLinesSuppressed;
             case VHOST_USER_MESSAGE_TIMEOUTS -> vhostUserMessageTimeouts;
             case VHOST_USER_REPLIES_UNWRITABLE -> vhostUserRepliesUnwritable;
@@ -140,6 +144,15 @@ public final class SystemCounters implements AutoCloseable
     public AtomicCounter commandsApplied()
     {
         return commandsApplied;
+    }
+
+    /**
+     * @return {@link SystemCounter#PEER_WRITES_INTERRUPTED}: hand it to {@code PeerWriteWatchdog.countInterruptsIn},
+     *         whose thread is its single writer.
+     */
+    public AtomicCounter peerWritesInterrupted()
+    {
+        return peerWritesInterrupted;
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.pagewire.dataplane.os;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.lang.foreign.Arena;
@@ -87,6 +88,85 @@ class EventFdTest
     }
 
     @Test
+    void aFullCounterIsReportedFullNotWaitedFor()
+    {
+        try (EventFd ours = EventFd.create(); EventFd peer = EventFd.wrap(dup(ours.fd())))
+        {
+            fill(peer.fd());
+            assertEquals(EventFd.FULL, ours.signal(), "EAGAIN: a notification is pending already");
+            assertEquals(EventFd.FULL, ours.signal());
+            assertFalse(ours.blocked());
+            assertEquals(FULL_COUNTER, peer.drain());
+            assertEquals(EventFd.SIGNALLED, ours.signal(), "room again");
+            assertEquals(1, peer.drain());
+        }
+    }
+
+    /**
+     * The frontend shares the open file description: it clears O_NONBLOCK after pagewire set it, and fills the
+     * counter, so write(2) of 1 sleeps until someone reads. The watchdog interrupts it; the fd is not written again.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aSignalThatBlocksBecauseThePeerClearedNonBlockAndFilledTheCounterIsInterrupted() throws Exception
+    {
+        try (EventFd ours = EventFd.create(); EventFd peer = EventFd.wrap(dup(ours.fd())))
+        {
+            fill(peer.fd());
+            clearNonBlock(peer.fd());
+            assertEquals(0, fdinfoFlags(ours.fd()) & 04000, "one open file description: ours is blocking now too");
+            final long interruptsBefore = PeerWriteWatchdog.interrupts();
+
+            assertEquals(EventFd.BLOCKED, ours.signal(), "the write slept and was interrupted");
+            assertTrue(ours.blocked());
+            assertTrue(PeerWriteWatchdog.interrupts() > interruptsBefore, "the watchdog sent the signal");
+            assertEquals(EventFd.SKIPPED, ours.signal(), "not written again");
+            assertEquals(FULL_COUNTER, peer.drain(), "nothing was added: the counter is as the peer left it");
+
+            // The thread that was interrupted carries on: sleeping, and a blocking syscall that completes.
+            Thread.sleep(3 * PeerWriteWatchdog.SCAN_PERIOD_NS / 1_000_000);
+            try (EventFd other = EventFd.create())
+            {
+                other.signal();
+                assertEquals(1, other.drain());
+            }
+        }
+    }
+
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aDrainThatBlocksBecauseThePeerClearedNonBlockIsInterrupted() throws Exception
+    {
+        try (EventFd ours = EventFd.create(); EventFd peer = EventFd.wrap(dup(ours.fd())))
+        {
+            clearNonBlock(peer.fd());
+            assertEquals(0, ours.drain(), "nothing pending; the read slept and was interrupted");
+            assertTrue(ours.blocked());
+            assertEquals(EventFd.SKIPPED, ours.signal());
+        }
+    }
+
+    @Test
+    void aPipeIsRefusedWithAClearMessage() throws Exception
+    {
+        final int before = Fds.openFdCount();
+        final int[] pipe = pipe();
+        try
+        {
+            final IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> EventFd.wrap(pipe[1]));
+            assertTrue(e.getMessage().matches("fd " + pipe[1] + " is not an eventfd: it is pipe:\\[\\d+]"),
+                e.getMessage());
+            assertFalse(EventFd.isEventFd(pipe[0]));
+        }
+        finally
+        {
+            Fds.closeQuietly(pipe[0]);
+        }
+        assertEquals(before, Fds.openFdCount(), "the refused write end was closed by wrap, the read end here");
+    }
+
+    @Test
     void closeIsIdempotentAndUseAfterCloseIsRefused()
     {
         final EventFd eventFd = EventFd.create();
@@ -94,6 +174,51 @@ class EventFdTest
         eventFd.close();
         assertThrows(IllegalStateException.class, eventFd::signal);
         assertThrows(IllegalStateException.class, eventFd::drain);
+    }
+
+    /** The highest value an eventfd counter holds: a write of 1 more would block (or fail with EAGAIN). */
+    static final long FULL_COUNTER = 0xffff_ffff_ffff_fffeL;
+
+    /** Writes what makes the counter {@link #FULL_COUNTER}, as a hostile peer does. */
+    static void fill(final int fd)
+    {
+        try (Arena arena = Arena.ofConfined())
+        {
+            final var value = arena.allocate(ValueLayout.JAVA_LONG);
+            value.set(ValueLayout.JAVA_LONG, 0, FULL_COUNTER);
+            assertEquals(8, Libc.write(Libc.callState(arena), fd, value, 8), "filling the counter");
+        }
+    }
+
+    /** Clears O_NONBLOCK on the open file description {@code fd} refers to, as a hostile peer can. */
+    static void clearNonBlock(final int fd)
+    {
+        try (Arena arena = Arena.ofConfined())
+        {
+            final var state = Libc.callState(arena);
+            final int flags = Libc.fcntlGetFlags(state, fd);
+            assertTrue(flags >= 0);
+            assertEquals(0, Libc.fcntlSetFlags(state, fd, flags & ~Libc.O_NONBLOCK));
+        }
+    }
+
+    /** @return a pipe: read end, write end. */
+    @SuppressWarnings("restricted")
+    static int[] pipe()
+    {
+        final Linker linker = Linker.nativeLinker();
+        try (Arena arena = Arena.ofConfined())
+        {
+            final var fds = arena.allocate(ValueLayout.JAVA_INT, 2);
+            final int result = (int)linker.downcallHandle(linker.defaultLookup().find("pipe").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS)).invokeExact(fds);
+            assertEquals(0, result, "pipe");
+            return new int[] {fds.getAtIndex(ValueLayout.JAVA_INT, 0), fds.getAtIndex(ValueLayout.JAVA_INT, 1)};
+        }
+        catch (final Throwable t)
+        {
+            throw new AssertionError(t);
+        }
     }
 
     static int fdinfoFlags(final int fd) throws Exception
@@ -110,7 +235,7 @@ class EventFdTest
 
     /** A second descriptor for the same eventfd, as a peer holds after receiving it. */
     @SuppressWarnings("restricted")
-    private static int dup(final int fd)
+    static int dup(final int fd)
     {
         final Linker linker = Linker.nativeLinker();
         final int copy;

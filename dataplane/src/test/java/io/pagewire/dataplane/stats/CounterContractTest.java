@@ -64,6 +64,7 @@ class CounterContractTest
             5 duty cycles over threshold
             6 commands applied
             7 events dropped
+            10 peer fd writes interrupted
             12 control log lines suppressed
             13 vhost-user message timeouts
             14 vhost-user replies unwritable
@@ -92,6 +93,9 @@ class CounterContractTest
             138 tx taken
             139 tx nic_frames
             140 rx taken
+            125 notify call_full
+            126 notify call_blocked
+            127 notify err_not_written
             300 nic.memif.connects
             301 nic.memif.disconnects
             302 nic.memif.bad_messages

@@ -69,6 +69,7 @@ class QueueCountersTest
         assertTrue(labels.contains("q3 tx drops bad_vnet_hdr"));
         assertTrue(labels.contains("q3 tx gso_segmented"));
         assertTrue(labels.contains("q3 tx nic_ring_full cycles"));
+        assertTrue(labels.contains("q3 notify call_blocked"));
         assertTrue(labels.contains("q3 rx buffers per packet 1"));
         assertTrue(labels.contains("q3 rx buffers per packet 64"));
         assertTrue(labels.contains("q3 rx buffers per packet 65+"));
