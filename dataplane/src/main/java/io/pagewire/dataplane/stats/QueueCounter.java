@@ -73,7 +73,18 @@ public enum QueueCounter implements CounterDescriptor
     /** Transmit TCP GSO frames cut into segments in software (a port without vnet_hdr). */
     TX_GSO_SEGMENTED(119, "tx gso_segmented", Kind.TOTAL),
     /** Transmit frames handed to the NIC port with their offload header (AF_PACKET with vnet_hdr). */
-    TX_OFFLOADS_PASSED(120, "tx offloads_passed", Kind.TOTAL);
+    TX_OFFLOADS_PASSED(120, "tx offloads_passed", Kind.TOTAL),
+    /**
+     * Receive queue starts at which the ring's used.idx was not the base the frontend gave (a frontend that kept its
+     * rings, DPDK virtio_user server=1 after its backend restarted): the queue resumed at used.idx; buffers a previous
+     * backend filled and never returned are filled again.
+     */
+    RX_RING_RESYNCS(135, "rx ring resyncs", Kind.TOTAL),
+    /**
+     * Transmit queue starts at which the ring's used.idx was not the base the frontend gave: the queue resumed at
+     * used.idx, so chains a previous backend took and never returned are sent (perhaps again).
+     */
+    TX_RING_RESYNCS(136, "tx ring resyncs", Kind.TOTAL);
 
     /** What kind of counter an entry is, and how many counters it has per queue pair. */
     public enum Kind

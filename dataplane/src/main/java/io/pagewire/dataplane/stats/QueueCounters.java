@@ -46,6 +46,8 @@ public final class QueueCounters implements AutoCloseable
     private final AtomicCounter txCsumCompleted;
     private final AtomicCounter txGsoSegmented;
     private final AtomicCounter txOffloadsPassed;
+    private final AtomicCounter rxRingResyncs;
+    private final AtomicCounter txRingResyncs;
 
     /**
      * Allocates every {@link QueueCounter} of queue pair {@code queue}, in the enum's order, each with type id
@@ -103,6 +105,8 @@ public final class QueueCounters implements AutoCloseable
             txCsumCompleted = allocate(manager, QueueCounter.TX_CSUM_COMPLETED, 0);
             txGsoSegmented = allocate(manager, QueueCounter.TX_GSO_SEGMENTED, 0);
             txOffloadsPassed = allocate(manager, QueueCounter.TX_OFFLOADS_PASSED, 0);
+            rxRingResyncs = allocate(manager, QueueCounter.RX_RING_RESYNCS, 0);
+            txRingResyncs = allocate(manager, QueueCounter.TX_RING_RESYNCS, 0);
         }
         catch (final RuntimeException ex)
         {
@@ -262,6 +266,22 @@ public final class QueueCounters implements AutoCloseable
     }
 
     /**
+     * @return {@link QueueCounter#RX_RING_RESYNCS}.
+     */
+    public AtomicCounter rxRingResyncs()
+    {
+        return rxRingResyncs;
+    }
+
+    /**
+     * @return {@link QueueCounter#TX_RING_RESYNCS}.
+     */
+    public AtomicCounter txRingResyncs()
+    {
+        return txRingResyncs;
+    }
+
+    /**
      * @return {@link QueueCounter#TX_DROPS_GSO}.
      */
     public AtomicCounter txDropsGso()
@@ -316,6 +336,8 @@ public final class QueueCounters implements AutoCloseable
             case TX_CSUM_COMPLETED -> txCsumCompleted;
             case TX_GSO_SEGMENTED -> txGsoSegmented;
             case TX_OFFLOADS_PASSED -> txOffloadsPassed;
+            case RX_RING_RESYNCS -> rxRingResyncs;
+            case TX_RING_RESYNCS -> txRingResyncs;
             case TX_NIC_RING_FULL -> txNicRingFull;
             case RX_BUFFERS_PER_PACKET, QUEUE_ERRORS -> throw new IllegalArgumentException(
                 counter + " is a family of " + counter.members() + " counters");

@@ -85,6 +85,8 @@ class CounterContractTest
             118 tx csum_completed
             119 tx gso_segmented
             120 tx offloads_passed
+            135 rx ring resyncs
+            136 tx ring resyncs
             300 nic.memif.connects
             301 nic.memif.disconnects
             302 nic.memif.bad_messages
