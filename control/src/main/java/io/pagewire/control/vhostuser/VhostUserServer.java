@@ -72,7 +72,9 @@ public final class VhostUserServer implements AutoCloseable
      */
     public int poll(final int timeoutMs)
     {
+        final long loggedByEvents = backend.logged();
         backend.pollEvents();
+        printBackendLog(loggedByEvents);
         if (connection == null)
         {
             if (clientMode)
@@ -178,11 +180,7 @@ public final class VhostUserServer implements AutoCloseable
             {
                 protocolErrors++;
             }
-            final List<String> messages = backend.log();
-            for (long i = Math.max(0, messages.size() - (backend.logged() - loggedBefore)); i < messages.size(); i++)
-            {
-                log("vhost-user: " + messages.get((int)i));
-            }
+            printBackendLog(loggedBefore);
             if (outcome == VhostUserBackend.Outcome.CLOSE)
             {
                 return false;
@@ -273,6 +271,16 @@ public final class VhostUserServer implements AutoCloseable
         disconnects++;
         connection = null;
         nextConnectNs = System.nanoTime() + MIN_BACKOFF_NS;
+    }
+
+    /** Prints what the backend logged since its count was {@code loggedBefore} (its log keeps the last 256). */
+    private void printBackendLog(final long loggedBefore)
+    {
+        final List<String> messages = backend.log();
+        for (long i = Math.max(0, messages.size() - (backend.logged() - loggedBefore)); i < messages.size(); i++)
+        {
+            log("vhost-user: " + messages.get((int)i));
+        }
     }
 
     private static void log(final String message)
