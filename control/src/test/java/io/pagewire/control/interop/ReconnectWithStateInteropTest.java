@@ -166,8 +166,8 @@ class ReconnectWithStateInteropTest
             final long tEnd = settle(() -> pmd.portStats(0).txPackets());
             final long tx3 = settle(() -> third.counter(QueueCounter.TX_PACKETS));
             assertEquals(mod(tEnd), mod(at3.txUsed() + tx3),
-                "every frame testpmd ever sent was returned by one of the three: testpmd tx " + tEnd + ", 3rd pagewire " +
-                "tx " + tx3 + "; " + state2);
+                "every frame testpmd ever sent was returned by one of the three: testpmd tx " + tEnd +
+                ", 3rd pagewire tx " + tx3 + "; " + state2);
             final Map<String, Object> summary = third.interrupt();
             final Map<String, Object> verify = map(summary, "verify_tx");
             System.out.println("3rd pagewire summary: tx " + summary.get("tx") + ", verify_tx " + verify);

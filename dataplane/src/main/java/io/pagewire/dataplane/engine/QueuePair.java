@@ -184,7 +184,7 @@ public final class QueuePair
         notifier.notifyUsed(2 * index + 1);
     }
 
-    /** @return the u16 index at {@code offset} of a ring, read with a volatile load (acquire; pairs with its writer). */
+    /** @return a ring's u16 index at {@code offset}, read with a volatile load (acquire: pairs with its writer). */
     private int ringIndex(final long ringAddress, final int offset)
     {
         ringIndexView.wrap(ringAddress, offset + Short.BYTES);
@@ -498,8 +498,8 @@ public final class QueuePair
 
     /**
      * @param rx the receive queue, else the transmit queue.
-     * @return the ring's {@code avail.idx} when the pair started: {@code startAvailIdx - startUsedIdx} (mod 2^16) chains
-     * were already waiting. Written before the pair is reported attached; read it after that.
+     * @return the ring's {@code avail.idx} when the pair started: {@code startAvailIdx - startUsedIdx} (mod 2^16)
+     * chains were already waiting. Written before the pair is reported attached; read it after that.
      */
     public int startAvailIdx(final boolean rx)
     {
