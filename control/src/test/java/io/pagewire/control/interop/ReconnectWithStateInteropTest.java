@@ -32,7 +32,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static io.pagewire.control.interop.Waits.await;
-import static io.pagewire.control.interop.Waits.settle;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -177,6 +176,28 @@ class ReconnectWithStateInteropTest
             assertEquals(tx3, (long)(Long)verify.get("checked"), "the sink checked every frame sent");
             assertEquals(0, pmd.portStats(0).rxErrors());
         }
+    }
+
+    /**
+     * Waits until a count has not moved for 1 s and returns it: after a SIGKILL testpmd drains what was published,
+     * and at the end pagewire drains what testpmd sent; on two shared cores a polling thread may be off its CPU for a
+     * while, so the bound is twice {@link Waits#settle}'s.
+     */
+    private static long settle(final java.util.function.LongSupplier value) throws InterruptedException
+    {
+        long last = value.getAsLong();
+        long stableSince = System.nanoTime();
+        while (System.nanoTime() - stableSince < 1_000_000_000L)
+        {
+            Thread.sleep(20);
+            final long now = value.getAsLong();
+            if (now != last)
+            {
+                last = now;
+                stableSince = System.nanoTime();
+            }
+        }
+        return last;
     }
 
     private static void assertWithinABurst(final long counted, final long published, final String what,
