@@ -150,6 +150,8 @@ class VhostUserResumeTest
             await(() -> logContains("ring 1: SET_VRING_BASE 0 but used.idx 5, avail.idx 8: resumed at used.idx, " +
                 "3 chains pending"), "the resume in the backend's log");
         }
+        // The pair still runs: let the server stop it while the dataplane still polls (tearDown stops both threads).
+        await(() -> !server.isConnected(), "the server to notice the disconnect");
     }
 
     private static void assertFrames(final List<byte[]> expected, final List<byte[]> actual, final String what)
