@@ -46,6 +46,10 @@ import java.util.stream.Stream;
  *   <li>an unknown driver name ({@code --vdev net_bogus0}) makes EAL exit with code 1 before any prompt;</li>
  *   <li>{@code net_virtio_user,server=1} blocks in {@code accept} during probe until a vhost-user client
  *       connects, so the startup timeout is what ends such a run when nobody comes;</li>
+ *   <li>a {@code net_virtio_user,server=1} port whose backend dies keeps its rings, their contents and its
+ *       listening socket; the next client is accepted (from EAL's interrupt thread) and gets the whole setup again
+ *       with SET_VRING_BASE 0 on the rings as they were, while the forwarding lcore keeps polling them
+ *       ({@code ReconnectWithStateInteropTest});</li>
  *   <li>SIGTERM does not reliably end testpmd (its handler lets a blocked call return and carries on),
  *       so {@link #kill} uses SIGKILL.</li>
  * </ul>

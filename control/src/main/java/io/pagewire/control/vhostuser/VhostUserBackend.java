@@ -706,11 +706,32 @@ public final class VhostUserBackend implements AutoCloseable
                     }
                 }
             }
-            case ATTACHED ->
-            {
-            }
+            case ATTACHED -> logResumed(pair);
         }
         return true;
+    }
+
+    /**
+     * Says when a queue resumed at its ring's used.idx rather than at the base the frontend gave (see
+     * {@link QueuePair#enable}), as DPDK's backend warns: a frontend that kept its rings across a backend restart.
+     * The pair's start indices were written before the dataplane published ATTACHED.
+     */
+    private void logResumed(final QueuePair pair)
+    {
+        for (int q = 0; q < 2; q++)
+        {
+            final boolean rx = q == 0;
+            final int base = (rx ? pair.rxRings() : pair.txRings()).baseIndex();
+            final int used = pair.startUsedIdx(rx);
+            if (used != base)
+            {
+                log("ring " + (2 * pair.index() + q) + ": SET_VRING_BASE " + base + " but used.idx " + used +
+                    ", avail.idx " + pair.startAvailIdx(rx) + ": resumed at used.idx, " +
+                    ((pair.startAvailIdx(rx) - used) & 0xFFFF) + " chains pending (the frontend kept its rings; " +
+                    (rx ? "buffers a previous backend filled and did not return are filled again)" :
+                    "chains a previous backend took and did not return are sent, perhaps twice)"));
+            }
+        }
     }
 
     /**

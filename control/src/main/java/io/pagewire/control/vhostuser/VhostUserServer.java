@@ -137,7 +137,9 @@ public final class VhostUserServer implements AutoCloseable
      */
     public int poll(final int timeoutMs)
     {
+        final long loggedByEvents = backend.logged();
         backend.pollEvents();
+        printBackendLog(loggedByEvents);
         logLimiter.poll();
         if (connection != null && backend.peerFdBlocked())
         {
@@ -383,11 +385,7 @@ public final class VhostUserServer implements AutoCloseable
             {
                 protocolErrors++;
             }
-            final List<String> messages = backend.log();
-            for (long i = Math.max(0, messages.size() - (backend.logged() - loggedBefore)); i < messages.size(); i++)
-            {
-                log("vhost-user: " + messages.get((int)i));
-            }
+            printBackendLog(loggedBefore);
             if (outcome == VhostUserBackend.Outcome.CLOSE)
             {
                 return false;
@@ -450,6 +448,16 @@ public final class VhostUserServer implements AutoCloseable
         disconnects++;
         connection = null;
         nextConnectNs = System.nanoTime() + MIN_BACKOFF_NS;
+    }
+
+    /** Prints what the backend logged since its count was {@code loggedBefore} (its log keeps the last 256). */
+    private void printBackendLog(final long loggedBefore)
+    {
+        final List<String> messages = backend.log();
+        for (long i = Math.max(0, messages.size() - (backend.logged() - loggedBefore)); i < messages.size(); i++)
+        {
+            log("vhost-user: " + messages.get((int)i));
+        }
     }
 
     private void log(final String message)

@@ -11,6 +11,7 @@ import org.agrona.concurrent.status.AtomicCounter;
 import io.pagewire.dataplane.tx.TxReader;
 import io.pagewire.dataplane.virtio.DeviceVirtqueue;
 import io.pagewire.dataplane.virtio.FeatureBit;
+import io.pagewire.dataplane.virtio.SplitRingLayout;
 
 /**
  * One receive/transmit virtqueue pair of a guest served against one NIC port: the unit a dataplane agent owns.
@@ -74,6 +75,16 @@ public final class QueuePair
     private long publishedTxOffloads = -1;
     private long publishedTxSinkFull = -1;
 
+    /** Reads a ring's index at start: wrapped at {@link #enable()}, a few field stores, no allocation. */
+    private final UnsafeBuffer ringIndexView = new UnsafeBuffer(0, 0);
+    private int rxStartUsedIdx;
+    private int rxStartAvailIdx;
+    private int txStartUsedIdx;
+    private int txStartAvailIdx;
+    private long rxRingResyncs;
+    private long txRingResyncs;
+    private long publishedRingResyncs;
+
     /** Where one virtqueue's rings are, as host addresses already checked against guest memory. */
     public record RingAddresses(long descTable, long availRing, long usedRing, int baseIndex)
     {
@@ -126,18 +137,61 @@ public final class QueuePair
     }
 
     /**
-     * Enables both virtqueues and tells the NIC port the guest's features. Dataplane thread only (or before the pair
-     * is attached).
+     * Enables both virtqueues where the rings say they are, tells the NIC port the guest's features, and notifies the
+     * guest once on each queue. Dataplane thread only (or before the pair is attached).
+     * <p>
+     * <b>Where a queue resumes.</b> For a split ring vhost-user's SET_VRING_BASE gives only the next available index;
+     * the used index is the ring's own {@code used.idx} in guest memory (vhost-user.rst, SET_VRING_BASE), so the device
+     * continues from that. When the base differs from {@code used.idx} the available index resumes at {@code used.idx}
+     * too, as DPDK's backend does (lib/vhost/vhost_user.c, translate_ring_addresses: "last_used_idx ... and
+     * vq->used->idx ... mismatches"), libvhost-user does for a device that completes chains in order
+     * (vu_set_vring_addr_exec), and QEMU does itself when its backend goes away (virtio_queue_restore_last_avail_idx).
+     * This device completes chains in the order it took them, so the chains between {@code used.idx} and the base
+     * are exactly those a previous device took and never returned; read again from the available ring they are served
+     * now (a transmit chain may then be sent twice, a receive buffer is filled again) instead of being lost to the
+     * driver for good. The case it is made for: DPDK's virtio_user with {@code server=1} keeps its rings when its
+     * backend dies and sends SET_VRING_BASE 0 to the next one. In the ordinary cases the two agree and nothing
+     * changes: a fresh ring (0 and 0), and a restart with the base GET_VRING_BASE returned (this device never holds a
+     * chain across a duty cycle, so that base is the {@code used.idx} it published). A ring whose {@code used.idx} is
+     * more than a queue size behind {@code avail.idx} breaks on the first read ({@code AVAIL_INDEX_JUMP}).
+     * <p>
+     * <b>One notification at start</b>, whatever the driver's flags or {@code used_event} say: a driver may be
+     * waiting for an interrupt for used buffers the previous device published without notifying (it died in
+     * between), and with EVENT_IDX a {@code used_event} left behind the ring's {@code used.idx} is never crossed
+     * again, so the driver would never be told. A notification it did not ask for is harmless: "The driver MUST handle
+     * spurious notifications from the device" (virtio 1.2 §2.7.7.1); QEMU's vring_notify and DPDK's
+     * vhost_vring_call_split also notify unconditionally the first time after a start.
      */
     void enable()
     {
         final boolean eventIdx = FeatureBit.EVENT_IDX.isSetIn(negotiatedFeatures);
         final boolean indirectDesc = FeatureBit.INDIRECT_DESC.isSetIn(negotiatedFeatures);
-        rxQueue.enable(rxRings.descTable(), rxRings.availRing(), rxRings.usedRing(), rxRings.baseIndex(),
+        rxStartUsedIdx = ringIndex(rxRings.usedRing(), SplitRingLayout.USED_IDX_OFFSET);
+        rxStartAvailIdx = ringIndex(rxRings.availRing(), SplitRingLayout.AVAIL_IDX_OFFSET);
+        txStartUsedIdx = ringIndex(txRings.usedRing(), SplitRingLayout.USED_IDX_OFFSET);
+        txStartAvailIdx = ringIndex(txRings.availRing(), SplitRingLayout.AVAIL_IDX_OFFSET);
+        if (rxStartUsedIdx != rxRings.baseIndex())
+        {
+            rxRingResyncs++;
+        }
+        if (txStartUsedIdx != txRings.baseIndex())
+        {
+            txRingResyncs++;
+        }
+        rxQueue.enable(rxRings.descTable(), rxRings.availRing(), rxRings.usedRing(), rxStartUsedIdx,
             eventIdx, indirectDesc);
-        txQueue.enable(txRings.descTable(), txRings.availRing(), txRings.usedRing(), txRings.baseIndex(),
+        txQueue.enable(txRings.descTable(), txRings.availRing(), txRings.usedRing(), txStartUsedIdx,
             eventIdx, indirectDesc);
         nic.guestFeatures(negotiatedFeatures);
+        notifier.notifyUsed(2 * index);
+        notifier.notifyUsed(2 * index + 1);
+    }
+
+    /** @return a ring's u16 index at {@code offset}, read with a volatile load (acquire: pairs with its writer). */
+    private int ringIndex(final long ringAddress, final int offset)
+    {
+        ringIndexView.wrap(ringAddress, offset + Short.BYTES);
+        return ringIndexView.getShortVolatile(offset) & 0xFFFF;
     }
 
     /**
@@ -357,6 +411,12 @@ public final class QueuePair
             publishedTxSinkFull = reader.sinkFull();
             counters.txNicRingFull().setRelease(publishedTxSinkFull);
         }
+        if (rxRingResyncs + txRingResyncs != publishedRingResyncs)
+        {
+            publishedRingResyncs = rxRingResyncs + txRingResyncs;
+            counters.rxRingResyncs().setRelease(rxRingResyncs);
+            counters.txRingResyncs().setRelease(txRingResyncs);
+        }
     }
 
     /**
@@ -371,6 +431,8 @@ public final class QueuePair
         System.arraycopy(previous.rxDrops, 0, rxDrops, 0, rxDrops.length);
         System.arraycopy(previous.buffersPerPacket, 0, buffersPerPacket, 0, buffersPerPacket.length);
         highestBucketSeen = Math.max(highestBucketSeen, previous.highestBucketSeen);
+        rxRingResyncs = previous.rxRingResyncs;
+        txRingResyncs = previous.txRingResyncs;
         reader.continueFrom(previous.reader);
     }
 
@@ -438,6 +500,36 @@ public final class QueuePair
     public RingAddresses txRings()
     {
         return txRings;
+    }
+
+    /**
+     * @param rx the receive queue, else the transmit queue.
+     * @return the ring's {@code used.idx} when the pair started: where the queue resumed (see {@link #enable()}).
+     * Written before the pair is reported attached; read it after that.
+     */
+    public int startUsedIdx(final boolean rx)
+    {
+        return rx ? rxStartUsedIdx : txStartUsedIdx;
+    }
+
+    /**
+     * @param rx the receive queue, else the transmit queue.
+     * @return the ring's {@code avail.idx} when the pair started: {@code startAvailIdx - startUsedIdx} (mod 2^16)
+     * chains were already waiting. Written before the pair is reported attached; read it after that.
+     */
+    public int startAvailIdx(final boolean rx)
+    {
+        return rx ? rxStartAvailIdx : txStartAvailIdx;
+    }
+
+    /**
+     * @param rx the receive queue, else the transmit queue.
+     * @return starts of this pair and the pairs it continues ({@link #continueFrom}) at which the ring's
+     * {@code used.idx} was not the base the frontend gave, and the queue resumed at {@code used.idx}.
+     */
+    public long ringResyncs(final boolean rx)
+    {
+        return rx ? rxRingResyncs : txRingResyncs;
     }
 
     /** @return frames delivered into the guest's receive queue. */

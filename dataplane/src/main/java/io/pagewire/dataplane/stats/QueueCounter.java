@@ -89,6 +89,7 @@ public enum QueueCounter implements CounterDescriptor
      * cause except nic_ring_full (frames lost before the ring).
      */
     RX_TAKEN(140, "rx taken", Kind.TOTAL),
+    /**
      * Guest notifications (either call fd of the pair) not written because the eventfd counter was full: the
      * frontend filled it, so a notification is pending anyway (EAGAIN). The dataplane thread writes it.
      */
@@ -103,7 +104,18 @@ public enum QueueCounter implements CounterDescriptor
      * Broken-queue signals on a vring error fd (either ring of the pair) not written: counter full, or the fd made
      * blocking and filled (interrupted, then not written again). The control thread writes it.
      */
-    NOTIFY_ERR_NOT_WRITTEN(127, "notify err_not_written", Kind.TOTAL);
+    NOTIFY_ERR_NOT_WRITTEN(127, "notify err_not_written", Kind.TOTAL),
+    /**
+     * Receive queue starts at which the ring's used.idx was not the base the frontend gave (a frontend that kept its
+     * rings, DPDK virtio_user server=1 after its backend restarted): the queue resumed at used.idx; buffers a previous
+     * backend filled and never returned are filled again.
+     */
+    RX_RING_RESYNCS(135, "rx ring resyncs", Kind.TOTAL),
+    /**
+     * Transmit queue starts at which the ring's used.idx was not the base the frontend gave: the queue resumed at
+     * used.idx, so chains a previous backend took and never returned are sent (perhaps again).
+     */
+    TX_RING_RESYNCS(136, "tx ring resyncs", Kind.TOTAL);
 
     /** What kind of counter an entry is, and how many counters it has per queue pair. */
     public enum Kind

@@ -52,6 +52,8 @@ public final class QueueCounters implements AutoCloseable
     private final AtomicCounter notifyCallFull;
     private final AtomicCounter notifyCallBlocked;
     private final AtomicCounter notifyErrNotWritten;
+    private final AtomicCounter rxRingResyncs;
+    private final AtomicCounter txRingResyncs;
 
     /**
      * Allocates every {@link QueueCounter} of queue pair {@code queue}, in the enum's order, each with type id
@@ -115,6 +117,8 @@ public final class QueueCounters implements AutoCloseable
             notifyCallFull = allocate(manager, QueueCounter.NOTIFY_CALL_FULL, 0);
             notifyCallBlocked = allocate(manager, QueueCounter.NOTIFY_CALL_BLOCKED, 0);
             notifyErrNotWritten = allocate(manager, QueueCounter.NOTIFY_ERR_NOT_WRITTEN, 0);
+            rxRingResyncs = allocate(manager, QueueCounter.RX_RING_RESYNCS, 0);
+            txRingResyncs = allocate(manager, QueueCounter.TX_RING_RESYNCS, 0);
         }
         catch (final RuntimeException ex)
         {
@@ -295,6 +299,9 @@ public final class QueueCounters implements AutoCloseable
     public AtomicCounter rxTaken()
     {
         return rxTaken;
+    }
+
+    /**
      * @return {@link QueueCounter#NOTIFY_CALL_FULL} (dataplane thread).
      */
     public AtomicCounter notifyCallFull()
@@ -316,6 +323,22 @@ public final class QueueCounters implements AutoCloseable
     public AtomicCounter notifyErrNotWritten()
     {
         return notifyErrNotWritten;
+    }
+
+    /**
+     * @return {@link QueueCounter#RX_RING_RESYNCS}.
+     */
+    public AtomicCounter rxRingResyncs()
+    {
+        return rxRingResyncs;
+    }
+
+    /**
+     * @return {@link QueueCounter#TX_RING_RESYNCS}.
+     */
+    public AtomicCounter txRingResyncs()
+    {
+        return txRingResyncs;
     }
 
     /**
@@ -376,6 +399,8 @@ public final class QueueCounters implements AutoCloseable
             case TX_TAKEN -> txTaken;
             case TX_NIC_FRAMES -> txNicFrames;
             case RX_TAKEN -> rxTaken;
+            case RX_RING_RESYNCS -> rxRingResyncs;
+            case TX_RING_RESYNCS -> txRingResyncs;
             case TX_NIC_RING_FULL -> txNicRingFull;
             case NOTIFY_CALL_FULL -> notifyCallFull;
             case NOTIFY_CALL_BLOCKED -> notifyCallBlocked;

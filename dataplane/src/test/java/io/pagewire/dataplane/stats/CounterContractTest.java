@@ -96,6 +96,8 @@ class CounterContractTest
             125 notify call_full
             126 notify call_blocked
             127 notify err_not_written
+            135 rx ring resyncs
+            136 tx ring resyncs
             300 nic.memif.connects
             301 nic.memif.disconnects
             302 nic.memif.bad_messages
