@@ -73,7 +73,12 @@ public enum QueueCounter implements CounterDescriptor
     /** Transmit TCP GSO frames cut into segments in software (a port without vnet_hdr). */
     TX_GSO_SEGMENTED(119, "tx gso_segmented", Kind.TOTAL),
     /** Transmit frames handed to the NIC port with their offload header (AF_PACKET with vnet_hdr). */
-    TX_OFFLOADS_PASSED(120, "tx offloads_passed", Kind.TOTAL);
+    TX_OFFLOADS_PASSED(120, "tx offloads_passed", Kind.TOTAL),
+    /**
+     * Times control gave up waiting for the dataplane to give the pair back (stop timed out): the pair was isolated,
+     * its memory and eventfds kept until the dataplane returns it, and the frontend disconnected. Written by control.
+     */
+    ISOLATED(121, "queue isolated", Kind.TOTAL);
 
     /** What kind of counter an entry is, and how many counters it has per queue pair. */
     public enum Kind
@@ -289,6 +294,7 @@ public enum QueueCounter implements CounterDescriptor
             case WRITABLE_IN_TX -> 12;
             case LENGTH_OVERFLOW -> 13;
             case HEADER_TRUNCATED -> 14;
+            case MEMORY_FAULT -> 15;
         };
     }
 

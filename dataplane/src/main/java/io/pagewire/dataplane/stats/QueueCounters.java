@@ -46,6 +46,7 @@ public final class QueueCounters implements AutoCloseable
     private final AtomicCounter txCsumCompleted;
     private final AtomicCounter txGsoSegmented;
     private final AtomicCounter txOffloadsPassed;
+    private final AtomicCounter isolated;
 
     /**
      * Allocates every {@link QueueCounter} of queue pair {@code queue}, in the enum's order, each with type id
@@ -103,6 +104,7 @@ public final class QueueCounters implements AutoCloseable
             txCsumCompleted = allocate(manager, QueueCounter.TX_CSUM_COMPLETED, 0);
             txGsoSegmented = allocate(manager, QueueCounter.TX_GSO_SEGMENTED, 0);
             txOffloadsPassed = allocate(manager, QueueCounter.TX_OFFLOADS_PASSED, 0);
+            isolated = allocate(manager, QueueCounter.ISOLATED, 0);
         }
         catch (final RuntimeException ex)
         {
@@ -262,6 +264,15 @@ public final class QueueCounters implements AutoCloseable
     }
 
     /**
+     * @return {@link QueueCounter#ISOLATED}; written by control (the one counter of the pair the dataplane does not
+     *         write).
+     */
+    public AtomicCounter isolated()
+    {
+        return isolated;
+    }
+
+    /**
      * @return {@link QueueCounter#TX_DROPS_GSO}.
      */
     public AtomicCounter txDropsGso()
@@ -317,6 +328,7 @@ public final class QueueCounters implements AutoCloseable
             case TX_GSO_SEGMENTED -> txGsoSegmented;
             case TX_OFFLOADS_PASSED -> txOffloadsPassed;
             case TX_NIC_RING_FULL -> txNicRingFull;
+            case ISOLATED -> isolated;
             case RX_BUFFERS_PER_PACKET, QUEUE_ERRORS -> throw new IllegalArgumentException(
                 counter + " is a family of " + counter.members() + " counters");
         };

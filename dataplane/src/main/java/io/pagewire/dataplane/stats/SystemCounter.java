@@ -25,7 +25,17 @@ public enum SystemCounter implements CounterDescriptor
     /** Commands from control the dataplane applied. */
     COMMANDS_APPLIED(6, "commands applied"),
     /** Events the dataplane could not publish to control because the ring was full. */
-    EVENTS_DROPPED(7, "events dropped");
+    EVENTS_DROPPED(7, "events dropped"),
+    /**
+     * Faults (SIGBUS, reported by the JVM as an InternalError) caught while the dataplane touched peer memory: each
+     * broke the queue pairs whose memory was found shrunk (queue error memory_fault).
+     */
+    MEMORY_FAULTS(8, "memory faults"),
+    /**
+     * Memory faults after which no queue pair's memory was found shrunk (e.g. hugetlbfs pages that could not be had):
+     * the pair being processed, if any, was broken instead.
+     */
+    MEMORY_FAULTS_UNATTRIBUTED(9, "memory faults unattributed");
 
     private static final SystemCounter[] VALUES = values();
 

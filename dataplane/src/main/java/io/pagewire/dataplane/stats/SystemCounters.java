@@ -23,6 +23,8 @@ public final class SystemCounters implements AutoCloseable
     private final AtomicCounter cycleTimeThresholdExceeded;
     private final AtomicCounter commandsApplied;
     private final AtomicCounter eventsDropped;
+    private final AtomicCounter memoryFaults;
+    private final AtomicCounter memoryFaultsUnattributed;
 
     /**
      * Allocates every {@link SystemCounter}, in the enum's order, each with type id {@link SystemCounter#id()}, key
@@ -48,6 +50,8 @@ public final class SystemCounters implements AutoCloseable
             cycleTimeThresholdExceeded = allocate(manager, SystemCounter.CYCLE_TIME_THRESHOLD_EXCEEDED);
             commandsApplied = allocate(manager, SystemCounter.COMMANDS_APPLIED);
             eventsDropped = allocate(manager, SystemCounter.EVENTS_DROPPED);
+            memoryFaults = allocate(manager, SystemCounter.MEMORY_FAULTS);
+            memoryFaultsUnattributed = allocate(manager, SystemCounter.MEMORY_FAULTS_UNATTRIBUTED);
         }
         catch (final RuntimeException ex)
         {
@@ -78,6 +82,8 @@ public final class SystemCounters implements AutoCloseable
             case CYCLE_TIME_THRESHOLD_EXCEEDED -> cycleTimeThresholdExceeded;
             case COMMANDS_APPLIED -> commandsApplied;
             case EVENTS_DROPPED -> eventsDropped;
+            case MEMORY_FAULTS -> memoryFaults;
+            case MEMORY_FAULTS_UNATTRIBUTED -> memoryFaultsUnattributed;
         };
     }
 
@@ -135,6 +141,22 @@ public final class SystemCounters implements AutoCloseable
     public AtomicCounter eventsDropped()
     {
         return eventsDropped;
+    }
+
+    /**
+     * @return {@link SystemCounter#MEMORY_FAULTS}.
+     */
+    public AtomicCounter memoryFaults()
+    {
+        return memoryFaults;
+    }
+
+    /**
+     * @return {@link SystemCounter#MEMORY_FAULTS_UNATTRIBUTED}.
+     */
+    public AtomicCounter memoryFaultsUnattributed()
+    {
+        return memoryFaultsUnattributed;
     }
 
     /**

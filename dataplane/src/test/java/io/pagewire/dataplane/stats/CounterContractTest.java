@@ -64,6 +64,8 @@ class CounterContractTest
             5 duty cycles over threshold
             6 commands applied
             7 events dropped
+            8 memory faults
+            9 memory faults unattributed
             100 rx packets
             101 rx bytes
             102 rx drops no_buffers
@@ -85,6 +87,7 @@ class CounterContractTest
             118 tx csum_completed
             119 tx gso_segmented
             120 tx offloads_passed
+            121 queue isolated
             300 nic.memif.connects
             301 nic.memif.disconnects
             302 nic.memif.bad_messages
