@@ -73,6 +73,12 @@ public final class VhostUserServer implements AutoCloseable
     public int poll(final int timeoutMs)
     {
         backend.pollEvents();
+        if (connection != null && backend.disconnectRequested())
+        {
+            // The frontend's memory faulted or a pair had to be isolated: its session cannot go on.
+            disconnect();
+            return 0;
+        }
         if (connection == null)
         {
             if (clientMode)
