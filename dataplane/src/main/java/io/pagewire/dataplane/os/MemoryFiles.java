@@ -158,6 +158,26 @@ public final class MemoryFiles
     }
 
     /**
+     * Sets a file's size ({@code ftruncate(2)}): what a frontend does to its own memory; tests use it to shrink memory
+     * under a mapping, as a hostile frontend would.
+     *
+     * @param fd   the file.
+     * @param size its new size in bytes.
+     * @throws OsException when ftruncate fails (EPERM: sealed against shrinking or growing).
+     */
+    public static void truncate(final int fd, final long size)
+    {
+        try (Arena arena = Arena.ofConfined())
+        {
+            final MemorySegment state = Libc.callState(arena);
+            if (Libc.ftruncate(state, fd, size) != 0)
+            {
+                throw new OsException("ftruncate(" + fd + ", " + size + ")", Libc.errno(state));
+            }
+        }
+    }
+
+    /**
      * Whether a file still backs a mapping of its first {@code end} bytes: a peer that shrank it (ftruncate) makes
      * every access beyond the new end a SIGBUS.
      *
