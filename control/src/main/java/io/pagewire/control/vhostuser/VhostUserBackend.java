@@ -82,6 +82,7 @@ public final class VhostUserBackend implements AutoCloseable
     /** Pairs the dataplane did not give back in time, by index; null when none. */
     private final Isolated[] isolated;
     private boolean disconnectRequested;
+    private String disconnectReason;
     private long isolatedPairs;
     private final List<String> log = new ArrayList<>();
     private final GuestNotifier notifier = this::notifyGuest;
@@ -788,9 +789,9 @@ public final class VhostUserBackend implements AutoCloseable
             pairCounters.isolated().getAndAddRelease(1);
         }
         disconnectRequested = true;
-        fail("queue pair " + pair + ": the dataplane did not give it back within " +
-            DETACH_TIMEOUT_NS / 1_000_000_000L + " s: isolated (its memory and eventfds kept until it does), " +
-            "disconnecting the frontend", Outcome.CLOSE);
+        disconnectReason = "queue pair " + pair + ": the dataplane did not give it back within " +
+            DETACH_TIMEOUT_NS / 1_000_000_000L + " s: isolated (its memory and eventfds kept until it does)";
+        fail(disconnectReason + ", disconnecting the frontend", Outcome.CLOSE);
     }
 
     /** @return whether the agent that runs {@code pair} still holds a pair it did not give back in time. */
@@ -858,7 +859,8 @@ public final class VhostUserBackend implements AutoCloseable
                 {
                     // The frontend's memory is gone (shrunk): nothing it could send would bring the pair back.
                     disconnectRequested = true;
-                    log("ring " + ring + ": the frontend's memory faulted; disconnecting it");
+                    disconnectReason = "ring " + ring + ": the frontend's memory faulted (shrunk under its mapping?)";
+                    log(disconnectReason + "; disconnecting it");
                 }
                 final EventFd err = vrings[ring].err;
                 if (err != null)
@@ -1033,6 +1035,12 @@ public final class VhostUserBackend implements AutoCloseable
     public boolean disconnectRequested()
     {
         return disconnectRequested;
+    }
+
+    /** @return why {@link #disconnectRequested()}, for the log; null when it is not. */
+    public String disconnectReason()
+    {
+        return disconnectRequested ? disconnectReason : null;
     }
 
     /** @return queue pairs isolated so far (the dataplane did not give them back in time). */

@@ -76,6 +76,7 @@ public final class VhostUserServer implements AutoCloseable
         if (connection != null && backend.disconnectRequested())
         {
             // The frontend's memory faulted or a pair had to be isolated: its session cannot go on.
+            log("vhost-user: " + backend.disconnectReason() + "; closing the connection");
             disconnect();
             return 0;
         }
