@@ -145,12 +145,10 @@ public final class GuestMemory
         }
     }
 
-    /**
-     * Forgets every region (frontend reset or new memory table). Backing descriptors are not closed here: see
-     * {@link #closeBackingFds()}.
-     */
+    /** Forgets every region (frontend reset or new memory table), closing their backing descriptors. */
     public void clear()
     {
+        closeBackingFds();
         Arrays.fill(guestAddress, 0);
         Arrays.fill(userAddress, 0);
         Arrays.fill(hostAddress, 0);
