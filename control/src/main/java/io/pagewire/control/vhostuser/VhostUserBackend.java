@@ -413,14 +413,21 @@ public final class VhostUserBackend implements AutoCloseable
         }
         final long fileSize;
         final long fileSystem;
+        final boolean regularFile;
         try
         {
             fileSize = Fds.size(fd);
             fileSystem = MemoryFiles.fileSystemType(fd);
+            regularFile = Fds.isRegularFile(fd);
         }
         catch (final RuntimeException e)
         {
             return "region " + index + ": " + e.getMessage();
+        }
+        if (!regularFile)
+        {
+            // Device nodes live on devtmpfs, which reports tmpfs's magic: only a file is memory we can check.
+            return "region " + index + ": its fd is not a regular file (a memfd, a /dev/shm or hugetlbfs file)";
         }
         if (!MemoryFiles.isMemoryBacked(fileSystem))
         {

@@ -181,6 +181,16 @@ class VhostUserMemoryFaultTest
             final String refusal = backend.log().getLast();
             assertTrue(refusal.contains("region 0: its fd is on " + MemoryFiles.describe(fileSystem)), refusal);
             assertTrue(refusal.contains("only tmpfs/shmem (memfd, /dev/shm) and hugetlbfs"), refusal);
+            // A device node (on devtmpfs, which says it is tmpfs) is not a file: refused too.
+            try (RandomAccessFile zero = new RandomAccessFile("/dev/zero", "r"))
+            {
+                final int fd = fdOfPath(Path.of("/dev/zero"));
+                frontend.send(VhostUserRequest.SET_MEM_TABLE.code(), VERSION | FLAG_NEED_REPLY, payload,
+                    payload.capacity(), new int[] {fd}, 1);
+                assertEquals(1, frontend.readReply(VhostUserRequest.SET_MEM_TABLE.code()), "refused");
+            }
+            assertTrue(backend.log().getLast().contains("region 0: its fd is not a regular file"),
+                backend.log().getLast());
             // The same frontend may go on with memory that is.
             assertEquals(0, frontend.setMemTable());
             assertTrue(backend.log().getLast().contains("none sealed against shrinking"), backend.log().getLast());
@@ -331,8 +341,13 @@ class VhostUserMemoryFaultTest
 
     private static int fdOf(final RandomAccessFile file) throws IOException
     {
-        // /proc/self/fd entries pointing at the file: the newest is this one.
-        final String target = Path.of(file.getFD().toString()).toString();
+        return fdOfPath(Path.of("guest-memory"));
+    }
+
+    /** @return the newest of this process's fds whose /proc/self/fd link ends with {@code name}. */
+    private static int fdOfPath(final Path name) throws IOException
+    {
+        final String target = name.toString();
         int found = -1;
         try (var entries = Files.list(Path.of("/proc/self/fd")))
         {
@@ -340,7 +355,7 @@ class VhostUserMemoryFaultTest
             {
                 try
                 {
-                    if (Files.readSymbolicLink(entry).toString().endsWith("guest-memory"))
+                    if (Files.readSymbolicLink(entry).toString().endsWith(target))
                     {
                         found = Math.max(found, Integer.parseInt(entry.getFileName().toString()));
                     }
