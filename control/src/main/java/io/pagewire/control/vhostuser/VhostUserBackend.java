@@ -45,7 +45,7 @@ import static io.pagewire.control.vhostuser.VhostUserProtocol.*;
  * <p>
  * <b>A pair the dataplane does not give back</b> within 5 s is isolated instead of ending the process: counted
  * ({@code queue isolated}), its memory table and call eventfds kept (the dataplane may still touch them) until the
- * dataplane does give it back (its DETACHED event), then released; no new pair starts at its index meanwhile, and the
+ * dataplane does give it back (its DETACHED event), then released; no new pair starts on its agent meanwhile, and the
  * frontend is disconnected.
  */
 public final class VhostUserBackend implements AutoCloseable
@@ -684,8 +684,10 @@ public final class VhostUserBackend implements AutoCloseable
     /** Starts a queue pair once both its rings are ready and memory and features are set. */
     private void tryStart(final int pair)
     {
+        // Nothing starts on an agent that still holds an isolated pair: it does not read its commands, and a full
+        // command ring would park the control thread in the next attach.
         if (pair >= maxQueuePairs || running[pair] != null || !featuresSet || memory.regionCount() == 0 ||
-            isolated[pair] != null)
+            agentStuck(pair))
         {
             return;
         }
