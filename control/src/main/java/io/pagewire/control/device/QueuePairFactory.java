@@ -103,6 +103,6 @@ public final class QueuePairFactory
         return new QueuePair(index, rxQueue, writer, txQueue, new TxReader(txQueue, headerLength, negotiatedFeatures),
             rxRings, txRings,
             negotiatedFeatures, nic, notifier, policy, Math.min(burst, Math.min(rxSize, txSize)),
-            counters);
+            counters).guestMemory(memory);
     }
 }

@@ -10,6 +10,7 @@ import io.pagewire.control.vhostuser.VhostUserProtocol;
 import io.pagewire.control.vhostuser.VhostUserServer;
 import io.pagewire.dataplane.engine.DataplaneAgent;
 import io.pagewire.dataplane.engine.DataplaneProxy;
+import io.pagewire.dataplane.engine.DataplaneRunner;
 import io.pagewire.dataplane.engine.QueuePair;
 import io.pagewire.dataplane.engine.RxPolicy;
 import io.pagewire.dataplane.guest.TrafficSink;
@@ -58,7 +59,7 @@ public final class VhostUserForwarder implements Forwarder
     private final VhostUserBackend backend;
     private final VhostUserServer server;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
-    private final List<AgentRunner> runners = new ArrayList<>();
+    private final List<AutoCloseable> runners = new ArrayList<>();
     private long startNs;
     private long stopNs;
     private boolean drained;
@@ -141,10 +142,10 @@ public final class VhostUserForwarder implements Forwarder
     {
         for (final DataplaneAgent agent : agents)
         {
-            final AgentRunner runner = new AgentRunner(IdleStrategies.of(config.dataplane().idleStrategy()),
-                this::onError, null, agent);
-            runners.add(runner);
-            AgentRunner.startOnThread(runner);
+            // A DataplaneRunner, not Agrona's AgentRunner: a memory fault (a frontend that shrank its memory) that
+            // surfaces after doWork returned must go back to the agent, not end its thread (see DataplaneRunner).
+            runners.add(DataplaneRunner.start(IdleStrategies.of(config.dataplane().idleStrategy()), this::onError,
+                agent));
         }
         // The wire thread feeds and drains the shm ring; a real NIC port has no traffic source, and a busy thread
         // with nothing to do would take a core from the dataplane (2 cores: dataplane + the peer process).
@@ -197,10 +198,19 @@ public final class VhostUserForwarder implements Forwarder
         }
         drained = nicRingsEmpty();
         backend.close();
-        for (final AgentRunner runner : runners)
+        for (final AutoCloseable runner : runners)
         {
-            runner.close();
+            try
+            {
+                runner.close();
+            }
+            catch (final Exception e)
+            {
+                onError(e);
+            }
         }
+        // No dataplane thread runs now: what isolated pairs still held can go.
+        backend.releaseIsolatedAfterDataplaneStopped();
     }
 
     /** Frames still in a real NIC port were never accepted: only the shared-memory ring's count as in flight. */

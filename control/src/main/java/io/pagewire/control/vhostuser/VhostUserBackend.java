@@ -11,6 +11,7 @@ import io.pagewire.dataplane.memory.GuestMemory;
 import io.pagewire.dataplane.os.EventFd;
 import io.pagewire.dataplane.os.Fds;
 import io.pagewire.dataplane.os.Mapping;
+import io.pagewire.dataplane.os.MemoryFiles;
 import io.pagewire.dataplane.port.NicPort;
 import io.pagewire.dataplane.stats.QueueCounters;
 import io.pagewire.dataplane.virtio.SplitRingLayout;
@@ -33,6 +34,19 @@ import static io.pagewire.control.vhostuser.VhostUserProtocol.*;
  * virtual addresses), memory regions (at most 8, non-empty, not overlapping, inside their fd). A violation gets an
  * error reply (REPLY_ACK) or closes the connection, is counted, and leaves pagewire serving the next connection.
  * Received fds are owned here: closed when replaced, unused, refused, or at disconnect.
+ * <p>
+ * <b>Memory the frontend changes under us.</b> Regions are mapped only from memory-backed files (tmpfs/shmem: memfd,
+ * /dev/shm; hugetlbfs), whose faults never wait on I/O; a FUSE or network file is refused at SET_MEM_TABLE. The
+ * frontend may still shrink a region's file (unless it sealed it with F_SEAL_SHRINK, which is logged per table): the
+ * dataplane then faults, breaks the pairs with MEMORY_FAULT, and the QUEUE_BROKEN event makes this backend ask the
+ * server to disconnect the frontend ({@link #disconnectRequested()}); the mappings go only once the dataplane gave the
+ * pairs back. A private duplicate of each region's fd is kept with the table so the dataplane can tell which memory
+ * went away.
+ * <p>
+ * <b>A pair the dataplane does not give back</b> within 5 s is isolated instead of ending the process: counted
+ * ({@code queue isolated}), its memory table and call eventfds kept (the dataplane may still touch them) until the
+ * dataplane does give it back (its DETACHED event), then released; no new pair starts on its agent meanwhile, and the
+ * frontend is disconnected.
  */
 public final class VhostUserBackend implements AutoCloseable
 {
@@ -63,7 +77,13 @@ public final class VhostUserBackend implements AutoCloseable
     private final CountersManager counters;
     private final Vring[] vrings;
     private final QueuePair[] running;
-    private final List<Mapping> mappings = new ArrayList<>();
+    /** The current memory table's mappings and backing fds, or null. */
+    private HeldMemory held;
+    /** Pairs the dataplane did not give back in time, by index; null when none. */
+    private final Isolated[] isolated;
+    private boolean disconnectRequested;
+    private String disconnectReason;
+    private long isolatedPairs;
     private final List<String> log = new ArrayList<>();
     private final GuestNotifier notifier = this::notifyGuest;
     /** Set by the dataplane (call fds) or control (err fds) thread; cleared by {@link #close()}. */
@@ -98,6 +118,52 @@ public final class VhostUserBackend implements AutoCloseable
         boolean hasAddresses()
         {
             return desc != -1;
+        }
+    }
+
+    /**
+     * A memory table's mappings and the backing fds its {@link GuestMemory} owns, released when the last holder
+     * (the backend while the table is current, each isolated pair built over it) lets go. Control thread only.
+     */
+    private static final class HeldMemory
+    {
+        final GuestMemory memory;
+        final List<Mapping> mappings;
+        int holders = 1;
+
+        HeldMemory(final GuestMemory memory, final List<Mapping> mappings)
+        {
+            this.memory = memory;
+            this.mappings = mappings;
+        }
+
+        void release()
+        {
+            if (--holders == 0)
+            {
+                mappings.forEach(Mapping::close);
+                memory.closeBackingFds();
+            }
+        }
+    }
+
+    /** A queue pair the dataplane did not give back in time, and what it may still touch. */
+    private record Isolated(QueuePair pair, HeldMemory memory, EventFd rxCall, EventFd txCall)
+    {
+        void release()
+        {
+            if (memory != null)
+            {
+                memory.release();
+            }
+            if (rxCall != null)
+            {
+                rxCall.close();
+            }
+            if (txCall != null)
+            {
+                txCall.close();
+            }
         }
     }
 
@@ -137,6 +203,7 @@ public final class VhostUserBackend implements AutoCloseable
         this.detachedSnapshot = new QueuePair[maxQueuePairs];
         this.previous = new QueuePair[maxQueuePairs];
         this.queueCounters = new QueueCounters[maxQueuePairs];
+        this.isolated = new Isolated[maxQueuePairs];
     }
 
     /**
@@ -302,6 +369,7 @@ public final class VhostUserBackend implements AutoCloseable
         final GuestMemory table = new GuestMemory();
         final List<Mapping> mapped = new ArrayList<>();
         String problem = null;
+        int sealed = 0;
         for (int i = 0; i < regions && problem == null; i++)
         {
             final int offset = 8 + i * MEM_REGION_SIZE;
@@ -310,18 +378,22 @@ public final class VhostUserBackend implements AutoCloseable
             final long userAddr = payload.getLong(offset + 16);
             final long mmapOffset = payload.getLong(offset + 24);
             problem = mapRegion(table, mapped, i, fds[i], guestPhys, length, userAddr, mmapOffset);
+            sealed += problem == null && sealedAgainstShrinking(fds[i]) ? 1 : 0;
         }
-        closeAll(fds, fdCount); // a mapping keeps its own reference to the memory
+        closeAll(fds, fdCount); // a mapping keeps its own reference to the memory, the table a duplicate of each fd
         if (problem != null)
         {
             mapped.forEach(Mapping::close);
+            table.closeBackingFds();
             return fail("SET_MEM_TABLE: " + problem, Outcome.REFUSED);
         }
+        log("memory table: " + regions + " region(s), " + (sealed == regions ? "all" : sealed == 0 ? "none" :
+            sealed + "") + " sealed against shrinking (F_SEAL_SHRINK)" + (sealed == regions ? "" :
+            ": a frontend that shrinks one faults its queue pairs and is disconnected"));
         // The dataplane translates through the old table until its queue pairs are given back.
         final boolean[] wasRunning = stopAll();
-        mappings.forEach(Mapping::close);
-        mappings.clear();
-        mappings.addAll(mapped);
+        releaseTable();
+        held = new HeldMemory(table, mapped);
         memory = table;
         for (int pair = 0; pair < maxQueuePairs; pair++)
         {
@@ -342,13 +414,29 @@ public final class VhostUserBackend implements AutoCloseable
             return "region " + index + ": size " + length + " at mmap offset " + mmapOffset + " is not a valid range";
         }
         final long fileSize;
+        final long fileSystem;
+        final boolean regularFile;
         try
         {
             fileSize = Fds.size(fd);
+            fileSystem = MemoryFiles.fileSystemType(fd);
+            regularFile = Fds.isRegularFile(fd);
         }
         catch (final RuntimeException e)
         {
             return "region " + index + ": " + e.getMessage();
+        }
+        if (!regularFile)
+        {
+            // Device nodes live on devtmpfs, which reports tmpfs's magic: only a file is memory we can check.
+            return "region " + index + ": its fd is not a regular file (a memfd, a /dev/shm or hugetlbfs file)";
+        }
+        if (!MemoryFiles.isMemoryBacked(fileSystem))
+        {
+            // A page fault on FUSE or a network file waits for a server the frontend may control: the dataplane
+            // thread would hang in it. tmpfs/shmem and hugetlbfs faults are served from memory or fail at once.
+            return "region " + index + ": its fd is on " + MemoryFiles.describe(fileSystem) + ": only tmpfs/shmem " +
+                "(memfd, /dev/shm) and hugetlbfs memory is accepted";
         }
         if (mmapOffset + length > fileSize)
         {
@@ -365,15 +453,48 @@ public final class VhostUserBackend implements AutoCloseable
             return "region " + index + ": " + e.getMessage();
         }
         mapped.add(mapping);
+        final int backing;
         try
         {
-            table.addRegion(guestPhys, length, userAddr, mapping.address() + mmapOffset);
+            backing = MemoryFiles.duplicate(fd);
         }
-        catch (final IllegalArgumentException e)
+        catch (final RuntimeException e)
         {
             return "region " + index + ": " + e.getMessage();
         }
+        try
+        {
+            table.addRegion(guestPhys, length, userAddr, mapping.address() + mmapOffset, backing, mmapOffset + length);
+        }
+        catch (final IllegalArgumentException e)
+        {
+            Fds.closeQuietly(backing);
+            return "region " + index + ": " + e.getMessage();
+        }
         return null;
+    }
+
+    private static boolean sealedAgainstShrinking(final int fd)
+    {
+        try
+        {
+            final int seals = Fds.seals(fd);
+            return seals >= 0 && (seals & Fds.SEAL_SHRINK) != 0;
+        }
+        catch (final RuntimeException e)
+        {
+            return false;
+        }
+    }
+
+    /** Lets go of the current memory table: unmapped now unless an isolated pair still holds it. */
+    private void releaseTable()
+    {
+        if (held != null)
+        {
+            held.release();
+            held = null;
+        }
     }
 
     private Vring vring(final long index)
@@ -573,7 +694,10 @@ public final class VhostUserBackend implements AutoCloseable
     /** Starts a queue pair once both its rings are ready and memory and features are set. */
     private void tryStart(final int pair)
     {
-        if (pair >= maxQueuePairs || running[pair] != null || !featuresSet || memory.regionCount() == 0)
+        // Nothing starts on an agent that still holds an isolated pair: it does not read its commands, and a full
+        // command ring would park the control thread in the next attach.
+        if (pair >= maxQueuePairs || running[pair] != null || !featuresSet || memory.regionCount() == 0 ||
+            agentStuck(pair))
         {
             return;
         }
@@ -638,7 +762,8 @@ public final class VhostUserBackend implements AutoCloseable
         final QueuePair queuePair = running[pair];
         final DataplaneProxy proxy = proxies[pair % proxies.length];
         proxy.detach(pair);
-        final long deadline = System.nanoTime() + DETACH_TIMEOUT_NS;
+        // An agent that already kept a pair past the timeout is not waited for again: each pair would cost 5 s more.
+        final long deadline = System.nanoTime() + (agentStuck(pair) ? 0 : DETACH_TIMEOUT_NS);
         detachedSnapshot[pair] = null;
         while (detachedSnapshot[pair] != queuePair && System.nanoTime() - deadline < 0)
         {
@@ -649,7 +774,8 @@ public final class VhostUserBackend implements AutoCloseable
         }
         if (detachedSnapshot[pair] != queuePair)
         {
-            throw new IllegalStateException("dataplane did not release queue pair " + pair + " within 5 s");
+            isolate(pair, queuePair);
+            return false;
         }
         running[pair] = null;
         previous[pair] = queuePair;
@@ -657,6 +783,47 @@ public final class VhostUserBackend implements AutoCloseable
         vrings[2 * pair + 1].base = queuePair.txQueue().lastAvailIdx();
         lastDetached = queuePair;
         return true;
+    }
+
+    /**
+     * The dataplane did not give the pair back in time (a stuck agent): rather than end the process, keep what the
+     * pair may still touch (its memory table, its call eventfds) until the dataplane does give it back, count it, and
+     * have the frontend disconnected. The DETACH command stays queued: its DETACHED event releases the rest.
+     */
+    private void isolate(final int pair, final QueuePair queuePair)
+    {
+        running[pair] = null;
+        if (held != null)
+        {
+            held.holders++;
+        }
+        // The dataplane may still signal these (notifyGuest reads the vring's): they stay open, owned by the record.
+        isolated[pair] = new Isolated(queuePair, held, vrings[2 * pair].call, vrings[2 * pair + 1].call);
+        vrings[2 * pair].call = null;
+        vrings[2 * pair + 1].call = null;
+        isolatedPairs++;
+        final QueueCounters pairCounters = countersOf(pair);
+        if (pairCounters != null)
+        {
+            pairCounters.isolated().getAndAddRelease(1);
+        }
+        disconnectRequested = true;
+        disconnectReason = "queue pair " + pair + ": the dataplane did not give it back within " +
+            DETACH_TIMEOUT_NS / 1_000_000_000L + " s: isolated (its memory and eventfds kept until it does)";
+        fail(disconnectReason + ", disconnecting the frontend", Outcome.CLOSE);
+    }
+
+    /** @return whether the agent that runs {@code pair} still holds a pair it did not give back in time. */
+    private boolean agentStuck(final int pair)
+    {
+        for (int other = pair % proxies.length; other < maxQueuePairs; other += proxies.length)
+        {
+            if (isolated[other] != null)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private boolean[] stopAll()
@@ -689,12 +856,31 @@ public final class VhostUserBackend implements AutoCloseable
         final QueuePair pair = event.queuePair();
         switch (event.type())
         {
-            case DETACHED -> detachedSnapshot[pair.index()] = pair;
+            case DETACHED ->
+            {
+                detachedSnapshot[pair.index()] = pair;
+                final Isolated stuck = isolated[pair.index()];
+                if (stuck != null && stuck.pair() == pair)
+                {
+                    // Given back at last: nothing can touch its memory or eventfds any more.
+                    isolated[pair.index()] = null;
+                    stuck.release();
+                    previous[pair.index()] = pair;
+                    log("queue pair " + pair.index() + ": the dataplane gave the isolated pair back; released");
+                }
+            }
             case QUEUE_BROKEN ->
             {
                 final int ring = 2 * pair.index() + (event.rx() ? 0 : 1);
                 log("ring " + ring + " broken: " + event.error().description());
                 errors++;
+                if (event.error() == io.pagewire.dataplane.virtio.QueueError.MEMORY_FAULT && !disconnectRequested)
+                {
+                    // The frontend's memory is gone (shrunk): nothing it could send would bring the pair back.
+                    disconnectRequested = true;
+                    disconnectReason = "ring " + ring + ": the frontend's memory faulted (shrunk under its mapping?)";
+                    log(disconnectReason + "; disconnecting it");
+                }
                 final EventFd err = vrings[ring].err;
                 if (err != null)
                 {
@@ -925,10 +1111,79 @@ public final class VhostUserBackend implements AutoCloseable
         return memory;
     }
 
-    /** @return mappings of the frontend's memory held now. */
+    /** @return mappings of frontends' memory held now: the current table's and those kept for isolated pairs. */
     public int mappingCount()
     {
-        return mappings.size();
+        int count = held == null ? 0 : held.mappings.size();
+        for (int i = 0; i < isolated.length; i++)
+        {
+            final HeldMemory memory = isolated[i] == null ? null : isolated[i].memory();
+            if (memory != null && memory != held && firstIsolatedWith(memory) == i)
+            {
+                count += memory.mappings.size();
+            }
+        }
+        return count;
+    }
+
+    private int firstIsolatedWith(final HeldMemory memory)
+    {
+        for (int i = 0; i < isolated.length; i++)
+        {
+            if (isolated[i] != null && isolated[i].memory() == memory)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * @return whether the frontend must be disconnected: its memory faulted, or a pair had to be isolated. The server
+     * asks after every poll of the dataplane's events; {@link #close()} clears it.
+     */
+    public boolean disconnectRequested()
+    {
+        return disconnectRequested;
+    }
+
+    /** @return why {@link #disconnectRequested()}, for the log; null when it is not. */
+    public String disconnectReason()
+    {
+        return disconnectRequested ? disconnectReason : null;
+    }
+
+    /** @return queue pairs isolated so far (the dataplane did not give them back in time). */
+    public long isolatedPairs()
+    {
+        return isolatedPairs;
+    }
+
+    /** @return queue pairs isolated now: not yet given back by the dataplane. */
+    public int isolatedNow()
+    {
+        int count = 0;
+        for (final Isolated stuck : isolated)
+        {
+            count += stuck == null ? 0 : 1;
+        }
+        return count;
+    }
+
+    /**
+     * Releases what isolated pairs hold even though the dataplane never gave them back: only once no dataplane thread
+     * runs any more (the forwarder stopped its agents).
+     */
+    public void releaseIsolatedAfterDataplaneStopped()
+    {
+        for (int i = 0; i < isolated.length; i++)
+        {
+            if (isolated[i] != null)
+            {
+                isolated[i].release();
+                isolated[i] = null;
+            }
+        }
     }
 
     /** Frontend gone: stops every pair, unmaps memory, closes every fd. */
@@ -940,13 +1195,13 @@ public final class VhostUserBackend implements AutoCloseable
         {
             resetVring(vring);
         }
-        mappings.forEach(Mapping::close);
-        mappings.clear();
+        releaseTable();
         memory = new GuestMemory();
         ackedFeatures = 0;
         featuresSet = false;
         ackedProtocolFeatures = 0;
         status = 0;
         peerFdBlocked = false;
+        disconnectRequested = false;
     }
 }

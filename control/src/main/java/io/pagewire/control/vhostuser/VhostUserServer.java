@@ -149,6 +149,13 @@ public final class VhostUserServer implements AutoCloseable
             disconnect();
             return 0;
         }
+        if (connection != null && backend.disconnectRequested())
+        {
+            // The frontend's memory faulted or a pair had to be isolated: its session cannot go on.
+            log("vhost-user: " + backend.disconnectReason() + "; closing the connection");
+            disconnect();
+            return 0;
+        }
         if (connection == null)
         {
             if (clientMode)

@@ -27,6 +27,21 @@ import org.agrona.concurrent.Agent;
  * parks can afford the read.
  * <p>
  * Nothing here blocks, allocates in steady state, or throws on guest input.
+ * <p>
+ * <b>Memory faults.</b> Guest memory is another process's file mapped here, and that process may shrink the file
+ * (ftruncate) at any time: the next access beyond the new end is a SIGBUS. HotSpot (checked on JDK 25 for every kind
+ * of access the dataplane makes: Unsafe get/put, volatile and release accesses, {@code copyMemory},
+ * {@code setMemory}, {@code MemorySegment} get, interpreted, C1 and C2) turns a SIGBUS in an unsafe access into
+ * {@code InternalError("a fault occurred in an unsafe memory access operation")}, but <em>asynchronously</em>: the
+ * faulting instruction is skipped (a load returns garbage, a store is lost) and the error is thrown at the thread's
+ * next safepoint poll, which may be a little later, in another queue pair's work, or only when {@link #doWork()}
+ * returns. So the error is caught around the pairs' work here, and by {@link DataplaneRunner} around
+ * {@code doWork()} itself, and both hand it to {@link #onMemoryFault(Throwable)}: the pairs whose memory no longer
+ * backs its mapping are found (fstat of each region's kept descriptor) and broken with {@link QueueError#MEMORY_FAULT}
+ * (or, when none is found, the pair that last touched memory), never polled again, and reported with the usual
+ * QUEUE_BROKEN event; control then disconnects the frontend and unmaps only after the pair is detached. One thing is
+ * not caught: {@code Unsafe.compareAndSetLong} run by the interpreter faults inside the VM and crashes it (JDK 25), so
+ * the dataplane makes no compare-and-set on peer memory.
  */
 public final class DataplaneAgent implements Agent
 {
@@ -59,6 +74,10 @@ public final class DataplaneAgent implements Agent
     private final int cpu;
     private final int clockMask;
     private LatencyRecorder publishLatency;
+    /** The pair whose guest memory the agent touched last: the one blamed for a fault no memory check explains. */
+    private QueuePair faultCandidate;
+    private long memoryFaults;
+    private long memoryFaultsUnattributed;
 
     /**
      * @param name  the agent's role name (the thread is named after it).
@@ -120,13 +139,26 @@ public final class DataplaneAgent implements Agent
         }
         int work = commands.poll(commandHandler) == EventPoller.PollState.PROCESSING ? 1 : 0;
         final QueuePair[] pairs = this.pairs;
-        for (int i = 0, n = pairCount; i < n; i++)
+        try
         {
-            final QueuePair pair = pairs[i];
-            work += pair.deliverToGuest();
-            work += pair.collectFromGuest();
-            reportBreakage(pair);
-            pair.publishCounters();
+            for (int i = 0, n = pairCount; i < n; i++)
+            {
+                final QueuePair pair = pairs[i];
+                if (!pair.memoryFault())
+                {
+                    faultCandidate = pair;
+                    work += pair.deliverToGuest();
+                    work += pair.collectFromGuest();
+                }
+                reportBreakage(pair);
+                pair.publishCounters();
+            }
+        }
+        catch (final InternalError error)
+        {
+            // A SIGBUS in guest memory, delivered at a safepoint poll somewhere in this loop (see the class comment).
+            onMemoryFault(error);
+            work++;
         }
         if (work > 0)
         {
@@ -146,7 +178,69 @@ public final class DataplaneAgent implements Agent
             counters.idleCycles().setRelease(dutyCycles - busyCycles);
             counters.commandsApplied().setRelease(commandsApplied);
             counters.eventsDropped().setRelease(eventsDropped);
+            counters.memoryFaults().setRelease(memoryFaults);
+            counters.memoryFaultsUnattributed().setRelease(memoryFaultsUnattributed);
         }
+    }
+
+    /**
+     * @param error anything thrown on a dataplane thread.
+     * @return whether it is HotSpot's report of a fault (SIGBUS) in an unsafe memory access, e.g. a peer's shrunk
+     *         memory: {@code InternalError("a fault occurred in an unsafe memory access operation")} (older JDKs said
+     *         "a fault occurred in a recent unsafe memory access operation in compiled Java code").
+     */
+    public static boolean isMemoryFault(final Throwable error)
+    {
+        final String message;
+        return error instanceof InternalError && (message = error.getMessage()) != null &&
+            message.startsWith("a fault occurred in ") && message.contains("unsafe memory access operation");
+    }
+
+    /**
+     * Handles a memory fault on the agent's thread, wherever it surfaced (in {@link #doWork()} or, by way of
+     * {@link DataplaneRunner}, after it returned): breaks with {@link QueueError#MEMORY_FAULT} every attached pair whose
+     * guest memory no longer backs its mapping, or, when none is found, the pair that touched guest memory last.
+     * Broken pairs are not polled again; their breakage is reported in the next duty cycle. Allocates (an fstat per
+     * region): this is not the data path.
+     *
+     * @param error what was caught.
+     * @throws Error {@code error} itself when it is not a memory fault ({@link #isMemoryFault(Throwable)}).
+     */
+    public void onMemoryFault(final Throwable error)
+    {
+        if (!isMemoryFault(error))
+        {
+            if (error instanceof Error e)
+            {
+                throw e;
+            }
+            throw new IllegalStateException(error);
+        }
+        memoryFaults++;
+        boolean found = false;
+        for (int i = 0; i < pairCount; i++)
+        {
+            final QueuePair pair = pairs[i];
+            if (!pair.memoryFault() && pair.memoryLost())
+            {
+                pair.markMemoryFault();
+                found = true;
+            }
+        }
+        if (!found)
+        {
+            // Memory still there (hugetlbfs pages that could not be had, a hole in the file): blame the last toucher.
+            memoryFaultsUnattributed++;
+            final QueuePair candidate = faultCandidate;
+            for (int i = 0; i < pairCount; i++)
+            {
+                if (pairs[i] == candidate)
+                {
+                    candidate.markMemoryFault();
+                }
+            }
+        }
+        publishCounters();
     }
 
     private void trackClockWindow(final long nowNs)
@@ -214,6 +308,10 @@ public final class DataplaneAgent implements Agent
         pair.disable();
         System.arraycopy(pairs, slot + 1, pairs, slot, pairCount - slot - 1);
         pairs[--pairCount] = null;
+        if (faultCandidate == pair)
+        {
+            faultCandidate = null;
+        }
         publish(DataplaneEvent.Type.DETACHED, pair, false, null);
     }
 
@@ -290,6 +388,18 @@ public final class DataplaneAgent implements Agent
     public long eventsDropped()
     {
         return eventsDropped;
+    }
+
+    /** @return memory faults caught ({@link #onMemoryFault(Throwable)}). */
+    public long memoryFaults()
+    {
+        return memoryFaults;
+    }
+
+    /** @return memory faults after which no pair's memory was found shrunk. */
+    public long memoryFaultsUnattributed()
+    {
+        return memoryFaultsUnattributed;
     }
 
     /** @return the longest clock window (the duty cycles between two clock reads), in nanoseconds. */

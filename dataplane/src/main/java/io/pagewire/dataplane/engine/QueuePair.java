@@ -2,6 +2,7 @@ package io.pagewire.dataplane.engine;
 
 import io.pagewire.dataplane.guest.FrameFormat;
 import io.pagewire.dataplane.guest.LatencyRecorder;
+import io.pagewire.dataplane.memory.GuestMemory;
 import io.pagewire.dataplane.port.NicPort;
 import io.pagewire.dataplane.rx.RxWriter;
 import io.pagewire.dataplane.stats.QueueCounters;
@@ -12,6 +13,7 @@ import io.pagewire.dataplane.tx.TxReader;
 import io.pagewire.dataplane.virtio.DeviceVirtqueue;
 import io.pagewire.dataplane.virtio.FeatureBit;
 import io.pagewire.dataplane.virtio.SplitRingLayout;
+import io.pagewire.dataplane.virtio.QueueError;
 
 /**
  * One receive/transmit virtqueue pair of a guest served against one NIC port: the unit a dataplane agent owns.
@@ -60,6 +62,10 @@ public final class QueuePair
     private LatencyRecorder publishLatency;
     private final UnsafeBuffer stampView = new UnsafeBuffer(0, 0);
     private boolean txBrokenReported;
+    /** The guest memory the rings and buffers are in, to find out after a fault whether it was shrunk; or null. */
+    private GuestMemory guestMemory;
+    /** Set by the agent when touching memory faulted and this pair's was found gone: never polled again. */
+    private boolean memoryFault;
     /** Where {@link #touchFrames} leaves its sum; never read. */
     private long touched;
 
@@ -434,6 +440,57 @@ public final class QueuePair
         rxRingResyncs = previous.rxRingResyncs;
         txRingResyncs = previous.txRingResyncs;
         reader.continueFrom(previous.reader);
+    }
+
+    /**
+     * Names the guest memory this pair's rings and buffers are in, so that after a memory fault the agent can ask
+     * whether it is this pair's memory that went away. Before attach only.
+     *
+     * @param memory the memory table the pair was built over (with the regions' backing, for a frontend's memory).
+     * @return this.
+     */
+    public QueuePair guestMemory(final GuestMemory memory)
+    {
+        guestMemory = memory;
+        return this;
+    }
+
+    /**
+     * Whether memory this pair touches no longer backs its mapping: a region of its guest memory was shrunk by the
+     * peer. Allocates (fstat per region); only after a fault. Dataplane thread, or control once detached.
+     *
+     * @return whether it is gone.
+     */
+    boolean memoryLost()
+    {
+        return guestMemory != null && guestMemory.lostRegion() >= 0;
+    }
+
+    /**
+     * Breaks both queues with {@link QueueError#MEMORY_FAULT} and stops the pair for good: the agent polls it no more
+     * (its memory may fault again on any access) and reports the breakage like any other. The queue error counter
+     * ({@code queue error memory_fault}) counts one per pair so broken, added here: this is not the data path, and
+     * the count goes on across the pair's restarts as the counter does. Dataplane thread.
+     */
+    void markMemoryFault()
+    {
+        if (memoryFault)
+        {
+            return;
+        }
+        memoryFault = true;
+        rxQueue.markBroken(QueueError.MEMORY_FAULT);
+        txQueue.markBroken(QueueError.MEMORY_FAULT);
+        if (counters != null)
+        {
+            counters.queueErrors(QueueError.MEMORY_FAULT).getAndAddRelease(1);
+        }
+    }
+
+    /** @return whether a memory fault stopped this pair ({@link QueueError#MEMORY_FAULT}). */
+    public boolean memoryFault()
+    {
+        return memoryFault;
     }
 
     /** @return the counters this pair publishes to, or null. */

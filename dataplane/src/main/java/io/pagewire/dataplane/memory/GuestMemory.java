@@ -1,5 +1,8 @@
 package io.pagewire.dataplane.memory;
 
+import io.pagewire.dataplane.os.Fds;
+import io.pagewire.dataplane.os.MemoryFiles;
+
 import java.util.Arrays;
 
 /**
@@ -12,6 +15,11 @@ import java.util.Arrays;
  * hostile descriptor can never steer an access outside the mapped regions.
  * <p>
  * Regions are added by the control plane before the queues start and are then only read by the dataplane thread.
+ * <p>
+ * A region shared by another process may also carry its <em>backing</em>: a private duplicate of the file descriptor
+ * it was mapped from and the end of the mapped range in that file. The peer keeps its own descriptor of the same
+ * file and may shrink it (ftruncate); every access beyond the new end is then a SIGBUS, which the JVM reports as an
+ * {@link InternalError} (see {@code DataplaneAgent}). {@link #lostRegion()} finds such a region afterwards.
  */
 public final class GuestMemory
 {
@@ -25,6 +33,8 @@ public final class GuestMemory
     private final long[] userAddress = new long[MAX_REGIONS];
     private final long[] hostAddress = new long[MAX_REGIONS];
     private final long[] size = new long[MAX_REGIONS];
+    private final int[] backingFd = new int[MAX_REGIONS];
+    private final long[] backingEnd = new long[MAX_REGIONS];
     private int regionCount;
     private int lastHit;
 
@@ -40,6 +50,23 @@ public final class GuestMemory
      *                                  address space, overlaps another region, or the table is full.
      */
     public void addRegion(final long guestPhysAddress, final long regionSize, final long userAddress, final long hostAddress)
+    {
+        addRegion(guestPhysAddress, regionSize, userAddress, hostAddress, -1, 0);
+    }
+
+    /**
+     * Adds a region shared by another process, with its backing file, so that {@link #lostRegion()} can tell whether
+     * the peer shrank it. On success the table owns {@code backingFd} ({@link #closeBackingFds()}); on failure the
+     * caller still does.
+     *
+     * @param backingFd  a descriptor of the file the region is mapped from, -1 for none.
+     * @param backingEnd the end of the mapped range in that file (mmap offset + length): the file must stay at least
+     *                   this long.
+     * @see #addRegion(long, long, long, long)
+     */
+    public void addRegion(
+        final long guestPhysAddress, final long regionSize, final long userAddress, final long hostAddress,
+        final int backingFd, final long backingEnd)
     {
         if (regionCount == MAX_REGIONS)
         {
@@ -72,12 +99,56 @@ public final class GuestMemory
         this.userAddress[regionCount] = userAddress;
         this.hostAddress[regionCount] = hostAddress;
         this.size[regionCount] = regionSize;
+        this.backingFd[regionCount] = backingFd;
+        this.backingEnd[regionCount] = backingEnd;
         regionCount++;
     }
 
-    /** Forgets every region (frontend reset or new memory table). */
+    /**
+     * Finds a region whose backing file no longer covers its mapping (fstat of the kept descriptor): after a memory
+     * fault, to know whether this table is the one the peer shrank. Allocates; not for the data path.
+     *
+     * @return the index of the first such region, or -1 when every region with a backing is still backed (regions
+     * without one are never reported).
+     */
+    public int lostRegion()
+    {
+        for (int i = 0; i < regionCount; i++)
+        {
+            if (backingFd[i] >= 0 && !MemoryFiles.backs(backingFd[i], backingEnd[i]))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * @param region a region index below {@link #regionCount()}.
+     * @return the guest-physical start of the region (for messages).
+     */
+    public long guestAddress(final int region)
+    {
+        return guestAddress[region];
+    }
+
+    /** Closes the backing descriptors handed to {@link #addRegion(long, long, long, long, int, long)}; idempotent. */
+    public void closeBackingFds()
+    {
+        for (int i = 0; i < regionCount; i++)
+        {
+            if (backingFd[i] >= 0)
+            {
+                Fds.closeQuietly(backingFd[i]);
+                backingFd[i] = -1;
+            }
+        }
+    }
+
+    /** Forgets every region (frontend reset or new memory table), closing their backing descriptors. */
     public void clear()
     {
+        closeBackingFds();
         Arrays.fill(guestAddress, 0);
         Arrays.fill(userAddress, 0);
         Arrays.fill(hostAddress, 0);

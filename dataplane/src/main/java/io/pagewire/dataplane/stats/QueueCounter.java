@@ -115,7 +115,12 @@ public enum QueueCounter implements CounterDescriptor
      * Transmit queue starts at which the ring's used.idx was not the base the frontend gave: the queue resumed at
      * used.idx, so chains a previous backend took and never returned are sent (perhaps again).
      */
-    TX_RING_RESYNCS(136, "tx ring resyncs", Kind.TOTAL);
+    TX_RING_RESYNCS(136, "tx ring resyncs", Kind.TOTAL),
+    /**
+     * Times control gave up waiting for the dataplane to give the pair back (stop timed out): the pair was isolated,
+     * its memory and eventfds kept until the dataplane returns it, and the frontend disconnected. Written by control.
+     */
+    ISOLATED(121, "queue isolated", Kind.TOTAL);
 
     /** What kind of counter an entry is, and how many counters it has per queue pair. */
     public enum Kind
@@ -331,6 +336,7 @@ public enum QueueCounter implements CounterDescriptor
             case WRITABLE_IN_TX -> 12;
             case LENGTH_OVERFLOW -> 13;
             case HEADER_TRUNCATED -> 14;
+            case MEMORY_FAULT -> 15;
         };
     }
 

@@ -54,6 +54,7 @@ public final class QueueCounters implements AutoCloseable
     private final AtomicCounter notifyErrNotWritten;
     private final AtomicCounter rxRingResyncs;
     private final AtomicCounter txRingResyncs;
+    private final AtomicCounter isolated;
 
     /**
      * Allocates every {@link QueueCounter} of queue pair {@code queue}, in the enum's order, each with type id
@@ -119,6 +120,7 @@ public final class QueueCounters implements AutoCloseable
             notifyErrNotWritten = allocate(manager, QueueCounter.NOTIFY_ERR_NOT_WRITTEN, 0);
             rxRingResyncs = allocate(manager, QueueCounter.RX_RING_RESYNCS, 0);
             txRingResyncs = allocate(manager, QueueCounter.TX_RING_RESYNCS, 0);
+            isolated = allocate(manager, QueueCounter.ISOLATED, 0);
         }
         catch (final RuntimeException ex)
         {
@@ -342,6 +344,15 @@ public final class QueueCounters implements AutoCloseable
     }
 
     /**
+     * @return {@link QueueCounter#ISOLATED}; written by control (the one counter of the pair the dataplane does not
+     *         write).
+     */
+    public AtomicCounter isolated()
+    {
+        return isolated;
+    }
+
+    /**
      * @return {@link QueueCounter#TX_DROPS_GSO}.
      */
     public AtomicCounter txDropsGso()
@@ -405,6 +416,7 @@ public final class QueueCounters implements AutoCloseable
             case NOTIFY_CALL_FULL -> notifyCallFull;
             case NOTIFY_CALL_BLOCKED -> notifyCallBlocked;
             case NOTIFY_ERR_NOT_WRITTEN -> notifyErrNotWritten;
+            case ISOLATED -> isolated;
             case RX_BUFFERS_PER_PACKET, QUEUE_ERRORS -> throw new IllegalArgumentException(
                 counter + " is a family of " + counter.members() + " counters");
         };

@@ -50,7 +50,17 @@ public enum SystemCounter implements CounterDescriptor
      * Failed connect attempts to the frontend in vhost-user client mode (no socket, nobody listening, or its listen
      * backlog full), each followed by a backoff; written by the control thread.
      */
-    VHOST_USER_CONNECT_FAILURES(15, "vhost-user connect failures");
+    VHOST_USER_CONNECT_FAILURES(15, "vhost-user connect failures"),
+    /**
+     * Faults (SIGBUS, reported by the JVM as an InternalError) caught while the dataplane touched peer memory: each
+     * broke the queue pairs whose memory was found shrunk (queue error memory_fault).
+     */
+    MEMORY_FAULTS(8, "memory faults"),
+    /**
+     * Memory faults after which no queue pair's memory was found shrunk (e.g. hugetlbfs pages that could not be had):
+     * the pair being processed, if any, was broken instead.
+     */
+    MEMORY_FAULTS_UNATTRIBUTED(9, "memory faults unattributed");
 
     private static final SystemCounter[] VALUES = values();
 

@@ -30,6 +30,8 @@ public final class SystemCounters implements AutoCloseable
     private final AtomicCounter vhostUserMessageTimeouts;
     private final AtomicCounter vhostUserRepliesUnwritable;
     private final AtomicCounter vhostUserConnectFailures;
+    private final AtomicCounter memoryFaults;
+    private final AtomicCounter memoryFaultsUnattributed;
 
     /**
      * Allocates every {@link SystemCounter}, in the enum's order, each with type id {@link SystemCounter#id()}, key
@@ -60,6 +62,8 @@ public final class SystemCounters implements AutoCloseable
             vhostUserMessageTimeouts = allocate(manager, SystemCounter.VHOST_USER_MESSAGE_TIMEOUTS);
             vhostUserRepliesUnwritable = allocate(manager, SystemCounter.VHOST_USER_REPLIES_UNWRITABLE);
             vhostUserConnectFailures = allocate(manager, SystemCounter.VHOST_USER_CONNECT_FAILURES);
+            memoryFaults = allocate(manager, SystemCounter.MEMORY_FAULTS);
+            memoryFaultsUnattributed = allocate(manager, SystemCounter.MEMORY_FAULTS_UNATTRIBUTED);
         }
         catch (final RuntimeException ex)
         {
@@ -95,6 +99,8 @@ public final class SystemCounters implements AutoCloseable
             case VHOST_USER_MESSAGE_TIMEOUTS -> vhostUserMessageTimeouts;
             case VHOST_USER_REPLIES_UNWRITABLE -> vhostUserRepliesUnwritable;
             case VHOST_USER_CONNECT_FAILURES -> vhostUserConnectFailures;
+            case MEMORY_FAULTS -> memoryFaults;
+            case MEMORY_FAULTS_UNATTRIBUTED -> memoryFaultsUnattributed;
         };
     }
 
@@ -161,6 +167,22 @@ public final class SystemCounters implements AutoCloseable
     public AtomicCounter eventsDropped()
     {
         return eventsDropped;
+    }
+
+    /**
+     * @return {@link SystemCounter#MEMORY_FAULTS}.
+     */
+    public AtomicCounter memoryFaults()
+    {
+        return memoryFaults;
+    }
+
+    /**
+     * @return {@link SystemCounter#MEMORY_FAULTS_UNATTRIBUTED}.
+     */
+    public AtomicCounter memoryFaultsUnattributed()
+    {
+        return memoryFaultsUnattributed;
     }
 
     /**

@@ -34,7 +34,12 @@ public enum QueueError
     /** The sum of a chain's lengths exceeds 2^32-1, which a used element's u32 len cannot describe. */
     LENGTH_OVERFLOW("chain length overflows 32 bits"),
     /** A transmit chain shorter than the virtio-net header (§5.1.6.2). */
-    HEADER_TRUNCATED("transmit chain shorter than the virtio-net header");
+    HEADER_TRUNCATED("transmit chain shorter than the virtio-net header"),
+    /**
+     * Touching the queue pair's memory faulted (SIGBUS): the frontend shrank the file behind a region after sharing
+     * it, or its pages cannot be had. Not a spec violation but the same outcome: the pair stops, control disconnects.
+     */
+    MEMORY_FAULT("a fault touching the frontend's shared memory (shrunk or unbacked)");
 
     private final String description;
 

@@ -69,6 +69,8 @@ class CounterContractTest
             13 vhost-user message timeouts
             14 vhost-user replies unwritable
             15 vhost-user connect failures
+            8 memory faults
+            9 memory faults unattributed
             100 rx packets
             101 rx bytes
             102 rx drops no_buffers
@@ -98,6 +100,7 @@ class CounterContractTest
             127 notify err_not_written
             135 rx ring resyncs
             136 tx ring resyncs
+            121 queue isolated
             300 nic.memif.connects
             301 nic.memif.disconnects
             302 nic.memif.bad_messages

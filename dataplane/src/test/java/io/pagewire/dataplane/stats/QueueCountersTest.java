@@ -50,7 +50,7 @@ class QueueCountersTest
         final QueueCounters counters = new QueueCounters(manager, 3);
         final Map<Integer, Allocated> allocated = allocated();
 
-        assertEquals(29 - 2 + 65 + QueueError.values().length, QueueCounters.COUNTERS_PER_QUEUE_PAIR);
+        assertEquals(30 - 2 + 65 + QueueError.values().length, QueueCounters.COUNTERS_PER_QUEUE_PAIR);
         assertEquals(QueueCounters.COUNTERS_PER_QUEUE_PAIR, allocated.size());
         final Set<String> labels = new HashSet<>();
         for (final Allocated counter : allocated.values())
