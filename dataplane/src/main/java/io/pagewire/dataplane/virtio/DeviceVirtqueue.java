@@ -63,6 +63,7 @@ public final class DeviceVirtqueue
     private int shadowAvailIdx;
     private int usedIdx;
     private int publishedUsedIdx;
+    private long descriptorReads;
 
     /**
      * @param size   queue size, a power of two in 1..32768.
@@ -145,6 +146,15 @@ public final class DeviceVirtqueue
     public int lastAvailIdx()
     {
         return lastAvailIdx;
+    }
+
+    /**
+     * @return descriptors read since the queue was built, direct ones and indirect-table entries alike: the measure
+     * of the work guest chains cost the device.
+     */
+    public long descriptorReads()
+    {
+        return descriptorReads;
     }
 
     /** @return the next used ring index the device will write (u16), published or not. */
@@ -285,6 +295,7 @@ public final class DeviceVirtqueue
             final long len = table.getInt(offset + DESC_LEN_OFFSET) & 0xFFFF_FFFFL;
             final int flags = table.getShort(offset + DESC_FLAGS_OFFSET) & 0xFFFF;
             final int next = table.getShort(offset + DESC_NEXT_OFFSET) & 0xFFFF;
+            descriptorReads++;
 
             if ((flags & DESC_F_INDIRECT) != 0)
             {
