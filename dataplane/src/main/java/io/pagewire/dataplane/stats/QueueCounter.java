@@ -73,7 +73,19 @@ public enum QueueCounter implements CounterDescriptor
     /** Transmit TCP GSO frames cut into segments in software (a port without vnet_hdr). */
     TX_GSO_SEGMENTED(119, "tx gso_segmented", Kind.TOTAL),
     /** Transmit frames handed to the NIC port with their offload header (AF_PACKET with vnet_hdr). */
-    TX_OFFLOADS_PASSED(120, "tx offloads_passed", Kind.TOTAL);
+    TX_OFFLOADS_PASSED(120, "tx offloads_passed", Kind.TOTAL),
+    /**
+     * Transmit frames shorter than an Ethernet header after the virtio-net header (a chain holding only the header
+     * among them), returned to the guest unsent.
+     */
+    TX_DROPS_RUNT(130, "tx drops runt", Kind.TOTAL),
+    /**
+     * Receive bursts cut short because the guest's chains spent the queue's descriptor read budget
+     * ({@code RxWriter.WORK_LIMIT}): the frame waits for the next cycle. A count of bursts, not of frames.
+     */
+    RX_WORK_LIMIT(131, "rx work_limit cycles", Kind.TOTAL),
+    /** Transmit bursts cut short because the guest's chains spent the queue's descriptor read budget. */
+    TX_WORK_LIMIT(132, "tx work_limit cycles", Kind.TOTAL);
 
     /** What kind of counter an entry is, and how many counters it has per queue pair. */
     public enum Kind
@@ -289,6 +301,7 @@ public enum QueueCounter implements CounterDescriptor
             case WRITABLE_IN_TX -> 12;
             case LENGTH_OVERFLOW -> 13;
             case HEADER_TRUNCATED -> 14;
+            case EMPTY_RX_CHAIN -> 16;
         };
     }
 

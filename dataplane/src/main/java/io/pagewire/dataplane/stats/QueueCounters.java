@@ -46,6 +46,9 @@ public final class QueueCounters implements AutoCloseable
     private final AtomicCounter txCsumCompleted;
     private final AtomicCounter txGsoSegmented;
     private final AtomicCounter txOffloadsPassed;
+    private final AtomicCounter txDropsRunt;
+    private final AtomicCounter rxWorkLimit;
+    private final AtomicCounter txWorkLimit;
 
     /**
      * Allocates every {@link QueueCounter} of queue pair {@code queue}, in the enum's order, each with type id
@@ -103,6 +106,9 @@ public final class QueueCounters implements AutoCloseable
             txCsumCompleted = allocate(manager, QueueCounter.TX_CSUM_COMPLETED, 0);
             txGsoSegmented = allocate(manager, QueueCounter.TX_GSO_SEGMENTED, 0);
             txOffloadsPassed = allocate(manager, QueueCounter.TX_OFFLOADS_PASSED, 0);
+            txDropsRunt = allocate(manager, QueueCounter.TX_DROPS_RUNT, 0);
+            rxWorkLimit = allocate(manager, QueueCounter.RX_WORK_LIMIT, 0);
+            txWorkLimit = allocate(manager, QueueCounter.TX_WORK_LIMIT, 0);
         }
         catch (final RuntimeException ex)
         {
@@ -262,6 +268,30 @@ public final class QueueCounters implements AutoCloseable
     }
 
     /**
+     * @return {@link QueueCounter#TX_DROPS_RUNT}.
+     */
+    public AtomicCounter txDropsRunt()
+    {
+        return txDropsRunt;
+    }
+
+    /**
+     * @return {@link QueueCounter#RX_WORK_LIMIT}.
+     */
+    public AtomicCounter rxWorkLimit()
+    {
+        return rxWorkLimit;
+    }
+
+    /**
+     * @return {@link QueueCounter#TX_WORK_LIMIT}.
+     */
+    public AtomicCounter txWorkLimit()
+    {
+        return txWorkLimit;
+    }
+
+    /**
      * @return {@link QueueCounter#TX_DROPS_GSO}.
      */
     public AtomicCounter txDropsGso()
@@ -317,6 +347,9 @@ public final class QueueCounters implements AutoCloseable
             case TX_GSO_SEGMENTED -> txGsoSegmented;
             case TX_OFFLOADS_PASSED -> txOffloadsPassed;
             case TX_NIC_RING_FULL -> txNicRingFull;
+            case TX_DROPS_RUNT -> txDropsRunt;
+            case RX_WORK_LIMIT -> rxWorkLimit;
+            case TX_WORK_LIMIT -> txWorkLimit;
             case RX_BUFFERS_PER_PACKET, QUEUE_ERRORS -> throw new IllegalArgumentException(
                 counter + " is a family of " + counter.members() + " counters");
         };

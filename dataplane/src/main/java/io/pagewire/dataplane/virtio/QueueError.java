@@ -34,7 +34,12 @@ public enum QueueError
     /** The sum of a chain's lengths exceeds 2^32-1, which a used element's u32 len cannot describe. */
     LENGTH_OVERFLOW("chain length overflows 32 bits"),
     /** A transmit chain shorter than the virtio-net header (§5.1.6.2). */
-    HEADER_TRUNCATED("transmit chain shorter than the virtio-net header");
+    HEADER_TRUNCATED("transmit chain shorter than the virtio-net header"),
+    /**
+     * A receive chain whose descriptors hold 0 bytes in all: it can hold no frame (Linux vhost-net refuses it as well;
+     * with MRG_RXBUF every buffer MUST hold at least the virtio-net header, §5.1.6.3.1).
+     */
+    EMPTY_RX_CHAIN("receive chain that can hold no byte");
 
     private final String description;
 

@@ -85,6 +85,9 @@ class CounterContractTest
             118 tx csum_completed
             119 tx gso_segmented
             120 tx offloads_passed
+            130 tx drops runt
+            131 rx work_limit cycles
+            132 tx work_limit cycles
             300 nic.memif.connects
             301 nic.memif.disconnects
             302 nic.memif.bad_messages
