@@ -39,7 +39,7 @@ public final class DeviceVirtqueue
      */
     public static final int WORK_LIMIT = -3;
     /** The part of {@link #burstReadBudget} that does not grow with the queue size. */
-    public static final int BURST_READS_SLACK = 16384;
+    public static final int BURST_READS_SLACK = 32768;
 
     static
     {
@@ -415,10 +415,10 @@ public final class DeviceVirtqueue
      * Descriptor reads one burst may start chains with: twice the queue size (chains in flight together are made
      * of free descriptors, §2.7.13.1, so a valid ring's direct descriptors take at most {@code size}, and one more
      * table of {@code size}) plus {@value #BURST_READS_SLACK} for indirect tables: more than well-formed chains
-     * need (a ring of 256 Linux TX chains, each an indirect table of 19 entries, reads 5120). A chain started
-     * within the budget is read whole, so a burst stays below {@code burstReadBudget(size) + 2 × size} reads: for a
-     * queue of 32768 under 150 000, a fraction of a millisecond, where a quadratic walk over the same hostile ring
-     * read a billion descriptors.
+     * need (the largest burst, 1024 Linux TX chains each an indirect table of 19 entries, reads 20 480). A chain
+     * started within the budget is read whole, so a burst stays below {@code burstReadBudget(size) + 2 × size}
+     * reads: for a queue of 32768 under 170 000, a fraction of a millisecond (a few ns each), where a quadratic walk
+     * over the same hostile ring read a billion descriptors.
      *
      * @param size the queue size.
      * @return the budget.
