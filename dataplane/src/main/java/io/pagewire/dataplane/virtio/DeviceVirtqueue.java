@@ -26,6 +26,11 @@ import static io.pagewire.dataplane.virtio.SplitRingLayout.*;
  * </ul>
  * <b>Hostile input</b>: any violation marks the queue broken with a {@link QueueError} (counted, first reason kept);
  * a broken queue does nothing until it is re-enabled, and no method throws on guest input.
+ * <p>
+ * <b>Work</b> is linear in the queue size whatever the guest writes (repeated heads, chains or indirect tables of
+ * empty descriptors): a burst, which the owner starts once per duty cycle with {@link #beginBurst()}, reads fewer
+ * than {@link #burstReadBudget}{@code (size) + 2 × size} descriptors; chains past the budget wait for the next burst
+ * ({@link #WORK_LIMIT}).
  */
 public final class DeviceVirtqueue
 {
