@@ -243,6 +243,7 @@ class RandomChainFuzzTest
             }
         }
         assertGuardsIntact();
+        assertEveryQueueServesAValidSessionAfterwards();
         printCoverage();
         assertTrue(examined >= CHAINS, "examined " + examined + " chains in " + round + " rounds; " + replay());
         if (CHAINS >= DEFAULT_CHAINS / 10)
@@ -345,6 +346,34 @@ class RandomChainFuzzTest
     }
 
     // ---- checks ---------------------------------------------------------------------------------------------------
+
+    /** After all the hostile rounds, each queue, re-enabled as a frontend would, delivers and collects a frame. */
+    private void assertEveryQueueServesAValidSessionAfterwards()
+    {
+        final long rxBuffer = bufferArea;
+        final long txBuffer = bufferArea + 4096;
+        for (final FuzzQueue queue : queues)
+        {
+            q = queue;
+            role = Role.MERGEABLE_RX;
+            base = random.nextInt(0x10000);
+            TestVirtqueue.writeDescriptorAt(q.desc, 0, rxBuffer, 4096, DESC_F_WRITE, 0);
+            q.putRingHead(base, 0);
+            q.avail.set(ValueLayout.JAVA_SHORT_UNALIGNED, AVAIL_IDX_OFFSET, (short)(base + 1));
+            q.enable(base, false, true);
+            assertEquals(1, q.mergeable.deliverToGuest(frame.address(), 1514), () -> "RX after fuzzing, " + replay());
+
+            role = Role.TX_12;
+            oracle.view(txBuffer, VirtioNetHeader.MRG_RXBUF_LENGTH).fill((byte)0);
+            TestVirtqueue.writeDescriptorAt(q.desc, 0, txBuffer, VirtioNetHeader.MRG_RXBUF_LENGTH + 60, 0, 0);
+            q.enable(base, false, true);
+            sink.reset();
+            assertEquals(1, q.tx12.collectFromGuest(sink, 1), () -> "TX after fuzzing, " + replay());
+            assertEquals(1, sink.frames());
+            assertEquals(60, sink.frameLength(0));
+            assertTrue(q.device.isRunning());
+        }
+    }
 
     private long[] errorCounts()
     {
