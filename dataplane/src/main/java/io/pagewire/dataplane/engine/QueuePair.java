@@ -80,6 +80,7 @@ public final class QueuePair
     private long publishedTxDrops = -1;
     private long publishedTxOffloads = -1;
     private long publishedTxSinkFull = -1;
+    private long publishedWorkLimits = -1;
 
     /** Reads a ring's index at start: wrapped at {@link #enable()}, a few field stores, no allocation. */
     private final UnsafeBuffer ringIndexView = new UnsafeBuffer(0, 0);
@@ -220,6 +221,7 @@ public final class QueuePair
     int deliverToGuest()
     {
         final NicPort nic = this.nic;
+        rxQueue.beginBurst();
         final int frames = Math.min(nic.rxAvailable(), burst);
         int taken = 0;
         long bytes = 0;
@@ -249,8 +251,9 @@ public final class QueuePair
                     highestBucketSeen = bucket;
                 }
             }
-            else if (result == RxWriter.NO_BUFFERS && policy == RxPolicy.WAIT)
+            else if (result == RxWriter.NO_BUFFERS && policy == RxPolicy.WAIT || result == RxWriter.WORK_LIMIT)
             {
+                // WORK_LIMIT: the guest's chains spent this cycle's descriptor budget; the frame is not lost.
                 break;
             }
             else
@@ -396,13 +399,22 @@ public final class QueuePair
             publishedTxTaken = reader.takenFrames();
             counters.txTaken().setRelease(publishedTxTaken);
         }
-        final long txDrops = reader.droppedTooLong() + reader.droppedGso() + reader.droppedBadHeader();
+        final long txDrops = reader.droppedTooLong() + reader.droppedGso() + reader.droppedBadHeader() +
+            reader.droppedRunt();
         if (txDrops != publishedTxDrops)
         {
             publishedTxDrops = txDrops;
             counters.txDropsTooLong().setRelease(reader.droppedTooLong());
             counters.txDropsGso().setRelease(reader.droppedGso());
             counters.txDropsBadVnetHdr().setRelease(reader.droppedBadHeader());
+            counters.txDropsRunt().setRelease(reader.droppedRunt());
+        }
+        final long workLimits = rxQueue.workLimits() + txQueue.workLimits();
+        if (workLimits != publishedWorkLimits)
+        {
+            publishedWorkLimits = workLimits;
+            counters.rxWorkLimit().setRelease(rxQueue.workLimits());
+            counters.txWorkLimit().setRelease(txQueue.workLimits());
         }
         final long txOffloads = reader.checksumsCompleted() + reader.segmented() + reader.offloadsPassed();
         if (txOffloads != publishedTxOffloads)

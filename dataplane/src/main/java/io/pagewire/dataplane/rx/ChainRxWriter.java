@@ -11,7 +11,8 @@ import io.pagewire.dataplane.virtio.VirtioNetHeader;
  * <em>small</em> (a single buffer of header + 1518 bytes). The chain's shape is the driver's business.
  * <p>
  * A frame longer than the chain is dropped ({@link #BUFFER_TOO_SMALL}) and the chain is left in place for the next
- * frame, as vhost-net does; the 10- or 12-byte header (by VERSION_1) carries {@code num_buffers} = 1 when present.
+ * frame, as vhost-net does (each try reads it again, within the queue's per-burst read budget); the 10- or 12-byte
+ * header (by VERSION_1) carries {@code num_buffers} = 1 when present.
  */
 public final class ChainRxWriter implements RxWriter
 {
@@ -53,7 +54,8 @@ public final class ChainRxWriter implements RxWriter
         final long capacity = queue.readChain(head, true, scatter);
         if (capacity < 0)
         {
-            return capacity == DeviceVirtqueue.SCATTER_FULL ? TOO_MANY_SEGMENTS : QUEUE_BROKEN;
+            return capacity == DeviceVirtqueue.SCATTER_FULL ? TOO_MANY_SEGMENTS :
+                capacity == DeviceVirtqueue.WORK_LIMIT ? WORK_LIMIT : QUEUE_BROKEN;
         }
         final int needed = header.length() + frameLength;
         if (capacity < needed)

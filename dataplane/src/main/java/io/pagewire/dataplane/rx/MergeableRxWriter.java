@@ -16,6 +16,12 @@ import io.pagewire.dataplane.virtio.VirtioNetHeader;
  * before the next), and one used element per buffer carrying the bytes written into it. A GSO frame the NIC port
  * passes whole (up to 64 KiB, with its offload in the header) is the case merged buffers were made for: it takes
  * as many buffers as it needs, like any frame.
+ * <p>
+ * <b>Work</b>: the reservation reads each chain once, and stops at the ring's end, at a chain the queue refuses
+ * (an empty one breaks it), or when the queue's per-burst descriptor read budget is spent ({@link #WORK_LIMIT}, the
+ * frame waits for the next burst). So one frame costs at most {@code DeviceVirtqueue.burstReadBudget(size) + 2 × size}
+ * descriptor reads, however the guest repeats heads or pads chains with empty descriptors; before this bound, one head
+ * of 32768 mostly-empty descriptors repeated over the ring cost a 64 KiB frame a billion reads per try.
  */
 public final class MergeableRxWriter implements RxWriter
 {
@@ -71,7 +77,8 @@ public final class MergeableRxWriter implements RxWriter
             final long length = queue.readChain(head, true, scatter);
             if (length < 0)
             {
-                return length == DeviceVirtqueue.SCATTER_FULL ? TOO_MANY_SEGMENTS : QUEUE_BROKEN;
+                return length == DeviceVirtqueue.SCATTER_FULL ? TOO_MANY_SEGMENTS :
+                    length == DeviceVirtqueue.WORK_LIMIT ? WORK_LIMIT : QUEUE_BROKEN;
             }
             capacity += length;
             buffers++;

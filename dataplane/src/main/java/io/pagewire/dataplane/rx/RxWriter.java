@@ -20,6 +20,12 @@ public interface RxWriter
     int QUEUE_BROKEN = -4;
     /** The guest's buffers are split into more segments than the device tracks per packet; drop the frame. */
     int TOO_MANY_SEGMENTS = -5;
+    /**
+     * The queue's descriptor read budget for this burst is spent ({@link
+     * io.pagewire.dataplane.virtio.DeviceVirtqueue#WORK_LIMIT}); nothing was consumed. Not a drop: the caller keeps
+     * the frame for the next duty cycle, whatever its policy, so a guest's hostile rings cost bounded work per cycle.
+     */
+    int WORK_LIMIT = -6;
 
     /**
      * Copies one frame, prefixed by a virtio-net header, into buffers the guest posted, and adds the used elements.
@@ -54,6 +60,7 @@ public interface RxWriter
             case BUFFER_TOO_SMALL -> "buffer_too_small";
             case QUEUE_BROKEN -> "queue_broken";
             case TOO_MANY_SEGMENTS -> "too_many_segments";
+            case WORK_LIMIT -> "work_limit";
             default -> result > 0 ? "delivered" : "unknown(" + result + ")";
         };
     }

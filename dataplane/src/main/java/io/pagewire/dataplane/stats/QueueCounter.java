@@ -120,7 +120,19 @@ public enum QueueCounter implements CounterDescriptor
      * Times control gave up waiting for the dataplane to give the pair back (stop timed out): the pair was isolated,
      * its memory and eventfds kept until the dataplane returns it, and the frontend disconnected. Written by control.
      */
-    ISOLATED(121, "queue isolated", Kind.TOTAL);
+    ISOLATED(121, "queue isolated", Kind.TOTAL),
+    /**
+     * Transmit frames shorter than an Ethernet header after the virtio-net header (a chain holding only the header
+     * among them), returned to the guest unsent.
+     */
+    TX_DROPS_RUNT(130, "tx drops runt", Kind.TOTAL),
+    /**
+     * Receive bursts cut short because the guest's chains spent the queue's descriptor read budget
+     * ({@code RxWriter.WORK_LIMIT}): the frame waits for the next cycle. A count of bursts, not of frames.
+     */
+    RX_WORK_LIMIT(131, "rx work_limit cycles", Kind.TOTAL),
+    /** Transmit bursts cut short because the guest's chains spent the queue's descriptor read budget. */
+    TX_WORK_LIMIT(132, "tx work_limit cycles", Kind.TOTAL);
 
     /** What kind of counter an entry is, and how many counters it has per queue pair. */
     public enum Kind
@@ -337,6 +349,7 @@ public enum QueueCounter implements CounterDescriptor
             case LENGTH_OVERFLOW -> 13;
             case HEADER_TRUNCATED -> 14;
             case MEMORY_FAULT -> 15;
+            case EMPTY_RX_CHAIN -> 16;
         };
     }
 

@@ -55,6 +55,9 @@ public final class QueueCounters implements AutoCloseable
     private final AtomicCounter rxRingResyncs;
     private final AtomicCounter txRingResyncs;
     private final AtomicCounter isolated;
+    private final AtomicCounter txDropsRunt;
+    private final AtomicCounter rxWorkLimit;
+    private final AtomicCounter txWorkLimit;
 
     /**
      * Allocates every {@link QueueCounter} of queue pair {@code queue}, in the enum's order, each with type id
@@ -121,6 +124,9 @@ public final class QueueCounters implements AutoCloseable
             rxRingResyncs = allocate(manager, QueueCounter.RX_RING_RESYNCS, 0);
             txRingResyncs = allocate(manager, QueueCounter.TX_RING_RESYNCS, 0);
             isolated = allocate(manager, QueueCounter.ISOLATED, 0);
+            txDropsRunt = allocate(manager, QueueCounter.TX_DROPS_RUNT, 0);
+            rxWorkLimit = allocate(manager, QueueCounter.RX_WORK_LIMIT, 0);
+            txWorkLimit = allocate(manager, QueueCounter.TX_WORK_LIMIT, 0);
         }
         catch (final RuntimeException ex)
         {
@@ -353,6 +359,30 @@ public final class QueueCounters implements AutoCloseable
     }
 
     /**
+     * @return {@link QueueCounter#TX_DROPS_RUNT}.
+     */
+    public AtomicCounter txDropsRunt()
+    {
+        return txDropsRunt;
+    }
+
+    /**
+     * @return {@link QueueCounter#RX_WORK_LIMIT}.
+     */
+    public AtomicCounter rxWorkLimit()
+    {
+        return rxWorkLimit;
+    }
+
+    /**
+     * @return {@link QueueCounter#TX_WORK_LIMIT}.
+     */
+    public AtomicCounter txWorkLimit()
+    {
+        return txWorkLimit;
+    }
+
+    /**
      * @return {@link QueueCounter#TX_DROPS_GSO}.
      */
     public AtomicCounter txDropsGso()
@@ -417,6 +447,9 @@ public final class QueueCounters implements AutoCloseable
             case NOTIFY_CALL_BLOCKED -> notifyCallBlocked;
             case NOTIFY_ERR_NOT_WRITTEN -> notifyErrNotWritten;
             case ISOLATED -> isolated;
+            case TX_DROPS_RUNT -> txDropsRunt;
+            case RX_WORK_LIMIT -> rxWorkLimit;
+            case TX_WORK_LIMIT -> txWorkLimit;
             case RX_BUFFERS_PER_PACKET, QUEUE_ERRORS -> throw new IllegalArgumentException(
                 counter + " is a family of " + counter.members() + " counters");
         };

@@ -27,8 +27,10 @@ import static io.pagewire.dataplane.virtio.VirtioNetHeader.GSO_TYPE_OFFSET;
  * header may itself straddle descriptors (VERSION_1 / ANY_LAYOUT allow any layout).
  * <p>
  * Frames are copied once, straight from guest memory into the sink. A chain shorter than the header breaks the
- * queue ({@link QueueError#HEADER_TRUNCATED}); a frame the device cannot send (too long, or GSO that was never
- * offered) is returned to the guest as used and counted, so the guest's buffer is not lost.
+ * queue ({@link QueueError#HEADER_TRUNCATED}); a frame the device cannot send (shorter than an Ethernet header, too
+ * long, or GSO that was never offered) is returned to the guest as used and counted, so the guest's buffer is not lost.
+ * Each call is one burst of the queue's {@linkplain DeviceVirtqueue#burstReadBudget descriptor read budget}: chains
+ * left when it is spent wait for the next call.
  * <p>
  * Offloads (the driver negotiated CSUM, and HOST_TSO4/HOST_TSO6 for GSO; {@code features.host_tso}): a frame whose
  * header asks for one ({@code VIRTIO_NET_HDR_F_NEEDS_CSUM}, gso_type TCPV4/TCPV6) is validated first (§5.1.6.2):
@@ -54,6 +56,8 @@ public final class TxReader
 {
     /** Where in {@link #header} the header handed to the sink is built (the guest's copy is at 0, up to 12 bytes). */
     private static final int OFFLOAD_HEADER_AT = 32;
+    /** Frames shorter than this (an Ethernet header: two MACs and the EtherType) are dropped as runts. */
+    public static final int MIN_FRAME_LENGTH = 14;
     /** {@link #collectChain}: the chain was sent or dropped. */
     private static final int CONSUMED = 1;
     /** {@link #collectChain}: the sink was full; the chain stays in the guest's queue. */
@@ -90,6 +94,7 @@ public final class TxReader
     private long droppedTooLong;
     private long droppedGso;
     private long droppedBadHeader;
+    private long droppedRunt;
     private long checksumsCompleted;
     private long segmented;
     private long offloadsPassed;
@@ -133,6 +138,7 @@ public final class TxReader
      */
     public int collectFromGuest(final TxSink sink, final int burst)
     {
+        queue.beginBurst();
         int available = queue.availableChains();
         if (available >= 0 && available < burst)
         {
@@ -208,6 +214,13 @@ public final class TxReader
             return QUEUE_BROKEN;
         }
         final long frameLength = chainLength - headerLength;
+        if (frameLength < MIN_FRAME_LENGTH)
+        {
+            // Shorter than an Ethernet header (a chain holding only the virtio-net header sends 0 bytes): no port can
+            // put it on a wire. Returned to the guest and counted, as a too-long frame is.
+            droppedRunt++;
+            return CONSUMED;
+        }
         scatter.copyOut(0, header.addressOffset(), headerLength);
         final int gsoType = header.getByte(GSO_TYPE_OFFSET) & 0xFF;
         if (csum && ((header.getByte(FLAGS_OFFSET) & F_NEEDS_CSUM) != 0 || gsoType != GSO_NONE))
@@ -433,6 +446,7 @@ public final class TxReader
         droppedTooLong = previous.droppedTooLong;
         droppedGso = previous.droppedGso;
         droppedBadHeader = previous.droppedBadHeader;
+        droppedRunt = previous.droppedRunt;
         checksumsCompleted = previous.checksumsCompleted;
         segmented = previous.segmented;
         offloadsPassed = previous.offloadsPassed;
@@ -490,6 +504,15 @@ public final class TxReader
     public long droppedBadHeader()
     {
         return droppedBadHeader;
+    }
+
+    /**
+     * @return frames dropped because they were shorter than {@link #MIN_FRAME_LENGTH} bytes after the virtio-net
+     * header (a chain holding only the header among them): returned to the guest unsent.
+     */
+    public long droppedRunt()
+    {
+        return droppedRunt;
     }
 
     /** @return frames with NEEDS_CSUM whose checksum was completed here (the sink takes no offloads). */

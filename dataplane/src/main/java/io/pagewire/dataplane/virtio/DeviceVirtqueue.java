@@ -26,6 +26,11 @@ import static io.pagewire.dataplane.virtio.SplitRingLayout.*;
  * </ul>
  * <b>Hostile input</b>: any violation marks the queue broken with a {@link QueueError} (counted, first reason kept);
  * a broken queue does nothing until it is re-enabled, and no method throws on guest input.
+ * <p>
+ * <b>Work</b> is linear in the queue size whatever the guest writes (repeated heads, chains or indirect tables of
+ * empty descriptors): a burst, which the owner starts once per duty cycle with {@link #beginBurst()}, reads fewer
+ * than {@link #burstReadBudget}{@code (size) + 2 × size} descriptors; chains past the budget wait for the next burst
+ * ({@link #WORK_LIMIT}).
  */
 public final class DeviceVirtqueue
 {
@@ -33,6 +38,13 @@ public final class DeviceVirtqueue
     public static final int BROKEN = -1;
     /** Returned by {@link #readChain} when the scatter list has no room for the chain (not a guest error). */
     public static final int SCATTER_FULL = -2;
+    /**
+     * Returned by {@link #readChain} when this burst's descriptor read budget is spent: nothing was read, nothing is
+     * consumed, the chain is read in a later burst (not a guest error).
+     */
+    public static final int WORK_LIMIT = -3;
+    /** The part of {@link #burstReadBudget} that does not grow with the queue size. */
+    public static final int BURST_READS_SLACK = 32768;
 
     static
     {
@@ -47,6 +59,7 @@ public final class DeviceVirtqueue
     private final int mask;
     private final int usedEventOffset;
     private final int availEventOffset;
+    private final int burstReadBudget;
     private final GuestMemory memory;
     private final UnsafeBuffer descTable = new UnsafeBuffer(0, 0);
     private final UnsafeBuffer availRing = new UnsafeBuffer(0, 0);
@@ -63,6 +76,9 @@ public final class DeviceVirtqueue
     private int shadowAvailIdx;
     private int usedIdx;
     private int publishedUsedIdx;
+    private long descriptorReads;
+    private int readsLeft;
+    private long workLimits;
 
     /**
      * @param size   queue size, a power of two in 1..32768.
@@ -76,6 +92,8 @@ public final class DeviceVirtqueue
         this.usedEventOffset = SplitRingLayout.usedEventOffset(size);
         this.availEventOffset = SplitRingLayout.availEventOffset(size);
         this.memory = memory;
+        this.burstReadBudget = burstReadBudget(size);
+        this.readsLeft = burstReadBudget;
     }
 
     /**
@@ -107,6 +125,7 @@ public final class DeviceVirtqueue
         usedIdx = lastAvailIdx;
         publishedUsedIdx = lastAvailIdx;
         brokenReason = null;
+        readsLeft = burstReadBudget;
         enabled = true;
         suppressKicks();
     }
@@ -145,6 +164,15 @@ public final class DeviceVirtqueue
     public int lastAvailIdx()
     {
         return lastAvailIdx;
+    }
+
+    /**
+     * @return descriptors read since the queue was built, direct ones and indirect-table entries alike: the measure
+     * of the work guest chains cost the device.
+     */
+    public long descriptorReads()
+    {
+        return descriptorReads;
     }
 
     /** @return the next used ring index the device will write (u16), published or not. */
@@ -246,19 +274,29 @@ public final class DeviceVirtqueue
      * Checks (§2.7.5, §2.7.5.3): next below the table size; at most as many descriptors as the table holds (loops);
      * indirect only if negotiated, never with NEXT, never nested, length a non-zero multiple of 16 and at most the
      * queue size entries; every {@code [addr, addr+len)} inside one guest region; every descriptor device-writable
-     * (receive) or device-readable (transmit); the total fits a u32.
+     * (receive) or device-readable (transmit); the total fits a u32; a receive chain holds at least one byte
+     * ({@link QueueError#EMPTY_RX_CHAIN}).
+     * <p>
+     * <b>Work</b>: one chain costs at most {@code 2 × size} descriptor reads (its direct descriptors, then at most one
+     * indirect table). A chain is only started while the burst's {@linkplain #burstReadBudget read budget} lasts,
+     * so a burst reads fewer than {@code burstReadBudget(size) + 2 × size} descriptors whatever the guest wrote.
      *
      * @param head            a head returned by {@link #availHead}.
      * @param deviceWritable  true for receive chains (device writes), false for transmit chains.
      * @param out             where the validated buffers go.
-     * @return the chain's total length in bytes, {@link #BROKEN} (queue marked), or {@link #SCATTER_FULL} when
-     * {@code out} has no room (nothing appended).
+     * @return the chain's total length in bytes, {@link #BROKEN} (queue marked), {@link #SCATTER_FULL} when
+     * {@code out} has no room, or {@link #WORK_LIMIT} when the burst's budget is spent (nothing appended for either).
      */
     public long readChain(final int head, final boolean deviceWritable, final ScatterList out)
     {
         if (!out.hasChainSpace())
         {
             return SCATTER_FULL;
+        }
+        if (readsLeft <= 0)
+        {
+            workLimits++;
+            return WORK_LIMIT;
         }
         final int firstSegment = out.segmentCount();
         UnsafeBuffer table = descTable;
@@ -267,38 +305,40 @@ public final class DeviceVirtqueue
         boolean indirect = false;
         int index = head;
         long total = 0;
+        int reads = 0;
+        QueueError error = null;
 
         while (true)
         {
             if (ttl-- == 0)
             {
-                out.truncateTo(firstSegment);
-                return markBroken(QueueError.CHAIN_TOO_LONG);
+                error = QueueError.CHAIN_TOO_LONG;
+                break;
             }
             if (index >= tableSize)
             {
-                out.truncateTo(firstSegment);
-                return markBroken(QueueError.NEXT_OUT_OF_RANGE);
+                error = QueueError.NEXT_OUT_OF_RANGE;
+                break;
             }
             final int offset = index * DESC_SIZE;
             final long addr = table.getLong(offset + DESC_ADDR_OFFSET);
             final long len = table.getInt(offset + DESC_LEN_OFFSET) & 0xFFFF_FFFFL;
             final int flags = table.getShort(offset + DESC_FLAGS_OFFSET) & 0xFFFF;
             final int next = table.getShort(offset + DESC_NEXT_OFFSET) & 0xFFFF;
+            reads++;
 
             if ((flags & DESC_F_INDIRECT) != 0)
             {
-                final QueueError error = checkIndirect(indirect, flags, len);
+                error = checkIndirect(indirect, flags, len);
                 if (error != null)
                 {
-                    out.truncateTo(firstSegment);
-                    return markBroken(error);
+                    break;
                 }
                 final long tableAddress = memory.translate(addr, len);
                 if (tableAddress == GuestMemory.NOT_MAPPED)
                 {
-                    out.truncateTo(firstSegment);
-                    return markBroken(QueueError.ADDRESS_NOT_MAPPED);
+                    error = QueueError.ADDRESS_NOT_MAPPED;
+                    break;
                 }
                 // The table is in guest memory the driver owns; wrapping is a few field stores, no allocation.
                 indirectTable.wrap(tableAddress, (int)len);
@@ -312,25 +352,26 @@ public final class DeviceVirtqueue
 
             if (((flags & DESC_F_WRITE) != 0) != deviceWritable)
             {
-                out.truncateTo(firstSegment);
-                return markBroken(deviceWritable ? QueueError.READABLE_IN_RX : QueueError.WRITABLE_IN_TX);
+                error = deviceWritable ? QueueError.READABLE_IN_RX : QueueError.WRITABLE_IN_TX;
+                break;
             }
             total += len;
             if (total > 0xFFFF_FFFFL)
             {
-                out.truncateTo(firstSegment);
-                return markBroken(QueueError.LENGTH_OVERFLOW);
+                error = QueueError.LENGTH_OVERFLOW;
+                break;
             }
             if (len != 0)
             {
                 final long hostAddress = memory.translate(addr, len);
                 if (hostAddress == GuestMemory.NOT_MAPPED)
                 {
-                    out.truncateTo(firstSegment);
-                    return markBroken(QueueError.ADDRESS_NOT_MAPPED);
+                    error = QueueError.ADDRESS_NOT_MAPPED;
+                    break;
                 }
                 if (!out.hasSegmentSpace())
                 {
+                    spend(reads);
                     out.truncateTo(firstSegment);
                     return SCATTER_FULL;
                 }
@@ -342,8 +383,60 @@ public final class DeviceVirtqueue
             }
             index = next;
         }
+        spend(reads);
+        if (error == null && deviceWritable && total == 0)
+        {
+            // A receive chain that can hold nothing: no frame ever fits it, and skipping it would hand the guest a
+            // used element for a buffer the device never wrote. Linux vhost-net refuses it too (get_rx_bufs:
+            // "unexpected descriptor format for RX", in == 0), and with MRG_RXBUF every buffer MUST hold at least
+            // the virtio-net header (§5.1.6.3.1).
+            error = QueueError.EMPTY_RX_CHAIN;
+        }
+        if (error != null)
+        {
+            out.truncateTo(firstSegment);
+            return markBroken(error);
+        }
         out.endChain(head, total);
         return total;
+    }
+
+    private void spend(final int reads)
+    {
+        readsLeft -= reads;
+        descriptorReads += reads;
+    }
+
+    /**
+     * Starts a new burst: refills the descriptor read budget (see {@link #readChain}). The owner calls it once per
+     * duty cycle before it consumes the queue; {@link #publishUsed()} and {@link #enable} refill it too.
+     */
+    public void beginBurst()
+    {
+        readsLeft = burstReadBudget;
+    }
+
+    /**
+     * Descriptor reads one burst may start chains with: twice the queue size (chains in flight together are made
+     * of free descriptors, §2.7.13.1, so a valid ring's direct descriptors take at most {@code size}, and one more
+     * table of {@code size}) plus {@value #BURST_READS_SLACK} for indirect tables: more than well-formed chains
+     * need (the largest burst, 1024 Linux TX chains each an indirect table of 19 entries, reads 20 480). A chain
+     * started within the budget is read whole, so a burst stays below {@code burstReadBudget(size) + 2 × size}
+     * reads: for a queue of 32768 under 170 000, a fraction of a millisecond (a few ns each), where a quadratic walk
+     * over the same hostile ring read a billion descriptors.
+     *
+     * @param size the queue size.
+     * @return the budget.
+     */
+    public static int burstReadBudget(final int size)
+    {
+        return 2 * size + BURST_READS_SLACK;
+    }
+
+    /** @return bursts cut short because their descriptor read budget was spent ({@link #WORK_LIMIT}). */
+    public long workLimits()
+    {
+        return workLimits;
     }
 
     private QueueError checkIndirect(final boolean alreadyIndirect, final int flags, final long len)
@@ -387,12 +480,14 @@ public final class DeviceVirtqueue
 
     /**
      * Publishes every used element added since the last publish with one store of {@code used.idx}, and decides
-     * whether the driver wants to be notified (§2.7.10).
+     * whether the driver wants to be notified (§2.7.10). It ends a burst: the descriptor read budget is refilled
+     * ({@link #beginBurst()}).
      *
      * @return true when the driver should be notified (a call eventfd written, or an interrupt raised).
      */
     public boolean publishUsed()
     {
+        readsLeft = burstReadBudget;
         final int newIdx = usedIdx;
         final int oldIdx = publishedUsedIdx;
         if (newIdx == oldIdx)

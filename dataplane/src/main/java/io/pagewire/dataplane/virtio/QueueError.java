@@ -39,7 +39,12 @@ public enum QueueError
      * Touching the queue pair's memory faulted (SIGBUS): the frontend shrank the file behind a region after sharing
      * it, or its pages cannot be had. Not a spec violation but the same outcome: the pair stops, control disconnects.
      */
-    MEMORY_FAULT("a fault touching the frontend's shared memory (shrunk or unbacked)");
+    MEMORY_FAULT("a fault touching the frontend's shared memory (shrunk or unbacked)"),
+    /**
+     * A receive chain whose descriptors hold 0 bytes in all: it can hold no frame (Linux vhost-net refuses it as well;
+     * with MRG_RXBUF every buffer MUST hold at least the virtio-net header, §5.1.6.3.1).
+     */
+    EMPTY_RX_CHAIN("receive chain that can hold no byte");
 
     private final String description;
 

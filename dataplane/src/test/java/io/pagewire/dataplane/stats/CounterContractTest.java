@@ -101,6 +101,9 @@ class CounterContractTest
             135 rx ring resyncs
             136 tx ring resyncs
             121 queue isolated
+            130 tx drops runt
+            131 rx work_limit cycles
+            132 tx work_limit cycles
             300 nic.memif.connects
             301 nic.memif.disconnects
             302 nic.memif.bad_messages

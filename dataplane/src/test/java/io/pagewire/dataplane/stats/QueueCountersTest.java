@@ -50,7 +50,7 @@ class QueueCountersTest
         final QueueCounters counters = new QueueCounters(manager, 3);
         final Map<Integer, Allocated> allocated = allocated();
 
-        assertEquals(30 - 2 + 65 + QueueError.values().length, QueueCounters.COUNTERS_PER_QUEUE_PAIR);
+        assertEquals(33 - 2 + 65 + QueueError.values().length, QueueCounters.COUNTERS_PER_QUEUE_PAIR);
         assertEquals(QueueCounters.COUNTERS_PER_QUEUE_PAIR, allocated.size());
         final Set<String> labels = new HashSet<>();
         for (final Allocated counter : allocated.values())
@@ -222,12 +222,15 @@ class QueueCountersTest
         assertNull(QueueCounter.get(0));
     }
 
+    /** Room for one queue pair's counters, not for two. */
+    private static final int SMALL = QueueCounters.COUNTERS_PER_QUEUE_PAIR * 3 / 2;
+
     @Test
     void aFullManagerAllocatesNothing()
     {
         final CountersManager small = new CountersManager(
-            new UnsafeBuffer(ByteBuffer.allocateDirect(150 * CountersReader.METADATA_LENGTH)),
-            new UnsafeBuffer(ByteBuffer.allocateDirect(150 * CountersReader.COUNTER_LENGTH)));
+            new UnsafeBuffer(ByteBuffer.allocateDirect(SMALL * CountersReader.METADATA_LENGTH)),
+            new UnsafeBuffer(ByteBuffer.allocateDirect(SMALL * CountersReader.COUNTER_LENGTH)));
         new QueueCounters(small, 0);
         final int available = small.available();
         final IllegalStateException ex = assertThrows(IllegalStateException.class, () -> new QueueCounters(small, 1));

@@ -35,6 +35,8 @@ final class ChainOracle
     QueueError error;
     long capacity;
     int segments;
+    /** Descriptors the walk loaded (direct, the indirect one, and table entries): the device's work for the chain. */
+    int reads;
     final long[] segmentGuest;
     final long[] segmentLength;
 
@@ -101,6 +103,7 @@ final class ChainOracle
         int index = head;
         capacity = 0;
         segments = 0;
+        reads = 0;
         error = null;
 
         while (true)
@@ -117,6 +120,7 @@ final class ChainOracle
                 return;
             }
             visited++;
+            reads++;
             final long offset = (long)index * DESC_SIZE;
             final long address = table.get(ValueLayout.JAVA_LONG_UNALIGNED, offset + DESC_ADDR_OFFSET);
             final long length = table.get(ValueLayout.JAVA_INT_UNALIGNED, offset + DESC_LEN_OFFSET) & U32_MAX;
@@ -173,6 +177,12 @@ final class ChainOracle
             }
             if ((flags & DESC_F_NEXT) == 0)
             {
+                if (deviceWritable && capacity == 0)
+                {
+                    // A receive chain that can hold nothing (Linux vhost-net refuses it; §5.1.6.3.1).
+                    broken(QueueError.EMPTY_RX_CHAIN);
+                    return;
+                }
                 outcome = VALID;
                 return;
             }

@@ -761,6 +761,119 @@ class HostileChainTest
         assertBreaks(QueueError.HEADER_TRUNCATED);
     }
 
+    // ---- receive chains that can hold nothing (issue 12 point 3) ---------------------------------------------------
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = Role.class, names = {"MERGEABLE_RX", "CHAIN_RX"})
+    void receiveChainOfOneZeroLengthDescriptorBreaks(final Role role)
+    {
+        // Linux vhost-net refuses it ("unexpected descriptor format for RX"); with MRG_RXBUF every buffer MUST hold
+        // at least the virtio-net header (virtio 1.2 §5.1.6.3.1).
+        setUp(role);
+        dataDesc(0, 0);
+        offer(0);
+        assertBreaks(QueueError.EMPTY_RX_CHAIN);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = Role.class, names = {"MERGEABLE_RX", "CHAIN_RX"})
+    void receiveChainOfOnlyZeroLengthDescriptorsBreaks(final Role role)
+    {
+        setUp(role);
+        for (int i = 0; i < QUEUE_SIZE - 1; i++)
+        {
+            dataDesc(i, 0, i + 1);
+        }
+        dataDesc(QUEUE_SIZE - 1, 0);
+        offer(0);
+        assertBreaks(QueueError.EMPTY_RX_CHAIN);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = Role.class, names = {"MERGEABLE_RX", "CHAIN_RX"})
+    void receiveIndirectTableOfEmptyEntriesBreaks(final Role role)
+    {
+        setUp(role);
+        final long table = table(QUEUE_SIZE);
+        for (int i = 0; i < QUEUE_SIZE; i++)
+        {
+            dataEntry(table, i, 0, i < QUEUE_SIZE - 1 ? i + 1 : -1);
+        }
+        indirectDesc(3, table, QUEUE_SIZE);
+        offer(3);
+        assertBreaks(QueueError.EMPTY_RX_CHAIN);
+    }
+
+    @Test
+    void mergeableBreaksOnAnEmptyChainAfterGoodOnesAndWritesNothing()
+    {
+        setUp(Role.MERGEABLE_RX);
+        dataDesc(0, RX_LENGTH / 2);
+        offer(0);
+        dataDesc(1, 0);
+        offer(1);
+        assertBreaks(QueueError.EMPTY_RX_CHAIN);
+    }
+
+    @Test
+    void mergeableBreaksOnTheSameEmptyHeadRepeatedAfterOneRead()
+    {
+        setUp(Role.MERGEABLE_RX);
+        dataDesc(0, 0);
+        for (int i = 0; i < QUEUE_SIZE; i++)
+        {
+            offer(0);
+        }
+        final long before = device.descriptorReads();
+        assertBreaks(QueueError.EMPTY_RX_CHAIN);
+        assertEquals(1, device.descriptorReads() - before, "the first empty chain ends the walk");
+    }
+
+    // ---- transmit runts (issue 12 point 7) --------------------------------------------------------------------------
+
+    @ParameterizedTest(name = "frame of {0} bytes")
+    @org.junit.jupiter.params.provider.ValueSource(ints = {0, 1, 13})
+    void txFrameShorterThanAnEthernetHeaderIsDroppedAsARunt(final int frameLength)
+    {
+        setUp(Role.TX);
+        dataDesc(0, HEADER_LENGTH, 1);
+        dataDesc(1, frameLength);
+        zeroTxHeader();
+        offer(0);
+
+        assertEquals(1, assertDoesNotThrow(this::run), "the chain is consumed");
+        assertTrue(device.isRunning(), () -> "queue broken: " + device.brokenReason());
+        assertEquals(0, sink.frames(), "nothing sent");
+        assertEquals(1, txReader.droppedRunt());
+        assertEquals(0, txReader.sentFrames());
+        assertTrue(device.publishUsed());
+        assertEquals(1, queue.usedIdx(), "returned to the guest");
+        assertEquals(0, queue.usedElementId(0));
+        assertEquals(0, queue.usedElementLength(0));
+    }
+
+    @Test
+    void txChainOfOnlyTheHeaderIsDroppedAsARunt()
+    {
+        setUp(Role.TX);
+        dataDesc(0, HEADER_LENGTH);
+        zeroTxHeader();
+        offer(0);
+        assertEquals(1, assertDoesNotThrow(this::run));
+        assertEquals(0, sink.frames(), "a 0-byte frame is not sent");
+        assertEquals(1, txReader.droppedRunt());
+    }
+
+    @Test
+    void txFrameOfExactlyAnEthernetHeaderIsSent()
+    {
+        setUp(Role.TX);
+        dataDesc(0, HEADER_LENGTH + TxReader.MIN_FRAME_LENGTH);
+        offer(0);
+        assertDelivered(0);
+        assertEquals(0, txReader.droppedRunt());
+    }
+
     // ---- several chains, inertness and recovery ------------------------------------------------------------------
 
     @Test

@@ -25,7 +25,9 @@ import static org.junit.jupiter.api.Assertions.*;
  * structured-but-mutated chains, and sometimes with plain random bytes, then the mergeable RX writer, the one-chain
  * RX writer or the TX reader runs on them. Every round is compared with {@link ChainOracle}'s independent reading:
  * same result, same broken reason (or none), same used elements, same bytes sent, and no exception, no byte outside
- * the guest regions or the sink, no used len above the chain's capacity.
+ * the guest regions or the sink, no used len above the chain's capacity. The descriptors the device reads are counted
+ * and must be exactly the oracle's, and below {@link DeviceVirtqueue#burstReadBudget} + 2 × size per frame or burst
+ * (issue 12 point 3): one round in 64 repeats one head, often padded with empty descriptors, over the whole ring.
  * <p>
  * Replay: {@code -Dpagewire.fuzz.seed=0x... -Dpagewire.fuzz.chains=N}; failures name the seed and the round.
  */
@@ -169,6 +171,15 @@ class RandomChainFuzzTest
     private final long[] frameCrcs = new long[MAX_QUEUE_SIZE];
     private int expectedTooLong;
     private int expectedGso;
+    private int expectedRunt;
+    /** Descriptor reads the device is expected to make in the round, and the most a burst may start chains with. */
+    private long expectedReads;
+    private long budget;
+    private boolean limitHit;
+    /** The round's chains are padded with empty descriptors (randomLength mostly 0). */
+    private boolean emptyPadding;
+    /** The round's chains are written without mutations: well-formed, so their whole length is read. */
+    private boolean clean;
 
     // Coverage, so that a generator gone blind fails the test instead of passing vacuously.
     private long examined;
@@ -180,6 +191,9 @@ class RandomChainFuzzTest
     private long rxTooManySegments;
     private long txSent;
     private long txDropped;
+    private long txRunts;
+    private long workLimits;
+    private long repeatedHeadRounds;
 
     RandomChainFuzzTest()
     {
@@ -229,6 +243,7 @@ class RandomChainFuzzTest
             }
         }
         assertGuardsIntact();
+        assertEveryQueueServesAValidSessionAfterwards();
         printCoverage();
         assertTrue(examined >= CHAINS, "examined " + examined + " chains in " + round + " rounds; " + replay());
         if (CHAINS >= DEFAULT_CHAINS / 10)
@@ -260,8 +275,15 @@ class RandomChainFuzzTest
         role = ROLES[random.nextInt(ROLES.length)];
         indirectNegotiated = random.nextInt(8) != 0;
         base = random.nextInt(0x10000);
-        final int offered = chainsToOffer();
-        if (random.nextInt(16) == 0)
+        int offered = chainsToOffer();
+        emptyPadding = false;
+        clean = false;
+        if (random.nextInt(64) == 0)
+        {
+            offered = q.size;
+            writeRepeatedHead(offered);
+        }
+        else if (random.nextInt(16) == 0)
         {
             writeRandomBytes(offered);
         }
@@ -279,11 +301,18 @@ class RandomChainFuzzTest
         final long[] countsBefore = errorCounts();
         final long tooLongBefore = role.receive() ? 0 : q.txReader(role).droppedTooLong();
         final long gsoBefore = role.receive() ? 0 : q.txReader(role).droppedGso();
+        final long runtBefore = role.receive() ? 0 : q.txReader(role).droppedRunt();
+        final long readsBefore = q.device.descriptorReads();
+        final long limitsBefore = q.device.workLimits();
         sink.reset();
 
         final int result = run();
 
+        final long reads = q.device.descriptorReads() - readsBefore;
         assertEquals(expectedResult, result, "result");
+        assertEquals(expectedReads, reads, "descriptors read");
+        assertTrue(reads < budget + 2L * q.size, () -> "read " + reads + " descriptors for one frame or burst");
+        assertEquals(limitHit ? 1 : 0, q.device.workLimits() - limitsBefore, "bursts cut short by the read budget");
         assertQueueState(countsBefore);
         assertUsedElements();
         if (!role.receive())
@@ -291,6 +320,7 @@ class RandomChainFuzzTest
             assertSentFrames();
             assertEquals(expectedTooLong, q.txReader(role).droppedTooLong() - tooLongBefore, "dropped too long");
             assertEquals(expectedGso, q.txReader(role).droppedGso() - gsoBefore, "dropped GSO");
+            assertEquals(expectedRunt, q.txReader(role).droppedRunt() - runtBefore, "dropped runts");
         }
         if (expectedError != null)
         {
@@ -316,6 +346,34 @@ class RandomChainFuzzTest
     }
 
     // ---- checks ---------------------------------------------------------------------------------------------------
+
+    /** After all the hostile rounds, each queue, re-enabled as a frontend would, delivers and collects a frame. */
+    private void assertEveryQueueServesAValidSessionAfterwards()
+    {
+        final long rxBuffer = bufferArea;
+        final long txBuffer = bufferArea + 4096;
+        for (final FuzzQueue queue : queues)
+        {
+            q = queue;
+            role = Role.MERGEABLE_RX;
+            base = random.nextInt(0x10000);
+            TestVirtqueue.writeDescriptorAt(q.desc, 0, rxBuffer, 4096, DESC_F_WRITE, 0);
+            q.putRingHead(base, 0);
+            q.avail.set(ValueLayout.JAVA_SHORT_UNALIGNED, AVAIL_IDX_OFFSET, (short)(base + 1));
+            q.enable(base, false, true);
+            assertEquals(1, q.mergeable.deliverToGuest(frame.address(), 1514), () -> "RX after fuzzing, " + replay());
+
+            role = Role.TX_12;
+            oracle.view(txBuffer, VirtioNetHeader.MRG_RXBUF_LENGTH).fill((byte)0);
+            TestVirtqueue.writeDescriptorAt(q.desc, 0, txBuffer, VirtioNetHeader.MRG_RXBUF_LENGTH + 60, 0, 0);
+            q.enable(base, false, true);
+            sink.reset();
+            assertEquals(1, q.tx12.collectFromGuest(sink, 1), () -> "TX after fuzzing, " + replay());
+            assertEquals(1, sink.frames());
+            assertEquals(60, sink.frameLength(0));
+            assertTrue(q.device.isRunning());
+        }
+    }
 
     private long[] errorCounts()
     {
@@ -401,6 +459,10 @@ class RandomChainFuzzTest
         expectedFrames = 0;
         expectedTooLong = 0;
         expectedGso = 0;
+        expectedRunt = 0;
+        expectedReads = 0;
+        limitHit = false;
+        budget = DeviceVirtqueue.burstReadBudget(q.size);
         switch (role)
         {
             case MERGEABLE_RX -> predictMergeable();
@@ -414,29 +476,42 @@ class RandomChainFuzzTest
         return (availIdx - base) & 0xFFFF;
     }
 
+    /** {@link #readHead}: the chain was read (valid, or too many segments). */
+    private static final int READ = 0;
+    /** {@link #readHead}: the queue breaks on it (expectedError set). */
+    private static final int BREAKS = 1;
+    /** {@link #readHead}: the burst's read budget is spent before the chain (DeviceVirtqueue.WORK_LIMIT). */
+    private static final int LIMIT = 2;
+
     /**
      * Reads, through the oracle, the chain whose head is {@code i} places past the base in the available ring, and
-     * notes the head as the id of used element {@code slot}.
+     * notes the head as the id of used element {@code slot}. The head is checked first, then the read budget.
      *
-     * @return false when the queue breaks on it (expectedError set).
+     * @return {@link #READ}, {@link #BREAKS} or {@link #LIMIT}.
      */
-    private boolean readHead(final int i, final int slot, final boolean deviceWritable, final int segmentsBefore)
+    private int readHead(final int i, final int slot, final boolean deviceWritable, final int segmentsBefore)
     {
         examined++;
         final int head = q.ringHead(base + i);
         if (head >= q.size)
         {
             expectedError = QueueError.HEAD_OUT_OF_RANGE;
-            return false;
+            return BREAKS;
+        }
+        if (expectedReads >= budget)
+        {
+            limitHit = true;
+            return LIMIT;
         }
         usedId[slot] = head;
         oracle.walk(q.desc, q.size, indirectNegotiated, head, deviceWritable, segmentsBefore, 2 * q.size);
+        expectedReads += oracle.reads;
         if (oracle.outcome == ChainOracle.BROKEN)
         {
             expectedError = oracle.error;
-            return false;
+            return BREAKS;
         }
-        return true;
+        return READ;
     }
 
     private void predictMergeable()
@@ -464,9 +539,10 @@ class RandomChainFuzzTest
                 expectedResult = RxWriter.NO_BUFFERS;
                 return;
             }
-            if (!readHead(buffers, buffers, true, segments))
+            final int read = readHead(buffers, buffers, true, segments);
+            if (read != READ)
             {
-                expectedResult = RxWriter.QUEUE_BROKEN;
+                expectedResult = read == LIMIT ? RxWriter.WORK_LIMIT : RxWriter.QUEUE_BROKEN;
                 return;
             }
             if (oracle.outcome == ChainOracle.SCATTER_FULL)
@@ -509,9 +585,10 @@ class RandomChainFuzzTest
             expectedResult = RxWriter.NO_BUFFERS;
             return;
         }
-        if (!readHead(0, 0, true, 0))
+        final int read = readHead(0, 0, true, 0);
+        if (read != READ)
         {
-            expectedResult = RxWriter.QUEUE_BROKEN;
+            expectedResult = read == LIMIT ? RxWriter.WORK_LIMIT : RxWriter.QUEUE_BROKEN;
             return;
         }
         if (oracle.outcome == ChainOracle.SCATTER_FULL)
@@ -545,7 +622,8 @@ class RandomChainFuzzTest
         long sinkRoom = SINK_CAPACITY;
         while (expectedConsumed < limit)
         {
-            if (!readHead(expectedConsumed, expectedUsed, false, 0) || oracle.outcome == ChainOracle.SCATTER_FULL)
+            if (readHead(expectedConsumed, expectedUsed, false, 0) != READ ||
+                oracle.outcome == ChainOracle.SCATTER_FULL)
             {
                 break;
             }
@@ -555,7 +633,11 @@ class RandomChainFuzzTest
                 break;
             }
             final long length = oracle.capacity - role.headerLength;
-            if (length > VirtioNetHeader.MAX_FRAME_LENGTH)
+            if (length < TxReader.MIN_FRAME_LENGTH)
+            {
+                expectedRunt++;
+            }
+            else if (length > VirtioNetHeader.MAX_FRAME_LENGTH)
             {
                 expectedTooLong++;
             }
@@ -645,6 +727,30 @@ class RandomChainFuzzTest
         }
     }
 
+    /**
+     * One chain, over up to every descriptor and often padded with empty descriptors, whose head fills all
+     * {@code offered} ring entries: the quadratic walk's worst case, made of chains each legal on its own.
+     */
+    private void writeRepeatedHead(final int offered)
+    {
+        repeatedHeadRounds++;
+        emptyPadding = random.nextBoolean();
+        clean = random.nextBoolean();
+        final int direct = random.nextBoolean() ? q.size : 1 + random.nextInt(q.size);
+        for (int d = 0; d < direct; d++)
+        {
+            final int pick = d + random.nextInt(q.size - d);
+            final int index = q.free[pick];
+            q.free[pick] = q.free[d];
+            q.free[d] = index;
+        }
+        final int head = buildChain(java.util.Arrays.copyOf(q.free, direct));
+        for (int i = 0; i < offered; i++)
+        {
+            q.putRingHead(base + i, head);
+        }
+    }
+
     private void writeStructuredChains(final int offered)
     {
         int free = q.size;
@@ -714,10 +820,10 @@ class RandomChainFuzzTest
         final MemorySegment table, final int index, final int next, final int tableSize, final int loopTarget)
     {
         final long length = randomLength();
-        final long address = randomAddress(length);
+        final long address = clean ? bufferArea + random.nextLong(bufferAreaSize - length + 1) : randomAddress(length);
         int flags = (role.receive() ? DESC_F_WRITE : 0) | (next >= 0 ? DESC_F_NEXT : 0);
         int nextField = Math.max(next, 0);
-        final int r = random.nextInt(256);
+        final int r = clean ? 255 : random.nextInt(256);
         if (r < 3)
         {
             flags ^= DESC_F_WRITE;
@@ -765,7 +871,7 @@ class RandomChainFuzzTest
         {
             final long data = writeDataDescriptor(table, i, i < entries - 1 ? i + 1 : -1, entries, 0);
             firstData = firstData < 0 ? data : firstData;
-            if (random.nextInt(128) == 0)
+            if (!clean && random.nextInt(128) == 0)
             {
                 // A nested indirect descriptor, pointing at a plausible table.
                 table.set(ValueLayout.JAVA_SHORT_UNALIGNED, (long)i * DESC_SIZE + DESC_FLAGS_OFFSET,
@@ -775,7 +881,7 @@ class RandomChainFuzzTest
         long length = tableLength;
         long address = tableArea + offset;
         int flags = DESC_F_INDIRECT | (random.nextBoolean() ? DESC_F_WRITE : 0);
-        switch (random.nextInt(48))
+        switch (clean ? 47 : random.nextInt(48))
         {
             case 0 -> length = 0;
             case 1 -> length += 1 + random.nextInt(15);
@@ -798,6 +904,14 @@ class RandomChainFuzzTest
 
     private long randomLength()
     {
+        if (emptyPadding)
+        {
+            return random.nextInt(32) == 0 ? 1 + random.nextInt(64) : 0;
+        }
+        if (clean)
+        {
+            return random.nextInt(2049);
+        }
         final int r = random.nextInt(100);
         if (r < 8)
         {
@@ -878,8 +992,10 @@ class RandomChainFuzzTest
         else
         {
             txSent += expectedFrames;
-            txDropped += expectedTooLong + expectedGso;
+            txDropped += expectedTooLong + expectedGso + expectedRunt;
+            txRunts += expectedRunt;
         }
+        workLimits += limitHit ? 1 : 0;
     }
 
     private void printCoverage()
@@ -890,9 +1006,10 @@ class RandomChainFuzzTest
             errors.append(' ').append(e).append('=').append(errorsSeen[e.ordinal()]);
         }
         System.out.printf("RandomChainFuzzTest: %d rounds, %d chains examined, %d used; rx delivered=%d " +
-            "no_buffers=%d too_small=%d too_many_segments=%d; tx sent=%d dropped=%d;%s%n",
+            "no_buffers=%d too_small=%d too_many_segments=%d; tx sent=%d dropped=%d runts=%d; repeated-head rounds=%d " +
+            "work limits=%d;%s%n",
             round, examined, validChains, rxDelivered, rxNoBuffers, rxTooSmall, rxTooManySegments, txSent, txDropped,
-            errors);
+            txRunts, repeatedHeadRounds, workLimits, errors);
     }
 
     private void assertCoverage()
@@ -903,5 +1020,7 @@ class RandomChainFuzzTest
         }
         assertTrue(rxDelivered > CHAINS / 100, "too few RX deliveries: " + rxDelivered);
         assertTrue(txSent > CHAINS / 100, "too few TX frames sent: " + txSent);
+        assertTrue(txRunts > 0, "the generator never produced a TX runt");
+        assertTrue(workLimits > 0, "no round reached the descriptor read budget");
     }
 }
