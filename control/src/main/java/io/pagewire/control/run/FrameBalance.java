@@ -151,10 +151,7 @@ final class FrameBalance
         drops.put("too_long", reader.droppedTooLong());
         drops.put("gso", reader.droppedGso());
         drops.put("bad_vnet_hdr", reader.droppedBadHeader());
-        // TX_DROPS_RUNT: frames shorter than the Ethernet header (issue 12 point 7, the TX runt counter another
-        // helper adds to TxReader, QueueCounter 130..134) go here once that is merged, e.g.
-        // drops.put("runt", reader.droppedRunt()); until then such a frame is sent and the kernel refuses it
-        // (nic.af_packet.tx_refused).
+        drops.put("runt", reader.droppedRunt());
         return drops;
     }
 

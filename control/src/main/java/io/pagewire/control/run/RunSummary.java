@@ -52,6 +52,7 @@ public final class RunSummary
         long txTooLong = 0;
         long txGso = 0;
         long txBadVnetHdr = 0;
+        long txRunt = 0;
         long txCsumCompleted = 0;
         long txGsoSegmented = 0;
         long txOffloadsPassed = 0;
@@ -67,6 +68,7 @@ public final class RunSummary
             txTooLong += pair.reader().droppedTooLong();
             txGso += pair.reader().droppedGso();
             txBadVnetHdr += pair.reader().droppedBadHeader();
+            txRunt += pair.reader().droppedRunt();
             txCsumCompleted += pair.reader().checksumsCompleted();
             txGsoSegmented += pair.reader().segmented();
             txOffloadsPassed += pair.reader().offloadsPassed();
@@ -123,6 +125,7 @@ public final class RunSummary
         txDrops.put("too_long", txTooLong);
         txDrops.put("gso", txGso);
         txDrops.put("bad_vnet_hdr", txBadVnetHdr);
+        txDrops.put("runt", txRunt);
         txDrops.put("guest_tx_queue_full", result.guestTxQueueFull());
         tx.put("drops", txDrops);
         final Map<String, Object> txOffloads = new LinkedHashMap<>();
