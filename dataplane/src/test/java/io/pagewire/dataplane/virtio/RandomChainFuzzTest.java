@@ -1016,6 +1016,10 @@ class RandomChainFuzzTest
     {
         for (final QueueError e : QueueError.values())
         {
+            if (e == QueueError.MEMORY_FAULT)
+            {
+                continue; // not a descriptor rule: the dataplane agent's, when peer memory shrinks (its own tests)
+            }
             assertTrue(errorsSeen[e.ordinal()] > 0, "the generator never produced " + e + "; " + replay());
         }
         assertTrue(rxDelivered > CHAINS / 100, "too few RX deliveries: " + rxDelivered);
