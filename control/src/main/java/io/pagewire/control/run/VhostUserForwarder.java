@@ -101,7 +101,6 @@ public final class VhostUserForwarder implements Forwarder
                 if (counters != null)
                 {
                     systemCounters.add(counters);
-                    PeerWriteWatchdog.countInterruptsIn(counters.peerWritesInterrupted()::setRelease);
                 }
                 final int cpu = config.dataplane().cpu() < 0 ? -1 : config.dataplane().cpu() + i;
                 agents[i] = new DataplaneAgent("pagewire-dataplane-" + i, proxies[i], counters, cpu,
@@ -167,8 +166,7 @@ public final class VhostUserForwarder implements Forwarder
     @Override
     public void poll()
     {
-        nics.poll();
-        server.poll(0);
+        poll(0);
     }
 
     @Override
@@ -176,6 +174,11 @@ public final class VhostUserForwarder implements Forwarder
     {
         nics.poll();
         server.poll(timeoutMs);
+        if (!systemCounters.isEmpty())
+        {
+            // The watchdog thread outlives this forwarder's counters file, so control publishes its total.
+            systemCounters.getFirst().peerWritesInterrupted().setRelease(PeerWriteWatchdog.interrupts());
+        }
     }
 
     @Override

@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.LongConsumer;
 
 /**
  * The backstop that keeps a write to a peer's descriptor from blocking a pagewire thread for more than a few ms.
@@ -58,7 +57,6 @@ public final class PeerWriteWatchdog
     private static final AtomicLong INTERRUPTS = new AtomicLong();
     private static final ThreadLocal<Slot> SLOT = ThreadLocal.withInitial(PeerWriteWatchdog::newSlot);
     private static final int PID;
-    private static volatile LongConsumer interruptCounter;
 
     static
     {
@@ -78,28 +76,13 @@ public final class PeerWriteWatchdog
 
     /**
      * @return writes to peers' descriptors interrupted so far, in this process (signals sent: a write that stays
-     *         blocked, or a thread stopped before its write started, gets one per period).
+     *         blocked, or a thread stopped before its write started, gets one per period). Control copies it into the
+     *         process's counters file; the watchdog itself writes no counter: it outlives every forwarder (and its
+     *         mapped counters file) in the JVM.
      */
     public static long interrupts()
     {
         return INTERRUPTS.get();
-    }
-
-    /**
-     * Publishes {@link #interrupts()} to a counter from now on (the watchdog thread is its single writer), for
-     * {@code pagewire stat}. Also starts the watchdog, if nothing did yet.
-     *
-     * @param counter sets the {@code SystemCounter.PEER_WRITES_INTERRUPTED} counter of this process to the total
-     *                (its {@code setRelease}), or null for none. A plain function, so that this package does not load
-     *                Agrona's classes (nor open their jar) on the first guarded write.
-     */
-    public static void countInterruptsIn(final LongConsumer counter)
-    {
-        interruptCounter = counter;
-        if (counter != null)
-        {
-            counter.accept(INTERRUPTS.get());
-        }
     }
 
     /**
@@ -157,12 +140,7 @@ public final class PeerWriteWatchdog
                 final int tid = slot.tid;
                 if (tid > 0 && Signals.tgkill(state, PID, tid) == 0)
                 {
-                    final long interrupts = INTERRUPTS.incrementAndGet();
-                    final LongConsumer counter = interruptCounter;
-                    if (counter != null)
-                    {
-                        counter.accept(interrupts);
-                    }
+                    INTERRUPTS.incrementAndGet();
                 }
                 slot.word.set(sequence | KILLED);
                 slot.lastSeen = sequence | KILLED;

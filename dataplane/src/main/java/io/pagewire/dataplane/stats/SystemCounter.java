@@ -28,7 +28,8 @@ public enum SystemCounter implements CounterDescriptor
     EVENTS_DROPPED(7, "events dropped"),
     /**
      * Writes (or reads) of a peer's eventfd that slept and were interrupted by {@code PeerWriteWatchdog}'s signal:
-     * one per signal sent (a write that stays blocked gets one per scan period). Written by the watchdog thread.
+     * one per signal sent (a write that stays blocked gets one per scan period). Copied from the watchdog's total by
+     * the control thread.
      */
     PEER_WRITES_INTERRUPTED(10, "peer fd writes interrupted"),
     /**

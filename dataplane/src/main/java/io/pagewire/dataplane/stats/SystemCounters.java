@@ -153,8 +153,8 @@ public final class SystemCounters implements AutoCloseable
     }
 
     /**
-     * @return {@link SystemCounter#PEER_WRITES_INTERRUPTED}: hand it to {@code PeerWriteWatchdog.countInterruptsIn},
-     *         whose thread is its single writer.
+     * @return {@link SystemCounter#PEER_WRITES_INTERRUPTED}: the control thread, its single writer, copies
+     *         {@code PeerWriteWatchdog.interrupts()} into it.
      */
     public AtomicCounter peerWritesInterrupted()
     {
