@@ -212,8 +212,16 @@ public final class VhostUserForwarder implements Forwarder
                 onError(e);
             }
         }
-        // No dataplane thread runs now: what isolated pairs still held can go.
-        backend.releaseIsolatedAfterDataplaneStopped();
+        // No dataplane thread runs now: what isolated pairs still held can go (kept if one would not stop).
+        boolean allStopped = true;
+        for (final AutoCloseable runner : runners)
+        {
+            allStopped &= !(runner instanceof final DataplaneRunner dataplane) || dataplane.stopped();
+        }
+        if (allStopped)
+        {
+            backend.releaseIsolatedAfterDataplaneStopped();
+        }
     }
 
     /** Frames still in a real NIC port were never accepted: only the shared-memory ring's count as in flight. */

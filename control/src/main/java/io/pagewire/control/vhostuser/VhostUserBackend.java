@@ -81,11 +81,12 @@ public final class VhostUserBackend implements AutoCloseable
     private HeldMemory held;
     /** Pairs the dataplane did not give back in time, by index; null when none. */
     private final Isolated[] isolated;
+    /** The notifier of the pair last started as pair n (control writes, for isolation). */
+    private final PairNotifier[] notifiers;
     private boolean disconnectRequested;
     private String disconnectReason;
     private long isolatedPairs;
     private final List<String> log = new ArrayList<>();
-    private final GuestNotifier notifier = this::notifyGuest;
     /** Set by the dataplane (call fds) or control (err fds) thread; cleared by {@link #close()}. */
     private volatile boolean peerFdBlocked;
 
@@ -204,6 +205,7 @@ public final class VhostUserBackend implements AutoCloseable
         this.previous = new QueuePair[maxQueuePairs];
         this.queueCounters = new QueueCounters[maxQueuePairs];
         this.isolated = new Isolated[maxQueuePairs];
+        this.notifiers = new PairNotifier[maxQueuePairs];
     }
 
     /**
@@ -722,6 +724,10 @@ public final class VhostUserBackend implements AutoCloseable
             fail("queue pair " + pair + ": a ring is not inside the frontend's memory table", Outcome.REFUSED);
             return;
         }
+        // The pair signals the call fds it started with, never whatever the vrings hold later: a pair that is
+        // isolated keeps writing these (owned by its Isolated record), not the next frontend's.
+        final PairNotifier notifier = new PairNotifier(rx.call, tx.call);
+        notifiers[pair] = notifier;
         final QueuePair queuePair = QueuePairFactory.create(pair, ackedFeatures & ~F_PROTOCOL_FEATURES, memory,
             rx.num, rxRings, tx.num, txRings, nicForPair.apply(pair), notifier, policy, burst, countersOf(pair));
         if (previous[pair] != null)
@@ -798,6 +804,11 @@ public final class VhostUserBackend implements AutoCloseable
             held.holders++;
         }
         // The dataplane may still signal these (notifyGuest reads the vring's): they stay open, owned by the record.
+        if (notifiers[pair] != null)
+        {
+            // From now on its blocked call fds are no reason to disconnect whoever is connected then.
+            notifiers[pair].orphaned = true;
+        }
         isolated[pair] = new Isolated(queuePair, held, vrings[2 * pair].call, vrings[2 * pair + 1].call);
         vrings[2 * pair].call = null;
         vrings[2 * pair + 1].call = null;
@@ -871,6 +882,12 @@ public final class VhostUserBackend implements AutoCloseable
             }
             case QUEUE_BROKEN ->
             {
+                final Isolated stuck = isolated[pair.index()];
+                if (stuck != null && stuck.pair() == pair)
+                {
+                    // A pair given up on (isolated): its frontend is gone; the ring's err fd is another's now.
+                    return true;
+                }
                 final int ring = 2 * pair.index() + (event.rx() ? 0 : 1);
                 log("ring " + ring + " broken: " + event.error().description());
                 errors++;
@@ -921,26 +938,42 @@ public final class VhostUserBackend implements AutoCloseable
     }
 
     /**
-     * Called on the dataplane thread when the driver wants an interrupt; writes the ring's call eventfd, once: a
-     * notification that cannot be written is counted, never waited for (see {@link EventFd#signal()}).
+     * How one started queue pair notifies its guest (dataplane thread): writes the call eventfd the ring had when the
+     * pair started, once; a notification that cannot be written is counted, never waited for (see
+     * {@link EventFd#signal()}).
      */
-    private void notifyGuest(final int queueIndex)
+    private final class PairNotifier implements GuestNotifier
     {
-        final EventFd call = vrings[queueIndex].call;
-        if (call != null)
+        private final EventFd rxCall;
+        private final EventFd txCall;
+        /** Set by control when the pair is isolated: the frontend it belonged to is gone. */
+        volatile boolean orphaned;
+
+        PairNotifier(final EventFd rxCall, final EventFd txCall)
         {
-            final int result = call.signal();
-            if (result != EventFd.SIGNALLED)
+            this.rxCall = rxCall;
+            this.txCall = txCall;
+        }
+
+        @Override
+        public void notifyUsed(final int queueIndex)
+        {
+            final EventFd call = (queueIndex & 1) == 0 ? rxCall : txCall;
+            if (call != null)
             {
-                callNotWritten(queueIndex, result);
+                final int result = call.signal();
+                if (result != EventFd.SIGNALLED)
+                {
+                    callNotWritten(queueIndex, result, orphaned);
+                }
             }
         }
     }
 
     /** Dataplane thread: the single writer of the pair's call counters. */
-    private void callNotWritten(final int queueIndex, final int result)
+    private void callNotWritten(final int queueIndex, final int result, final boolean orphaned)
     {
-        if (result != EventFd.FULL)
+        if (result != EventFd.FULL && !orphaned)
         {
             peerFdBlocked = true;
         }

@@ -33,7 +33,32 @@ final class TestFrontend implements AutoCloseable
 
     private TestFrontend(final Path path, final long memorySize)
     {
-        this(UnixSocket.connect(path), memorySize);
+        this(connectWhenListening(path), memorySize);
+    }
+
+    /**
+     * Connects, retrying for up to 10 s while the socket file exists but nobody listens yet (ECONNREFUSED: a server
+     * binds, which creates the file, before it listens; a test that waits for the file can be that early on a loaded
+     * machine) or the file is not there yet (ENOENT).
+     */
+    private static UnixSocket connectWhenListening(final Path path)
+    {
+        final long deadline = System.nanoTime() + 10_000_000_000L;
+        while (true)
+        {
+            try
+            {
+                return UnixSocket.connect(path);
+            }
+            catch (final OsException e)
+            {
+                if ((e.errno() != 111 && e.errno() != 2) || System.nanoTime() - deadline > 0)
+                {
+                    throw e;
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
+            }
+        }
     }
 
     private TestFrontend(final UnixSocket socket, final long memorySize)

@@ -76,6 +76,8 @@ public final class DataplaneAgent implements Agent
     private LatencyRecorder publishLatency;
     /** The pair whose guest memory the agent touched last: the one blamed for a fault no memory check explains. */
     private QueuePair faultCandidate;
+    /** The pair {@link #onAttach} is enabling (reading its rings), else null. */
+    private QueuePair attaching;
     private long memoryFaults;
     private long memoryFaultsUnattributed;
 
@@ -137,10 +139,12 @@ public final class DataplaneAgent implements Agent
         {
             trackClockWindow(System.nanoTime());
         }
-        int work = commands.poll(commandHandler) == EventPoller.PollState.PROCESSING ? 1 : 0;
+        int work = 0;
         final QueuePair[] pairs = this.pairs;
         try
         {
+            // Inside the try: attaching a pair reads its rings (QueuePair.enable), and that memory may be gone too.
+            work += commands.poll(commandHandler) == EventPoller.PollState.PROCESSING ? 1 : 0;
             for (int i = 0, n = pairCount; i < n; i++)
             {
                 final QueuePair pair = pairs[i];
@@ -218,6 +222,15 @@ public final class DataplaneAgent implements Agent
         }
         memoryFaults++;
         boolean found = false;
+        final QueuePair attaching = this.attaching;
+        if (attaching != null && !attaching.memoryFault())
+        {
+            // The fault surfaced while a pair was being attached (its rings were read): that pair is the one to
+            // break, never one already running. The poller hands the same ATTACH again next cycle (its sequence was
+            // not advanced), and onAttach then adds the broken pair without touching its memory.
+            attaching.markMemoryFault();
+            found = true;
+        }
         for (int i = 0; i < pairCount; i++)
         {
             final QueuePair pair = pairs[i];
@@ -286,14 +299,26 @@ public final class DataplaneAgent implements Agent
 
     void onAttach(final QueuePair pair)
     {
-        if (pairCount == MAX_QUEUE_PAIRS || find(pair.index()) >= 0)
+        final int slot = find(pair.index());
+        if (slot >= 0 && pairs[slot] == pair)
+        {
+            // The same ATTACH handed again: a memory fault surfaced after it was applied but before the poller
+            // advanced past it. It is attached already.
+            return;
+        }
+        if (pairCount == MAX_QUEUE_PAIRS || slot >= 0)
         {
             publish(DataplaneEvent.Type.DETACHED, pair, false, null);
             return;
         }
-        pair.enable();
+        attaching = pair;
+        if (!pair.memoryFault())
+        {
+            pair.enable();
+        }
         pair.publishLatency(publishLatency);
         pairs[pairCount++] = pair;
+        attaching = null;
         publish(DataplaneEvent.Type.ATTACHED, pair, false, null);
     }
 

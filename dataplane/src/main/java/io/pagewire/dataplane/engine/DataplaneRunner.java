@@ -18,6 +18,7 @@ import org.agrona.concurrent.IdleStrategy;
 public final class DataplaneRunner implements Runnable, AutoCloseable
 {
     private static final long CLOSE_WAIT_MS = 1000;
+    private static final long CLOSE_GIVE_UP_NS = 10_000_000_000L;
 
     private final IdleStrategy idleStrategy;
     private final ErrorHandler errorHandler;
@@ -132,8 +133,17 @@ public final class DataplaneRunner implements Runnable, AutoCloseable
             return;
         }
         boolean interrupted = false;
+        final long deadlineNs = System.nanoTime() + CLOSE_GIVE_UP_NS;
         while (thread.isAlive())
         {
+            if (System.nanoTime() - deadlineNs > 0)
+            {
+                // A thread stuck for good (a page fault that never ends, say) must not keep the process from
+                // stopping: leave it; stopped() says so, and nothing it may touch is released.
+                System.err.println("pagewire: dataplane thread " + thread.getName() + " did not stop within " +
+                    CLOSE_GIVE_UP_NS / 1_000_000_000L + " s; leaving it");
+                break;
+            }
             try
             {
                 thread.join(CLOSE_WAIT_MS);
@@ -151,5 +161,12 @@ public final class DataplaneRunner implements Runnable, AutoCloseable
         {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** @return whether the agent's thread has ended (or never started); false after {@link #close()} gave up. */
+    public boolean stopped()
+    {
+        final Thread thread = this.thread;
+        return thread == null || !thread.isAlive();
     }
 }

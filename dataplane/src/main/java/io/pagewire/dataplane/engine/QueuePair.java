@@ -649,5 +649,12 @@ public final class QueuePair
         {
             txBrokenReported = true;
         }
+        final QueueError error = (rx ? rxQueue : txQueue).brokenReason();
+        if (counters != null && error != null && error != QueueError.MEMORY_FAULT)
+        {
+            // One per broken queue, by its (first) cause: the queue error counters pagewire stat and /metrics show.
+            // MEMORY_FAULT is counted once per pair where it is marked (markMemoryFault).
+            counters.queueErrors(error).getAndAddRelease(1);
+        }
     }
 }

@@ -187,9 +187,18 @@ public final class EventFd implements AutoCloseable
             return SKIPPED;
         }
         final PeerWriteWatchdog.Slot slot = PeerWriteWatchdog.slot();
+        final long written;
         slot.enter();
-        final long written = Libc.write(signalState, fd, signalValue, COUNTER_BYTES);
-        slot.exit();
+        try
+        {
+            written = Libc.write(signalState, fd, signalValue, COUNTER_BYTES);
+        }
+        finally
+        {
+            // Also when an asynchronous error (a memory fault of the dataplane's, delivered as the call returns)
+            // leaves the write: a slot left "in write" would be signalled outside any write.
+            slot.exit();
+        }
         if (written == COUNTER_BYTES)
         {
             return SIGNALLED;
@@ -233,9 +242,16 @@ public final class EventFd implements AutoCloseable
             return 0;
         }
         final PeerWriteWatchdog.Slot slot = PeerWriteWatchdog.slot();
+        final long read;
         slot.enter();
-        final long read = Libc.read(drainState, fd, drainValue, COUNTER_BYTES);
-        slot.exit();
+        try
+        {
+            read = Libc.read(drainState, fd, drainValue, COUNTER_BYTES);
+        }
+        finally
+        {
+            slot.exit();
+        }
         if (read == COUNTER_BYTES)
         {
             return drainValue.get(ValueLayout.JAVA_LONG, 0);

@@ -215,6 +215,41 @@ class DataplaneAgentMemoryFaultTest
         assertNull(failure.get());
     }
 
+    /**
+     * The memory goes before the pair starts (truncated between SET_MEM_TABLE and the last kick): attaching reads the
+     * rings and faults inside the command handler. That pair is broken and still attached (so its breakage is reported
+     * and it can be detached), the command is not applied twice, and a running pair is not blamed.
+     */
+    @Test
+    void memoryShrunkBeforeAttachBreaksThatPairNotARunningOne() throws Exception
+    {
+        final Guest other = guest(1, true);
+        final Guest hostile = guest(0, true);
+        start();
+        proxy.attach(other.pair);
+        await(() -> agent.queuePairCount() == 1, "the good pair attached");
+        other.sendOneFrameToGuest();
+        await(other::takeReceived, "a frame in the good guest");
+
+        MemoryFiles.truncate(hostile.memfd, 0);
+        proxy.attach(hostile.pair);
+
+        await(() -> events.contains("QUEUE_BROKEN 0 rx MEMORY_FAULT"), "the attaching pair reported broken");
+        assertTrue(events.contains("ATTACHED 0"), "it was attached all the same: " + events);
+        assertFalse(other.pair.memoryFault(), "the running pair is not blamed");
+        assertEquals(2, agent.queuePairCount());
+        for (int i = 0; i < 5; i++)
+        {
+            other.sendOneFrameToGuest();
+            await(other::takeReceived, "frame " + i + " in the good guest after the fault");
+        }
+        proxy.detach(0);
+        await(() -> events.contains("DETACHED 0"), "the broken pair given back");
+        assertEquals(1, agent.queuePairCount());
+        assertTrue(runner.isRunning());
+        assertNull(failure.get());
+    }
+
     private Guest guest(final int index, final boolean withBacking)
     {
         final Guest guest = new Guest(index, withBacking);

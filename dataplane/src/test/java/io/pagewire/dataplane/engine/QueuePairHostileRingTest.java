@@ -7,6 +7,7 @@ import io.pagewire.dataplane.rx.MergeableRxWriter;
 import io.pagewire.dataplane.stats.QueueCounters;
 import io.pagewire.dataplane.tx.TxReader;
 import io.pagewire.dataplane.virtio.DeviceVirtqueue;
+import io.pagewire.dataplane.virtio.QueueError;
 import io.pagewire.dataplane.virtio.VirtioNetHeader;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.status.CountersManager;
@@ -158,5 +159,24 @@ class QueuePairHostileRingTest
         assertEquals(1, counters.txDropsRunt().get());
         assertEquals(1, counters.txPackets().get());
         assertEquals(2, tx.usedIdx());
+    }
+
+    @Test
+    void aBrokenQueueIsCountedByItsCauseOnceItsBreakageIsReported()
+    {
+        pair.enable();
+        rx.rawMakeAvailable(SIZE + 5); // a head out of range
+        pair.deliverToGuest();
+        assertEquals(QueueError.HEAD_OUT_OF_RANGE, rx.device().brokenReason());
+        assertEquals(0, counters.queueErrors(QueueError.HEAD_OUT_OF_RANGE).get(), "not before it is reported");
+        pair.markBreakageReported(true);
+        assertEquals(1, counters.queueErrors(QueueError.HEAD_OUT_OF_RANGE).get());
+        for (final QueueError other : QueueError.values())
+        {
+            if (other != QueueError.HEAD_OUT_OF_RANGE)
+            {
+                assertEquals(0, counters.queueErrors(other).get(), other.name());
+            }
+        }
     }
 }

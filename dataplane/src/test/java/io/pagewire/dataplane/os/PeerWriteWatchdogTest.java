@@ -123,7 +123,8 @@ class PeerWriteWatchdogTest
         {
             final long interruptsBefore = PeerWriteWatchdog.interrupts();
             slot.enter();
-            final long until = System.nanoTime() + 20 * PeerWriteWatchdog.SCAN_PERIOD_NS;
+            // Generous: on a loaded machine the watchdog thread may wait long for a CPU (the loop ends at once).
+            final long until = System.nanoTime() + 10_000_000_000L;
             while (PeerWriteWatchdog.interrupts() == interruptsBefore && System.nanoTime() - until < 0)
             {
                 Thread.sleep(1);
@@ -138,10 +139,18 @@ class PeerWriteWatchdogTest
             }
             final Thread writer = Thread.ofPlatform().start(() ->
             {
-                try (EventFd peer = EventFd.wrap(dup(blockingFd)))
+                // A plain write, not EventFd.wrap: wrapping would set O_NONBLOCK on the open file description the
+                // reader shares, and a read that started after that would return EAGAIN instead of blocking.
+                try (Arena writerArena = Arena.ofConfined())
                 {
                     Thread.sleep(3 * PeerWriteWatchdog.SCAN_PERIOD_NS / 1_000_000);
-                    peer.signal();
+                    final MemorySegment one = writerArena.allocate(ValueLayout.JAVA_LONG);
+                    one.set(ValueLayout.JAVA_LONG, 0, 1L);
+                    final MemorySegment writerState = Libc.callState(writerArena);
+                    if (Libc.write(writerState, blockingFd, one, 8) != 8)
+                    {
+                        throw new AssertionError("write: errno " + Libc.errno(writerState));
+                    }
                 }
                 catch (final InterruptedException e)
                 {

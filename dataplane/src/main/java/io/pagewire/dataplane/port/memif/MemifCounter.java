@@ -2,6 +2,7 @@ package io.pagewire.dataplane.port.memif;
 
 import io.pagewire.dataplane.stats.CounterDescriptor;
 import io.pagewire.dataplane.stats.CounterKey;
+import io.pagewire.dataplane.stats.FrameAccounting;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.agrona.concurrent.status.CountersManager;
 
@@ -25,13 +26,13 @@ public enum MemifCounter implements CounterDescriptor
      * Frames the guest transmitted while the peer was not connected, or while its transmit ring was broken and the
      * disconnect pending, dropped (per queue pair).
      */
-    TX_DROPS_DOWN(304, "nic.memif.tx_drops_down", true),
+    TX_DROPS_DOWN(304, "nic.memif.tx_drops_down", true, FrameAccounting.NIC_TX_DROP),
     /**
      * Frames the guest transmitted that are longer than all of the transmit ring's buffers together (ring size times
      * the buffer size; as server, the lengths the client offered), dropped (per queue pair). Longer than one buffer
      * is not enough: those are chained.
      */
-    TX_DROPS_BUFFER_TOO_SMALL(306, "nic.memif.tx_drops_buffer_too_small", true),
+    TX_DROPS_BUFFER_TOO_SMALL(306, "nic.memif.tx_drops_buffer_too_small", true, FrameAccounting.NIC_TX_DROP),
     /** Connections refused: a second client while one is connected, or the wrong interface id. Control thread. */
     REJECTED(307, "nic.memif.rejected", false),
     /** Client role: connect attempts that failed (no listener yet); retried with backoff. Control thread. */
@@ -40,7 +41,7 @@ public enum MemifCounter implements CounterDescriptor
      * Received frames longer than {@link MemifNicPort#MAX_FRAME_LENGTH} (one descriptor or a chain of them), dropped
      * whole (per queue pair).
      */
-    RX_DROPS_TOO_LONG(309, "nic.memif.rx_drops_too_long", true),
+    RX_DROPS_TOO_LONG(309, "nic.memif.rx_drops_too_long", true, FrameAccounting.NIC_RX_DROP),
     /**
      * Received chains the peer left unfinished (NEXT on the last descriptor it published) for
      * {@link StallWatch#DEADLINE_NS}: each stalled the receive ring behind it, so the peer is reported and disconnected
@@ -57,7 +58,7 @@ public enum MemifCounter implements CounterDescriptor
      * Frames counted in {@link #TX_WAITS_OFFER_TOO_SMALL} that were still waiting after {@link StallWatch#DEADLINE_NS}
      * with the client offering no more, dropped so the guest's queue moves on (per queue pair).
      */
-    TX_DROPS_OFFER_TOO_SMALL(312, "nic.memif.tx_drops_offer_too_small", true),
+    TX_DROPS_OFFER_TOO_SMALL(312, "nic.memif.tx_drops_offer_too_small", true, FrameAccounting.NIC_TX_DROP),
     /**
      * Frames the guest transmitted (counted as sent by the transmit reader) that never reached the peer because it
      * left: committed to its ring but not yet published when control ended the connection, and, as client, published
@@ -65,7 +66,7 @@ public enum MemifCounter implements CounterDescriptor
      * As server the client's consumption is not visible, so frames published to a client that then left count as
      * sent, as on a NIC whose link goes down (per queue pair).
      */
-    TX_DROPS_PEER_LEFT(313, "nic.memif.tx_drops_peer_left", true),
+    TX_DROPS_PEER_LEFT(313, "nic.memif.tx_drops_peer_left", true, FrameAccounting.NIC_TX_DROP),
     /**
      * Server role: clients refused because the regions they added would have made pagewire map more than
      * {@code nic.memif.max_region_mib} of their memory in all. Control thread.
@@ -75,12 +76,29 @@ public enum MemifCounter implements CounterDescriptor
     private final int id;
     private final String label;
     private final boolean perQueue;
+    private final FrameAccounting accounting;
 
     MemifCounter(final int id, final String label, final boolean perQueue)
+    {
+        this(id, label, perQueue, FrameAccounting.NONE);
+    }
+
+    MemifCounter(final int id, final String label, final boolean perQueue, final FrameAccounting accounting)
     {
         this.id = id;
         this.label = label;
         this.perQueue = perQueue;
+        this.accounting = accounting;
+    }
+
+    /**
+     * @return the counter's role in the run summary's frame balance: the transmit drops are frames the transmit
+     *         reader handed to the port (counted as sent by it) that never reached the peer.
+     */
+    @Override
+    public FrameAccounting accounting()
+    {
+        return accounting;
     }
 
     /** @return the counter type id (300..319). */
