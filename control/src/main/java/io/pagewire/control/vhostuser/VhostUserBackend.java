@@ -698,9 +698,13 @@ public final class VhostUserBackend implements AutoCloseable
     {
         // Nothing starts on an agent that still holds an isolated pair: it does not read its commands, and a full
         // command ring would park the control thread in the next attach.
-        if (pair >= maxQueuePairs || running[pair] != null || !featuresSet || memory.regionCount() == 0 ||
-            agentStuck(pair))
+        if (pair >= maxQueuePairs || running[pair] != null || !featuresSet || memory.regionCount() == 0)
         {
+            return;
+        }
+        if (agentStuck(pair))
+        {
+            log("queue pair " + pair + " not started: its dataplane agent still holds a pair it did not give back");
             return;
         }
         if ((ackedProtocolFeatures & PROTOCOL_F_STATUS) != 0 &&

@@ -450,7 +450,9 @@ public final class VhostUserServer implements AutoCloseable
         received = 0;
         announced = 0;
         log("vhost-user: frontend disconnected; queues stopped, memory unmapped");
+        final long loggedBefore = backend.logged();
         backend.close();
+        printBackendLog(loggedBefore); // e.g. a pair isolated while its queues were stopped
         connection.close();
         disconnects++;
         connection = null;
