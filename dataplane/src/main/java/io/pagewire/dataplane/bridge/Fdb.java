@@ -67,8 +67,8 @@ public final class Fdb
     public static final int MAX_PORTS = 1 << 16;
     /** A port with no learn limit. */
     public static final int NO_LIMIT = Integer.MAX_VALUE;
-    /** Largest capacity: {@code 2 × capacity} slots of two words must fit one Java array. */
-    public static final int MAX_CAPACITY = 1 << 28;
+    /** Largest capacity: 16 Mi entries, a 512 MiB table (the default is to be 65536, 2 MiB). */
+    public static final int MAX_CAPACITY = 1 << 24;
 
     /** Bits of a nanosecond clock dropped in a tick: a tick is 2^20 ns ≈ 1.05 ms. */
     static final int TICK_SHIFT = 20;
@@ -114,7 +114,7 @@ public final class Fdb
     }
 
     /**
-     * @param capacity most entries the table holds, a power of two in 2 .. 2^28 (the table has twice as many
+     * @param capacity most entries the table holds, a power of two in 2 .. 2^24 (the table has twice as many
      *                 slots: 65536 entries take 2 MiB).
      * @param ports    port indices are {@code 0 .. ports - 1}; at most {@link #MAX_PORTS}.
      * @param agingNs  an entry not seen for longer than this expires; more than 0.
@@ -391,6 +391,41 @@ public final class Fdb
             }
         }
         return visited;
+    }
+
+    /**
+     * Visits the entries of a bounded range of slots, so a long listing can be spread over several duty cycles
+     * instead of stalling one. An entry learned, moved by a delete or removed between two calls may be listed
+     * twice or missed: a listing, not a snapshot.
+     *
+     * @param nowNs    the clock now, for each entry's age.
+     * @param visitor  called once per entry in the range.
+     * @param fromSlot where to start: 0 for the first call, then what the previous call returned.
+     * @param maxSlots slots to visit in this call, 1 or more.
+     * @return where the next call starts, {@link #slots()} when the walk is over.
+     */
+    public int forEach(final long nowNs, final Visitor visitor, final int fromSlot, final int maxSlots)
+    {
+        final long now = (nowNs >> TICK_SHIFT) & TIME_MASK;
+        final int end = (int)Math.min((long)fromSlot + maxSlots, slotMask + 1L);
+        for (int slot = fromSlot; slot < end; slot++)
+        {
+            final int at = slot << 1;
+            final long word = table[at];
+            if (word != 0)
+            {
+                final long value = table[at + 1];
+                visitor.onEntry(word & MAC_MASK, (int)((word >>> 48) & 0xFFF), (int)(value >>> 48),
+                    ageTicks(now, value) << TICK_SHIFT);
+            }
+        }
+        return end;
+    }
+
+    /** @return slots in the table: {@code 2 × capacity()}. */
+    public int slots()
+    {
+        return slotMask + 1;
     }
 
     /**

@@ -99,8 +99,9 @@ class BridgeAllocationTest
                 " aged, " + fdb.limitHits() + " limit hits, " + fdb.moved() + " moved");
             assertTrue(bridge.unicast() > 1000 && bridge.flooded() > 1000 && egressCopies[0] > FRAMES,
                 "unicast and flooding both ran");
-            assertTrue(bridge.drops(BridgeDecision.MAC_PINNED) > 0 && bridge.drops(BridgeDecision.ACCESS_TAGGED) > 0 &&
-                bridge.drops(BridgeDecision.SAME_PORT) > 0, "drops ran");
+            assertTrue(bridge.drops(BridgeDecision.MAC_PINNED) > 0 &&
+                bridge.drops(BridgeDecision.ACCESS_TAGGED) > 0 && bridge.drops(BridgeDecision.SAME_PORT) > 0,
+                "drops ran");
         }
     }
 }

@@ -189,6 +189,17 @@ class FdbTest
         assertEquals(2, n);
         rows.sort(null);
         assertEquals(List.of("02:00:00:00:00:0a 10 1 40", "02:00:00:00:00:0b 0 3 10"), rows);
+
+        final List<String> chunked = new ArrayList<>();
+        int calls = 0;
+        for (int from = 0; from < fdb.slots(); calls++)
+        {
+            from = fdb.forEach(40 * SECOND, (mac, vlan, port, ageNs) -> chunked.add(EthernetFrame.formatMac(mac) +
+                " " + vlan + " " + port + " " + Math.round(ageNs / 1e9)), from, 5);
+        }
+        chunked.sort(null);
+        assertEquals(rows, chunked, "the same listing in chunks of 5 slots");
+        assertEquals(7, calls, "32 slots, 5 at a time");
     }
 
     @Test
@@ -196,7 +207,7 @@ class FdbTest
     {
         final IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
             () -> new Fdb(1000, 4, AGING, 1));
-        assertEquals("fdb capacity=1000: must be a power of two in 2..268435456", e.getMessage());
+        assertEquals("fdb capacity=1000: must be a power of two in 2..16777216", e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new Fdb(1024, 0, AGING, 1));
         assertThrows(IllegalArgumentException.class, () -> new Fdb(1024, 4, 0, 1));
         assertThrows(IllegalArgumentException.class, () -> new Fdb(1024, 4, AGING, 1).macLimit(1, -1));
