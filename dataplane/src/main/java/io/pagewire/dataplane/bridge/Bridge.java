@@ -169,6 +169,12 @@ public final class Bridge
         return policy.length;
     }
 
+    /** @return a decision object large enough for this bridge (one per thread that calls {@link #decide}). */
+    public BridgeDecision newDecision()
+    {
+        return new BridgeDecision(policy.length);
+    }
+
     /**
      * Ages the fdb by a bounded number of slots ({@link Fdb#age}); the agent calls it once per duty cycle.
      *
@@ -186,7 +192,7 @@ public final class Bridge
      * @param frame       host address of the frame (destination MAC first), readable for its whole length.
      * @param frameLength its length in bytes.
      * @param nowNs       the clock now (read once per duty cycle).
-     * @param decision    filled with the egress ports and edits, or the drop reason.
+     * @param decision    filled with the egress ports and edits, or the drop reason ({@link #newDecision()}).
      * @return the number of egress ports, 0 if the frame goes nowhere ({@link BridgeDecision#reason()} says why).
      */
     public int decide(

@@ -20,6 +20,10 @@ import org.agrona.UnsafeApi;
  * contiguous destination; {@link #copyRange} writes any byte range of the output, so a writer that scatters a frame
  * over several buffers (a guest's merged receive buffers) applies the edit buffer by buffer.
  * <p>
+ * A frame with an offload in its virtio-net header (virtio 1.2 §5.1.6.2: {@code csum_start}, {@code hdr_len}
+ * count from the frame's first byte) needs those offsets moved by {@link #lengthChange} when it is pushed or popped;
+ * the header is the port's, not the bridge's, so the writer adjusts it.
+ * <p>
  * A shortened frame is not padded: frames between a host's ports carry no FCS and no minimum length (virtio-net has
  * none; a NIC or the kernel pads on the wire), as the Linux bridge does when it pops a tag.
  */

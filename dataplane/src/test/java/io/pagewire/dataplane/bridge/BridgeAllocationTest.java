@@ -65,7 +65,7 @@ class BridgeAllocationTest
                 address[i] = frame.address();
             }
             final MemorySegment out = frames.allocate(2048);
-            final BridgeDecision decision = new BridgeDecision(8);
+            final BridgeDecision decision = bridge.newDecision();
             final long[] now = {0};
             final long[] egressCopies = {0};
 
