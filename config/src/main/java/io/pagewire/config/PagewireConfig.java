@@ -271,12 +271,14 @@ public record PagewireConfig(
             "[port.NAME] tables, one per bridge port. Without any (as here), the guest.* and nic.* keys are the " +
             "bridge: a patch of the port \"guest\" and the port \"nic\". With any, the bridge has exactly those " +
             "ports and every guest.* and nic.* key must stay at its default.",
-            "NAME: " + StringRule.PORT_NAME_RULE + ".",
-            "Every port: " + keyList(PortKey.values(), null) + ". --set port.NAME.KEY=VALUE sets a key as for the " +
-            "others (a port needs a type, from the file or --set)."));
+            "NAME: " + StringRule.PORT_NAME_RULE + ". --set port.NAME.KEY=VALUE sets a port's key as for the " +
+            "others; a port needs a type, from the file or --set.",
+            "The keys of every port:"));
+        text.addAll(keyList(null));
         for (final PortType type : PortType.values())
         {
-            text.add(type.configName() + ": " + keyList(PortKey.values(), type) + ".");
+            text.add("The keys of type = \"" + type.configName() + "\":");
+            text.addAll(keyList(type));
         }
         for (final String line : text)
         {
@@ -298,18 +300,19 @@ public record PagewireConfig(
         return out.toString();
     }
 
-    private static String keyList(final PortKey[] keys, final PortType type)
+    private static List<String> keyList(final PortType type)
     {
         final List<String> described = new ArrayList<>();
-        for (final PortKey key : keys)
+        for (final PortKey key : PortKey.values())
         {
             if (type == null ? key.common() : key.types().contains(type) && !key.common())
             {
-                described.add(key.key() + " (" + (key.required() ? "required, " : "") + key.rule() +
-                    (key.defaultValue() == null ? "" : ", default " + ConfigKey.format(key.defaultValue())) + ")");
+                described.add("  " + key.key() + " (" + (key.required() ? "required, " : "") + key.rule() +
+                    (key.defaultValue() == null ? "" : ", default " + ConfigKey.format(key.defaultValue())) + "): " +
+                    key.description());
             }
         }
-        return String.join("; ", described);
+        return described;
     }
 
     /**

@@ -85,7 +85,8 @@ public enum PortKey
         "As nic.memif.max_region_mib."),
 
     /** Ring size. */
-    RING_SIZE("ring_size", EnumSet.of(MEMIF, SHM), ConfigKey.NIC_RING_SIZE, false, "As nic.ring.size."),
+    RING_SIZE("ring_size", EnumSet.of(MEMIF, SHM), ConfigKey.NIC_RING_SIZE, false,
+        "As nic.ring.size; at most 16384 for memif."),
 
     /** Slot size. */
     SLOT_SIZE("slot_size", EnumSet.of(MEMIF, SHM), ConfigKey.NIC_SLOT_SIZE, false, "As nic.slot_size."),
