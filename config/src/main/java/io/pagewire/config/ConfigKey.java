@@ -613,10 +613,9 @@ public enum ConfigKey
                 {
                     for (final Object item : list)
                     {
-                        // An item beyond int is kept as one that no int rule accepts, for the rule's message.
-                        if (item instanceof final Long number)
+                        if (item instanceof final Long number && number == number.intValue())
                         {
-                            items.add(number == number.intValue() ? number.intValue() : Integer.MIN_VALUE);
+                            items.add(number.intValue());
                         }
                         else
                         {
@@ -626,7 +625,7 @@ public enum ConfigKey
                 }
                 if (!integers)
                 {
-                    problems.add(name + "=" + written + ": must be a list of integers");
+                    problems.add(name + "=" + written + ": must be a list of integers " + intRule.description());
                     return null;
                 }
                 return List.copyOf(items);

@@ -203,8 +203,8 @@ final class ConfigLoader
                 {
                     final String written = overrides.containsKey(key) ?
                         overrides.get(key) : TomlWriter.literal(file.get(key));
-                    problems.add(key.fullKey(name) + "=" + written + ": not a key of a " +
-                        ((PortType)type).configName() + " port (a key of " + key.typeNames() + " ports)");
+                    problems.add(key.fullKey(name) + "=" + written + ": not a key of " + PortKey.TYPE.fullKey(name) +
+                        "=" + ((PortType)type).configName() + " (only for type " + key.typeNames() + ")");
                     continue;
                 }
                 final Object value = portValue(name, key, file, overrides, problems);
@@ -219,8 +219,8 @@ final class ConfigLoader
                 {
                     if (key.required() && !file.containsKey(key) && !overrides.containsKey(key))
                     {
-                        problems.add(key.fullKey(name) + ": required for a " + ((PortType)type).configName() +
-                            " port (" + key.rule() + ")");
+                        problems.add(key.fullKey(name) + ": required when " + PortKey.TYPE.fullKey(name) + "=" +
+                            ((PortType)type).configName() + " (" + key.rule() + ")");
                     }
                     else if (!key.common() && key.defaultValue() != null)
                     {

@@ -336,11 +336,11 @@ public enum PortKey
     }
 
     /**
-     * @return the types that have this key, for a message: {@code vhost-user and memif}.
+     * @return the types that have this key, for a message: {@code vhost-user, memif}.
      */
     String typeNames()
     {
         return Arrays.stream(PortType.values()).filter(types::contains).map(PortType::configName)
-            .collect(Collectors.joining(" and "));
+            .collect(Collectors.joining(", "));
     }
 }
