@@ -25,6 +25,9 @@ import java.util.stream.Collectors;
  * {@code PagewireConfig.fromValues}/{@code values}. Adding a table: add its record, a component of
  * {@link PagewireConfig} and a parameter of {@code PagewireConfig.values}; keys print in registry order, so a table's
  * keys stay together.
+ * <p>
+ * The keys of the {@code [port.NAME]} tables, which repeat per port, are in {@link PortKey}; those that mirror a key
+ * here take their type, default and rule from it.
  */
 public enum ConfigKey
 {
