@@ -583,7 +583,8 @@ public enum ConfigKey
             }
             case ENUM ->
             {
-                final String choiceNames = choices.stream().map(ConfigEnum::configName).collect(Collectors.joining("|"));
+                final String choiceNames =
+                    choices.stream().map(ConfigEnum::configName).collect(Collectors.joining("|"));
                 if (value instanceof final String text)
                 {
                     for (final ConfigEnum choice : choices)

@@ -325,9 +325,12 @@ public record PagewireConfig(
     }
 
     /**
-     * @return dotted key → value for every key, in registry order: {@link Integer}, {@link Boolean}, {@link String},
-     * or for enum keys the {@link String} config name, so that the map can be printed or written as JSON as it is.
-     * {@code rx.mode} is the mode in effect, never {@code auto}. Unmodifiable.
+     * @return dotted key → value for every key, in registry order, then each port table's keys as
+     * {@code port.NAME.KEY} in {@link PortKey} order ({@code type}, the common keys that have a value, the keys of its
+     * type): {@link Integer}, {@link Boolean}, {@link String}, a {@link List} of {@link Integer} ({@code trunk}), or
+     * for enum keys the {@link String} config name, so that the map can be printed or written as JSON as it is.
+     * {@code rx.mode} is the mode in effect, never {@code auto}; {@code bridge.mode} is {@code patch} for the
+     * single-guest shorthand. Unmodifiable.
      */
     public SequencedMap<String, Object> toMap()
     {

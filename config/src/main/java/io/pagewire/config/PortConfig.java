@@ -239,8 +239,8 @@ public record PortConfig(
      * @param rxBufferSizing  {@code rx.buffer_sizing}.
      * @param tx              {@code tx}.
      */
-    public record Embedded(int napiBudget, int wakeupLatencyNs, int refillBatch, BufferSizing rxBufferSizing, GuestTx tx)
-        implements Settings
+    public record Embedded(
+        int napiBudget, int wakeupLatencyNs, int refillBatch, BufferSizing rxBufferSizing, GuestTx tx) implements Settings
     {
         /**
          * Checks only for null.
@@ -260,8 +260,8 @@ public record PortConfig(
 
     /**
      * @param bridge the bridge, whose {@code mac_limit} a port without its own is given.
-     * @return the port's keys with their values: {@code type}, then the keys of its type, then each common key that
-     * has a value ({@code mac_limit} only when it differs from the bridge's), in registry order.
+     * @return the port's keys with their values in {@link PortKey} order: {@code type}, each common key that has a
+     * value ({@code mac_limit} only when it differs from the bridge's), then every key of its type.
      */
     Map<PortKey, Object> values(final BridgeConfig bridge)
     {

@@ -53,7 +53,7 @@ public enum PortKey
         ConfigKey.BRIDGE_MAC_LIMIT.intRule(), null, List.of(), null, false,
         "Addresses this port may have learned at once; default bridge.mac_limit; 0 = no limit."),
 
-    /** Dataplane agent pinning. */
+    /** Dataplane agent pinning: 15 at most as dataplane.agents is at most 16; a cross rule holds it below that. */
     AGENT("agent", EnumSet.allOf(PortType.class), ConfigKey.Type.INTEGER,
         IntRule.range(0, 15), null, List.of(), null, false,
         "The dataplane agent (0..dataplane.agents - 1) that polls this port's receive queues; default round robin."),

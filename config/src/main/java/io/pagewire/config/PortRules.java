@@ -39,9 +39,9 @@ final class PortRules
     }
 
     /**
-     * @param ports   port name → its typed values in registry order (keys of its type that were not written at their
-     *                defaults; {@code mac_limit} absent when it is the bridge's), in declaration order; a port whose
-     *                type is not known has no {@code type}.
+     * @param ports   port name → its typed values (every key of its type, defaults filled in; the common keys that
+     *                have a value, {@code mac_limit} absent when it is the bridge's), ports in declaration order; a
+     *                port whose type is unknown has no {@code type}, and a key whose value failed to type is absent.
      * @param globals the values of the {@link ConfigKey} registry.
      * @param problems where violations are added.
      */
@@ -146,7 +146,8 @@ final class PortRules
         }
         else if (!values.containsKey(PATCH) && modeValid && mode == BridgeMode.PATCH)
         {
-            problems.add(PATCH.fullKey(name) + ": required when bridge.mode=patch (ports are cross-connected in pairs)");
+            problems.add(PATCH.fullKey(name) +
+                ": required when bridge.mode=patch (ports are cross-connected in pairs)");
         }
 
         if (valid.contains(AGENT) && ConfigKey.DATAPLANE_AGENTS.validIn(globals) &&

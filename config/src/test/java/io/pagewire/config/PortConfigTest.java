@@ -111,7 +111,8 @@ class PortConfigTest
                 PortConfig.NO_VLAN, List.of(), "", 64, PortConfig.ROUND_ROBIN, ""),
             new PortConfig("ring", PortType.SHM, new PortConfig.Shm(2, 64, 4096),
                 PortConfig.NO_VLAN, List.of(), "", 64, PortConfig.ROUND_ROBIN, ""),
-            new PortConfig("emb", PortType.EMBEDDED, new PortConfig.Embedded(128, 5000, 16, BufferSizing.EWMA, GuestTx.OFF),
+            new PortConfig("emb", PortType.EMBEDDED,
+                new PortConfig.Embedded(128, 5000, 16, BufferSizing.EWMA, GuestTx.OFF),
                 PortConfig.NO_VLAN, List.of(), "", 64, PortConfig.ROUND_ROBIN, "")),
             config.ports());
         assertEquals(config.portTables(), config.ports());

@@ -134,7 +134,8 @@ class PortRulesTest
             "port.a.patch=\"b\": only with bridge.mode=patch",
             "port.b.socket=\"/s\": already the socket of port a"),
             problemsOf("port.a.type=vhost-user", "port.a.socket=/s", "port.a.vlan=5000", "port.a.patch=b",
-                "port.b.type=vhost-user", "port.b.socket=/s", "port.b.sockt=/t", "port.c.vlan=1", "nic.ring.size=4096"));
+                "port.b.type=vhost-user", "port.b.socket=/s", "port.b.sockt=/t", "port.c.vlan=1",
+                "nic.ring.size=4096"));
     }
 
     @Test

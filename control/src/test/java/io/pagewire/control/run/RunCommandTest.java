@@ -133,8 +133,8 @@ class RunCommandTest
     @Test
     void portTablesAreRefusedNamingTheMissingStepBeforeAnythingStarts()
     {
-        assertEquals(2, run("--set", "port.a.type=shm", "--set", "port.b.type=embedded", "--dir", temp.resolve("run").toString(),
-            "--duration", "1s"));
+        assertEquals(2, run("--set", "port.a.type=shm", "--set", "port.b.type=embedded",
+            "--dir", temp.resolve("run").toString(), "--duration", "1s"));
         assertEquals("pagewire: config error: [port.NAME] tables (a, b) are checked by `pagewire config --check` " +
             "but `pagewire run` does not run a multi-port bridge yet (wiring ports into the dataplane is the next " +
             "step of issue 13); run one guest with the guest.* and nic.* keys instead" + System.lineSeparator(),
