@@ -60,7 +60,8 @@ import java.util.Objects;
 import java.util.SequencedMap;
 
 /**
- * A complete, validated pagewire configuration: one record per table of the config file.
+ * A complete, validated pagewire configuration: one record per table of the config file, and one {@link PortConfig}
+ * per {@code [port.NAME]} table; {@link #ports()} is the bridge's effective list of ports.
  * <p>
  * Every instance is valid: the constructor checks the values against every rule of the {@link ConfigKey} registry
  * and throws a {@link ConfigException} listing all violations. A configuration is read in one place,
