@@ -36,8 +36,9 @@ public final class ConfigException extends RuntimeException
 
     /**
      * @return the problems in the order they were found: the file (syntax, then unknown keys), the overrides
-     * (malformed or unknown keys), values of the wrong type, values breaking their key's rule, then cross-key rules,
-     * each group in registry order; never empty, unmodifiable.
+     * (malformed or unknown keys), values of the wrong type, port tables' types, keys and required keys, values
+     * breaking their key's rule, then cross-key rules, then the port tables' rules ({@code PortRules}), each group in
+     * registry order; never empty, unmodifiable.
      */
     public List<String> problems()
     {

@@ -25,6 +25,9 @@ import java.util.stream.Collectors;
  * {@code PagewireConfig.fromValues}/{@code values}. Adding a table: add its record, a component of
  * {@link PagewireConfig} and a parameter of {@code PagewireConfig.values}; keys print in registry order, so a table's
  * keys stay together.
+ * <p>
+ * The keys of the {@code [port.NAME]} tables, which repeat per port, are in {@link PortKey}; those that mirror a key
+ * here take their type, default and rule from it.
  */
 public enum ConfigKey
 {
@@ -231,7 +234,28 @@ public enum ConfigKey
 
     /** What the guest sends on its TX queue. */
     GUEST_TX("guest.tx", GuestTx.ECHO,
-        "echo = the guest sends every frame it receives back out on its TX queue; off = it sends nothing.");
+        "echo = the guest sends every frame it receives back out on its TX queue; off = it sends nothing."),
+
+    /** How the bridge moves frames between its ports. */
+    BRIDGE_MODE("bridge.mode", BridgeMode.LEARNING,
+        "learning = learn (source MAC, VLAN) -> port from every frame, send known unicast to its port, flood the " +
+        "rest to the VLAN's other ports; patch = ports cross-connected in pairs (port.NAME.patch), no lookup. " +
+        "Applies to the [port.NAME] tables; without any, the guest.* and nic.* keys are a patch of one guest port " +
+        "and one NIC port, today's wiring, whatever this key says."),
+
+    /** Aging of learned addresses. */
+    BRIDGE_AGING_S("bridge.aging_s", 300, IntRule.range(1, 86400),
+        "Seconds a learned address lives without a frame from it (OVS mac-aging-time, 802.1Q's default 300)."),
+
+    /** Forwarding database capacity. */
+    BRIDGE_FDB_SIZE("bridge.fdb_size", 65536, IntRule.powerOfTwo(256, 1 << 24),
+        "Entries of the forwarding database (MAC, VLAN -> port), a fixed-size table allocated once."),
+
+    /** Default per-port learn limit. */
+    BRIDGE_MAC_LIMIT("bridge.mac_limit", 4096, IntRule.range(0, 1 << 24),
+        "Addresses one port may have learned at once unless it sets port.NAME.mac_limit; more are not learned " +
+        "(counted). 4096 = bridge.fdb_size / 16 by default: a VM with containers or a nested bridge stays far " +
+        "below, and a port spraying random source MACs cannot flush the others' entries. 0 = no limit.");
 
     /**
      * Rules relating keys, each reported against its subject key.
@@ -242,6 +266,8 @@ public enum ConfigKey
      * Each dataplane agent serves at least one queue pair, and the embedded guest model drives a single queue pair.
      * Rules about a mode read the mode the run will use ({@link #rxMode}), so that {@code rx.mode=auto} is held to
      * the rules of what it resolves to; {@code auto} never resolves to mergeable without {@code features.mrg_rxbuf}.
+     * The rules marked {@link CrossKeyRule#shorthandOnly()} measure the single-guest shorthand's guest and NIC; with
+     * {@code [port.NAME]} tables {@link PortRules} measures the ports instead.
      */
     static final List<CrossKeyRule> CROSS_KEY_RULES = List.of(
         new CrossKeyRule(RX_MODE, List.of(FEATURES_MRG_RXBUF),
@@ -265,7 +291,7 @@ public enum ConfigKey
         new CrossKeyRule(DATAPLANE_AGENTS, List.of(GUEST_QUEUE_PAIRS),
             "at most guest.queue_pairs",
             v -> (int)v.get(DATAPLANE_AGENTS) > (int)v.get(GUEST_QUEUE_PAIRS) ?
-                "must be at most guest.queue_pairs = " + v.get(GUEST_QUEUE_PAIRS) : null),
+                "must be at most guest.queue_pairs = " + v.get(GUEST_QUEUE_PAIRS) : null).onlyForShorthand(),
         new CrossKeyRule(TRAFFIC_FRAME_SIZE, List.of(NIC_SLOT_SIZE),
             "at most nic.slot_size - " + NicConfig.SLOT_HEADER_BYTES,
             v ->
@@ -273,7 +299,7 @@ public enum ConfigKey
                 final int maxFrameSize = (int)v.get(NIC_SLOT_SIZE) - NicConfig.SLOT_HEADER_BYTES;
                 return (int)v.get(TRAFFIC_FRAME_SIZE) > maxFrameSize ?
                     "must be at most nic.slot_size - " + NicConfig.SLOT_HEADER_BYTES + " = " + maxFrameSize : null;
-            }),
+            }).onlyForShorthand(),
         new CrossKeyRule(NIC_RING_SIZE, List.of(NIC_TYPE),
             "at most 16384 when nic.type=memif",
             v -> v.get(NIC_TYPE) == NicType.MEMIF && (int)v.get(NIC_RING_SIZE) > NicConfig.MEMIF_MAX_RING_SIZE ?
@@ -300,7 +326,11 @@ public enum ConfigKey
         new CrossKeyRule(GUEST_RX_BUFFER_SIZING, List.of(RX_MODE, FEATURES_MRG_RXBUF, FEATURES_GUEST_TSO),
             "ewma requires rx.mode=mergeable",
             v -> v.get(GUEST_RX_BUFFER_SIZING) == BufferSizing.EWMA && rxMode(v) != RxMode.MERGEABLE ?
-                "requires rx.mode=mergeable" + autoNote(v) : null));
+                "requires rx.mode=mergeable" + autoNote(v) : null),
+        new CrossKeyRule(BRIDGE_MAC_LIMIT, List.of(BRIDGE_FDB_SIZE),
+            "at most bridge.fdb_size",
+            v -> (int)v.get(BRIDGE_MAC_LIMIT) > (int)v.get(BRIDGE_FDB_SIZE) ?
+                "must be at most bridge.fdb_size = " + v.get(BRIDGE_FDB_SIZE) : null));
 
     private static final Map<String, ConfigKey> BY_KEY = new HashMap<>();
 
@@ -324,7 +354,12 @@ public enum ConfigKey
         /** A {@link ConfigEnum} constant; TOML string holding its {@link ConfigEnum#configName()}. */
         ENUM,
         /** A Java {@link String}; TOML basic or literal string. */
-        STRING
+        STRING,
+        /**
+         * An unmodifiable {@link List} of {@link Integer}; a TOML array of integers, or on the command line also
+         * {@code 10,20,30}. Only port keys ({@link PortKey#TRUNK}) have this type.
+         */
+        INTEGER_LIST
     }
 
     private final String key;
@@ -400,6 +435,30 @@ public enum ConfigKey
     }
 
     /**
+     * @return the rule of an integer key, else null.
+     */
+    IntRule intRule()
+    {
+        return intRule;
+    }
+
+    /**
+     * @return the rule of a string key, else null.
+     */
+    StringRule stringRule()
+    {
+        return stringRule;
+    }
+
+    /**
+     * @return an enum key's constants, else empty.
+     */
+    List<ConfigEnum> choices()
+    {
+        return choices;
+    }
+
+    /**
      * @return the one-line description shown in the default file.
      */
     public String description()
@@ -420,6 +479,7 @@ public enum ConfigKey
             case BOOLEAN -> "true or false";
             case ENUM -> "one of " + choiceNames();
             case STRING -> stringRule.description();
+            case INTEGER_LIST -> throw new IllegalStateException(key);
         });
         for (final CrossKeyRule rule : CROSS_KEY_RULES)
         {
@@ -474,19 +534,40 @@ public enum ConfigKey
      */
     Object convert(final Object value, final String written, final List<String> problems)
     {
+        return convert(key, type, intRule, choices, value, written, problems);
+    }
+
+    /**
+     * Types a value for a key of this registry or of {@link PortKey}: the one place value types are checked.
+     *
+     * @param name    the key as named in messages, e.g. {@code dataplane.burst} or {@code port.vm1.vlan}.
+     * @param type    the key's type.
+     * @param intRule the rule an integer beyond the int range is reported by, or null for non-integer types.
+     * @param choices an enum key's constants.
+     * @see #convert(Object, String, List)
+     */
+    static Object convert(
+        final String name,
+        final Type type,
+        final IntRule intRule,
+        final List<ConfigEnum> choices,
+        final Object value,
+        final String written,
+        final List<String> problems)
+    {
         switch (type)
         {
             case INTEGER ->
             {
                 if (!(value instanceof final Long number))
                 {
-                    problems.add(key + "=" + written + ": must be an integer");
+                    problems.add(name + "=" + written + ": must be an integer");
                     return null;
                 }
                 // Values beyond int fail every int rule; report them by that rule here, before narrowing.
                 if (number != number.intValue())
                 {
-                    problems.add(key + "=" + number + ": " + intRule.violation(number));
+                    problems.add(name + "=" + number + ": " + intRule.violation(number));
                     return null;
                 }
                 return number.intValue();
@@ -495,36 +576,63 @@ public enum ConfigKey
             {
                 if (!(value instanceof Boolean))
                 {
-                    problems.add(key + "=" + written + ": must be true or false");
+                    problems.add(name + "=" + written + ": must be true or false");
                     return null;
                 }
                 return value;
             }
             case ENUM ->
             {
-                if (value instanceof final String name)
+                final String choiceNames =
+                    choices.stream().map(ConfigEnum::configName).collect(Collectors.joining("|"));
+                if (value instanceof final String text)
                 {
                     for (final ConfigEnum choice : choices)
                     {
-                        if (choice.configName().equals(name))
+                        if (choice.configName().equals(text))
                         {
                             return choice;
                         }
                     }
-                    problems.add(key + "=" + name + ": must be one of " + choiceNames());
+                    problems.add(name + "=" + text + ": must be one of " + choiceNames);
                     return null;
                 }
-                problems.add(key + "=" + written + ": must be one of " + choiceNames());
+                problems.add(name + "=" + written + ": must be one of " + choiceNames);
                 return null;
             }
             case STRING ->
             {
                 if (!(value instanceof String))
                 {
-                    problems.add(key + "=" + written + ": must be a string");
+                    problems.add(name + "=" + written + ": must be a string");
                     return null;
                 }
                 return value;
+            }
+            case INTEGER_LIST ->
+            {
+                final List<Integer> items = new ArrayList<>();
+                boolean integers = value instanceof List<?>;
+                if (value instanceof final List<?> list)
+                {
+                    for (final Object item : list)
+                    {
+                        if (item instanceof final Long number && number == number.intValue())
+                        {
+                            items.add(number.intValue());
+                        }
+                        else
+                        {
+                            integers = false;
+                        }
+                    }
+                }
+                if (!integers)
+                {
+                    problems.add(name + "=" + written + ": must be a list of integers " + intRule.description());
+                    return null;
+                }
+                return List.copyOf(items);
             }
             default -> throw new IllegalStateException(type.name());
         }
@@ -540,9 +648,26 @@ public enum ConfigKey
      */
     Object convertText(final String text, final List<String> problems)
     {
+        return convertText(key, type, intRule, choices, text, problems);
+    }
+
+    /**
+     * {@link #convertText(String, List)} for a key of this registry or of {@link PortKey}; an integer list may also be
+     * written without brackets, {@code 10,20,30}.
+     */
+    static Object convertText(
+        final String name,
+        final Type type,
+        final IntRule intRule,
+        final List<ConfigEnum> choices,
+        final String text,
+        final List<String> problems)
+    {
         final boolean bareName = (type == Type.ENUM || type == Type.STRING) &&
             !text.startsWith("\"") && !text.startsWith("'");
-        return convert(bareName ? text : TomlReader.parseValue(text), text, problems);
+        final boolean bareList = type == Type.INTEGER_LIST && !text.startsWith("[");
+        final Object value = bareName ? text : TomlReader.parseValue(bareList ? "[" + text + "]" : text);
+        return convert(name, type, intRule, choices, value, text, problems);
     }
 
     /**
@@ -569,6 +694,17 @@ public enum ConfigKey
      */
     static void validate(final Map<ConfigKey, Object> values, final List<String> problems)
     {
+        validate(values, false, problems);
+    }
+
+    /**
+     * {@link #validate(Map, List)}, leaving out the rules about the single-guest shorthand when ports are given as
+     * tables.
+     *
+     * @param portTables true when the configuration has {@code [port.NAME]} tables.
+     */
+    static void validate(final Map<ConfigKey, Object> values, final boolean portTables, final List<String> problems)
+    {
         final Set<ConfigKey> valid = EnumSet.noneOf(ConfigKey.class);
         for (final ConfigKey key : values())
         {
@@ -590,7 +726,8 @@ public enum ConfigKey
         final Map<ConfigKey, Object> readOnly = Collections.unmodifiableMap(values);
         for (final CrossKeyRule rule : CROSS_KEY_RULES)
         {
-            if (valid.contains(rule.subject()) && valid.containsAll(rule.reads()))
+            if (valid.contains(rule.subject()) && valid.containsAll(rule.reads()) &&
+                !(portTables && rule.shorthandOnly()))
             {
                 final String violation = rule.violation(readOnly);
                 if (violation != null)
@@ -599,6 +736,15 @@ public enum ConfigKey
                 }
             }
         }
+    }
+
+    /**
+     * @return true when {@code values} holds this key with a value that satisfies its own rule.
+     */
+    boolean validIn(final Map<ConfigKey, Object> values)
+    {
+        final Object value = values.get(this);
+        return value != null && violation(value) == null;
     }
 
     /**
@@ -612,13 +758,14 @@ public enum ConfigKey
             case INTEGER -> intRule.violation((Integer)value);
             case STRING -> stringRule.violation((String)value);
             case BOOLEAN, ENUM -> null;
+            case INTEGER_LIST -> throw new IllegalStateException(key);
         };
     }
 
     /**
      * @return {@code rx.mode} as the run will use it: {@code auto} resolved from the offered features.
      */
-    private static RxMode rxMode(final Map<ConfigKey, Object> values)
+    static RxMode rxMode(final Map<ConfigKey, Object> values)
     {
         return ((RxMode)values.get(RX_MODE))
             .resolve((Boolean)values.get(FEATURES_MRG_RXBUF), (Boolean)values.get(FEATURES_GUEST_TSO));

@@ -32,7 +32,8 @@ public final class ConfigTool
 
           --print-defaults   print the default config file: every key with its default, description and rule
           --check FILE       validate FILE with the overrides applied after it, then print the effective config
-          --set KEY=VALUE    override one key, the value typed by the key (repeatable)
+          --set KEY=VALUE    override one key, the value typed by the key (repeatable); port keys are
+                             port.NAME.KEY=VALUE
           --help             print this help
 
         Exit status: 0 when the config is valid, 2 on any config or argument error (listed on stderr).

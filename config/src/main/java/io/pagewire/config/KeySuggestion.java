@@ -22,6 +22,30 @@ final class KeySuggestion
     }
 
     /**
+     * @param portName the port the key was written for.
+     * @param unknown  a key inside a port table that is not a {@link PortKey}.
+     * @return {@code port.NAME.<key>: unknown port key}, with the nearest port key when one is close enough.
+     */
+    static String unknownPortKeyProblem(final String portName, final String unknown)
+    {
+        final String prefix = PortKey.TABLE + "." + portName + ".";
+        final String wanted = unknown.toLowerCase(Locale.ROOT);
+        PortKey best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (final PortKey key : PortKey.values())
+        {
+            final int distance = distance(wanted, key.key());
+            if (distance < bestDistance)
+            {
+                best = key;
+                bestDistance = distance;
+            }
+        }
+        final boolean close = best != null && bestDistance <= Math.max(2, wanted.length() / 4);
+        return prefix + unknown + ": unknown port key" + (close ? " (did you mean " + prefix + best.key() + "?)" : "");
+    }
+
+    /**
      * Tries, in order: a key that ends with the unknown one at a dot (the table was left out: {@code rx.size}), the
      * key at the smallest edit distance if that is small for the length (typos), then a key that starts with it
      * (a table or a truncated name: {@code virtqueue}, {@code dataplane.idle}).

@@ -1,5 +1,9 @@
 package io.pagewire.config;
 
+import static io.pagewire.config.ConfigKey.BRIDGE_AGING_S;
+import static io.pagewire.config.ConfigKey.BRIDGE_FDB_SIZE;
+import static io.pagewire.config.ConfigKey.BRIDGE_MAC_LIMIT;
+import static io.pagewire.config.ConfigKey.BRIDGE_MODE;
 import static io.pagewire.config.ConfigKey.DATAPLANE_AGENTS;
 import static io.pagewire.config.ConfigKey.DATAPLANE_BURST;
 import static io.pagewire.config.ConfigKey.DATAPLANE_CPU;
@@ -56,7 +60,8 @@ import java.util.Objects;
 import java.util.SequencedMap;
 
 /**
- * A complete, validated pagewire configuration: one record per table of the config file.
+ * A complete, validated pagewire configuration: one record per table of the config file, and one {@link PortConfig}
+ * per {@code [port.NAME]} table; {@link #ports()} is the bridge's effective list of ports.
  * <p>
  * Every instance is valid: the constructor checks the values against every rule of the {@link ConfigKey} registry
  * and throws a {@link ConfigException} listing all violations. A configuration is read in one place,
@@ -69,6 +74,10 @@ import java.util.SequencedMap;
  * @param features  table {@code [features]}.
  * @param traffic   table {@code [traffic]}.
  * @param guest     table {@code [guest]}.
+ * @param bridge     table {@code [bridge]}; its mode is {@link BridgeMode#PATCH} when {@code portTables} is empty: the
+ *                   single-guest shorthand is a patch of its two ports, today's wiring.
+ * @param portTables the {@code [port.NAME]} tables in the order they were given; empty for the single-guest
+ *                   shorthand. {@link #ports()} is the effective list either way.
  */
 public record PagewireConfig(
     VirtqueueConfig virtqueue,
@@ -77,7 +86,9 @@ public record PagewireConfig(
     DataplaneConfig dataplane,
     FeaturesConfig features,
     TrafficConfig traffic,
-    GuestConfig guest)
+    GuestConfig guest,
+    BridgeConfig bridge,
+    List<PortConfig> portTables)
 {
     private static final String DEFAULT_FILE_PREAMBLE = """
         # pagewire configuration (TOML).
@@ -105,14 +116,96 @@ public record PagewireConfig(
         Objects.requireNonNull(features, "features");
         Objects.requireNonNull(traffic, "traffic");
         Objects.requireNonNull(guest, "guest");
+        Objects.requireNonNull(bridge, "bridge");
+        portTables = List.copyOf(portTables);
         // The one place rx.mode=auto is resolved: every configuration, loaded or built, passes through here.
         rx = rx.resolve(features);
+        // Likewise the shorthand's bridge: its guest and NIC are patched to each other, as before there were bridges.
+        if (portTables.isEmpty())
+        {
+            bridge = bridge.withMode(BridgeMode.PATCH);
+        }
         final List<String> problems = new ArrayList<>();
-        ConfigKey.validate(values(virtqueue, rx, nic, dataplane, features, traffic, guest), problems);
+        final Map<ConfigKey, Object> values = values(virtqueue, rx, nic, dataplane, features, traffic, guest, bridge);
+        ConfigKey.validate(values, !portTables.isEmpty(), problems);
+        if (!portTables.isEmpty())
+        {
+            final SequencedMap<String, Map<PortKey, Object>> ports = new LinkedHashMap<>();
+            for (final PortConfig port : portTables)
+            {
+                if (ports.putIfAbsent(port.name(), port.values(bridge)) != null)
+                {
+                    problems.add(PortKey.TABLE + "." + port.name() + ": two ports of this name");
+                }
+            }
+            PortRules.validate(ports, values, problems);
+        }
         if (!problems.isEmpty())
         {
             throw new ConfigException(problems);
         }
+    }
+
+    /**
+     * The single-guest configuration, as before bridges: {@code [bridge]} at its defaults, no port tables.
+     */
+    public PagewireConfig(
+        final VirtqueueConfig virtqueue,
+        final RxConfig rx,
+        final NicConfig nic,
+        final DataplaneConfig dataplane,
+        final FeaturesConfig features,
+        final TrafficConfig traffic,
+        final GuestConfig guest)
+    {
+        this(virtqueue, rx, nic, dataplane, features, traffic, guest, bridgeFromValues(ConfigKey.defaultValues()),
+            List.of());
+    }
+
+    /**
+     * The bridge's ports: the {@code [port.NAME]} tables when there are any, else the single-guest shorthand's two
+     * ports, patched to each other: {@value PortConfig#SHORTHAND_GUEST} (embedded or vhost-user, from
+     * {@code guest.*}) and {@value PortConfig#SHORTHAND_NIC} (from {@code nic.*}, with {@code guest.queue_pairs}
+     * queue pairs where the NIC type has them, as each queue pair has its own NIC queue).
+     *
+     * @return the effective ports, in order; unmodifiable.
+     */
+    public List<PortConfig> ports()
+    {
+        if (!portTables.isEmpty())
+        {
+            return portTables;
+        }
+        final PortConfig.Settings guestSettings = switch (guest.type())
+        {
+            case EMBEDDED -> new PortConfig.Embedded(
+                guest.napiBudget(), guest.wakeupLatencyNs(), guest.refillBatch(), guest.rxBufferSizing(), guest.tx());
+            case VHOST_USER -> new PortConfig.VhostUser(guest.socket(), guest.mode(), guest.queuePairs());
+        };
+        final PortConfig.Settings nicSettings = switch (nic.type())
+        {
+            case SHM -> new PortConfig.Shm(guest.queuePairs(), nic.ringSize(), nic.slotSize());
+            case MEMIF -> new PortConfig.Memif(nic.memif(), guest.queuePairs(), nic.ringSize(), nic.slotSize());
+            case AF_PACKET -> new PortConfig.AfPacket(nic.afPacket());
+            case PCAP -> new PortConfig.Pcap(nic.pcap());
+        };
+        return List.of(
+            shorthandPort(PortConfig.SHORTHAND_GUEST, guestSettings, PortConfig.SHORTHAND_NIC),
+            shorthandPort(PortConfig.SHORTHAND_NIC, nicSettings, PortConfig.SHORTHAND_GUEST));
+    }
+
+    /**
+     * @return true when the ports are the single-guest shorthand's, not {@code [port.NAME]} tables.
+     */
+    public boolean shorthand()
+    {
+        return portTables.isEmpty();
+    }
+
+    private PortConfig shorthandPort(final String name, final PortConfig.Settings settings, final String peer)
+    {
+        return new PortConfig(name, settings.type(), settings, PortConfig.NO_VLAN, List.of(), "", bridge.macLimit(),
+            PortConfig.ROUND_ROBIN, peer);
     }
 
     /**
@@ -165,7 +258,62 @@ public record PagewireConfig(
         {
             final ConfigKey configKey = ConfigKey.byKey(key).orElseThrow();
             return List.of(configKey.description(), "rule: " + configKey.rule());
-        });
+        }) + portTablesHelp();
+    }
+
+    /**
+     * @return the commented part of the default file about {@code [port.NAME]} tables: what they do, each port type's
+     * keys (from {@link PortKey}) and an example, all comments, so the file still parses to the defaults.
+     */
+    private static String portTablesHelp()
+    {
+        final StringBuilder out = new StringBuilder("\n");
+        final List<String> text = new ArrayList<>(List.of(
+            "[port.NAME] tables, one per bridge port. Without any (as here), the guest.* and nic.* keys are the " +
+            "bridge: a patch of the port \"guest\" and the port \"nic\". With any, the bridge has exactly those " +
+            "ports and every guest.* and nic.* key must stay at its default.",
+            "NAME: " + StringRule.PORT_NAME_RULE + ". --set port.NAME.KEY=VALUE sets a port's key as for the " +
+            "others; a port needs a type, from the file or --set.",
+            "The keys of every port:"));
+        text.addAll(keyList(null));
+        for (final PortType type : PortType.values())
+        {
+            text.add("The keys of type = \"" + type.configName() + "\":");
+            text.addAll(keyList(type));
+        }
+        for (final String line : text)
+        {
+            TomlWriter.appendComment(out, line);
+        }
+        out.append("""
+            #
+            # Example (bridge.mode = "learning"): two guests and an uplink; see config/examples/.
+            # [port.vm1]
+            # type = "vhost-user"
+            # socket = "/run/pagewire/vm1.sock"
+            # vlan = 10
+            #
+            # [port.uplink]
+            # type = "af_packet"
+            # interface = "eth1"
+            # trunk = [10, 20]
+            """);
+        return out.toString();
+    }
+
+    private static List<String> keyList(final PortType type)
+    {
+        final List<String> described = new ArrayList<>();
+        for (final PortKey key : PortKey.values())
+        {
+            if (type == null ? key.common() : key.types().contains(type) && !key.common())
+            {
+                described.add("  " + key.key() + " (" + (key.required() ? "required, " : "") + key.rule() +
+                    (key.defaultValue() == null ? "" : ", default " + ConfigKey.format(key.defaultValue())) + "): " +
+                    key.description());
+            }
+        }
+        return described;
     }
 
     /**
@@ -178,27 +326,60 @@ public record PagewireConfig(
     }
 
     /**
-     * @return dotted key → value for every key, in registry order: {@link Integer}, {@link Boolean}, {@link String},
-     * or for enum keys the {@link String} config name, so that the map can be printed or written as JSON as it is.
-     * {@code rx.mode} is the mode in effect, never {@code auto}. Unmodifiable.
+     * @return dotted key → value for every key, in registry order, then each port table's keys as
+     * {@code port.NAME.KEY} in {@link PortKey} order ({@code type}, the common keys that have a value, the keys of its
+     * type): {@link Integer}, {@link Boolean}, {@link String}, a {@link List} of {@link Integer} ({@code trunk}), or
+     * for enum keys the {@link String} config name, so that the map can be printed or written as JSON as it is.
+     * {@code rx.mode} is the mode in effect, never {@code auto}; {@code bridge.mode} is {@code patch} for the
+     * single-guest shorthand. Unmodifiable.
      */
     public SequencedMap<String, Object> toMap()
     {
-        return printable(values(virtqueue, rx, nic, dataplane, features, traffic, guest));
+        final SequencedMap<String, Object> map =
+            new LinkedHashMap<>(printable(values(virtqueue, rx, nic, dataplane, features, traffic, guest, bridge)));
+        for (final PortConfig port : portTables)
+        {
+            port.values(bridge).forEach((key, value) -> map.put(key.fullKey(port.name()), printable(value)));
+        }
+        return Collections.unmodifiableSequencedMap(map);
     }
 
     private static SequencedMap<String, Object> printable(final Map<ConfigKey, Object> values)
     {
         final SequencedMap<String, Object> map = new LinkedHashMap<>();
-        values.forEach((key, value) ->
-            map.put(key.key(), value instanceof final ConfigEnum choice ? choice.configName() : value));
+        values.forEach((key, value) -> map.put(key.key(), printable(value)));
         return Collections.unmodifiableSequencedMap(map);
+    }
+
+    private static Object printable(final Object value)
+    {
+        return value instanceof final ConfigEnum choice ? choice.configName() : value;
+    }
+
+    /**
+     * Builds {@code [bridge]} from typed values.
+     */
+    static BridgeConfig bridgeFromValues(final Map<ConfigKey, Object> values)
+    {
+        return new BridgeConfig(
+            (BridgeMode)values.get(BRIDGE_MODE),
+            (Integer)values.get(BRIDGE_AGING_S),
+            (Integer)values.get(BRIDGE_FDB_SIZE),
+            (Integer)values.get(BRIDGE_MAC_LIMIT));
     }
 
     /**
      * Builds the records from typed values (the inverse of {@link #values}); validates through the constructor.
      */
     static PagewireConfig fromValues(final Map<ConfigKey, Object> values)
+    {
+        return fromValues(values, List.of());
+    }
+
+    /**
+     * Builds the records from typed values and port tables; validates through the constructor.
+     */
+    static PagewireConfig fromValues(final Map<ConfigKey, Object> values, final List<PortConfig> portTables)
     {
         return new PagewireConfig(
             new VirtqueueConfig(
@@ -254,7 +435,9 @@ public record PagewireConfig(
                 (Integer)values.get(GUEST_WAKEUP_LATENCY_NS),
                 (Integer)values.get(GUEST_REFILL_BATCH),
                 (BufferSizing)values.get(GUEST_RX_BUFFER_SIZING),
-                (GuestTx)values.get(GUEST_TX)));
+                (GuestTx)values.get(GUEST_TX)),
+            bridgeFromValues(values),
+            portTables);
     }
 
     private static Map<ConfigKey, Object> values(
@@ -264,7 +447,8 @@ public record PagewireConfig(
         final DataplaneConfig dataplane,
         final FeaturesConfig features,
         final TrafficConfig traffic,
-        final GuestConfig guest)
+        final GuestConfig guest,
+        final BridgeConfig bridge)
     {
         final Map<ConfigKey, Object> values = new EnumMap<>(ConfigKey.class);
         values.put(VIRTQUEUE_RX_SIZE, virtqueue.rxSize());
@@ -311,6 +495,10 @@ public record PagewireConfig(
         values.put(GUEST_REFILL_BATCH, guest.refillBatch());
         values.put(GUEST_RX_BUFFER_SIZING, guest.rxBufferSizing());
         values.put(GUEST_TX, guest.tx());
+        values.put(BRIDGE_MODE, bridge.mode());
+        values.put(BRIDGE_AGING_S, bridge.agingS());
+        values.put(BRIDGE_FDB_SIZE, bridge.fdbSize());
+        values.put(BRIDGE_MAC_LIMIT, bridge.macLimit());
         return values;
     }
 }

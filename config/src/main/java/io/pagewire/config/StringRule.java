@@ -48,6 +48,44 @@ record StringRule(String description, Predicate<String> test)
     }
 
     /**
+     * The rule for a required Linux interface name: {@link #interfaceNameOrEmpty()} without the empty name.
+     */
+    static StringRule interfaceName()
+    {
+        final StringRule orEmpty = interfaceNameOrEmpty();
+        return new StringRule("an interface name of 1..15 bytes without '/', ':' or whitespace",
+            v -> !v.isEmpty() && orEmpty.test().test(v));
+    }
+
+    /**
+     * The rule for a bridge port's name, as short as a Linux interface name so that a port can be named after its
+     * tap or veth, and spelled so that it is a TOML bare key ({@code [port.vm1]}), a Prometheus label value and a
+     * word on the command line without quoting.
+     */
+    static StringRule portName()
+    {
+        return new StringRule(PORT_NAME_RULE, v -> v.matches(PORT_NAME_PATTERN));
+    }
+
+    /** The pattern of {@link #portName()}. */
+    static final String PORT_NAME_PATTERN = "[a-z0-9][a-z0-9_-]{0,14}";
+
+    /** The description of {@link #portName()}. */
+    static final String PORT_NAME_RULE = "a port name of 1..15 characters a-z, 0-9, '_' or '-', starting with a " +
+        "letter or digit";
+
+    /**
+     * The rule for a unicast Ethernet address written as six pairs of hex digits separated by ':': the group bit
+     * (the least significant bit of the first byte, IEEE 802 §8.2) is clear, and it is not all zeros.
+     */
+    static StringRule unicastMac()
+    {
+        return new StringRule("a unicast MAC address such as 52:54:00:12:34:56",
+            v -> v.matches("[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}") &&
+                (Integer.parseInt(v.substring(0, 2), 16) & 1) == 0 && !v.equals("00:00:00:00:00:00"));
+    }
+
+    /**
      * @return null when the value satisfies the rule, else {@code must be <description>}.
      */
     String violation(final String value)

@@ -31,7 +31,9 @@ final class TomlWriter
         for (final Map.Entry<String, Object> entry : values.entrySet())
         {
             final String key = entry.getKey();
-            final int dot = key.indexOf('.');
+            // A port's keys go under its own table, [port.NAME], the way port tables are written.
+            final int dot = key.startsWith(PortKey.TABLE + ".") ?
+                key.indexOf('.', PortKey.TABLE.length() + 1) : key.indexOf('.');
             final String keyTable = key.substring(0, dot);
             final List<String> keyComments = comments.apply(key);
             if (!keyTable.equals(table))
@@ -56,7 +58,7 @@ final class TomlWriter
         return out.toString();
     }
 
-    private static void appendComment(final StringBuilder out, final String comment)
+    static void appendComment(final StringBuilder out, final String comment)
     {
         StringBuilder line = new StringBuilder("#");
         for (final String word : comment.split(" "))

@@ -189,6 +189,10 @@ class PagewireConfigTest
         expected.put("guest.refill_batch", 32);
         expected.put("guest.rx.buffer_sizing", "fixed");
         expected.put("guest.tx", "echo");
+        expected.put("bridge.mode", "patch"); // the single-guest shorthand is a patch; "learning" in the registry
+        expected.put("bridge.aging_s", 300);
+        expected.put("bridge.fdb_size", 65536);
+        expected.put("bridge.mac_limit", 4096);
         final Map<String, Object> map = PagewireConfig.defaults().toMap();
         assertEquals(expected, map);
         assertEquals(List.copyOf(expected.keySet()), List.copyOf(map.keySet()));
@@ -246,6 +250,10 @@ class PagewireConfigTest
         changed.put("guest.refill_batch", 16);
         changed.put("guest.rx.buffer_sizing", "fixed"); // ewma needs rx.mode=mergeable; reached below
         changed.put("guest.tx", "off");
+        changed.put("bridge.mode", "patch"); // learning needs port tables; reached in PortConfigTest
+        changed.put("bridge.aging_s", 60);
+        changed.put("bridge.fdb_size", 1024);
+        changed.put("bridge.mac_limit", 16);
         assertEquals(List.copyOf(PagewireConfig.defaults().toMap().keySet()), List.copyOf(changed.keySet()));
 
         final List<String> overrides = new ArrayList<>();
@@ -265,6 +273,7 @@ class PagewireConfigTest
             16, BufferSizing.FIXED, GuestTx.OFF), config.guest());
         assertTrue(config.dataplane().pinned());
         assertTrue(config.traffic().rateLimited());
+        assertEquals(new BridgeConfig(BridgeMode.PATCH, 60, 1024, 16), config.bridge());
 
         final PagewireConfig ewma = PagewireConfig.load(null, List.of("guest.rx.buffer_sizing=ewma"));
         assertEquals(BufferSizing.EWMA, ewma.guest().rxBufferSizing());

@@ -131,6 +131,21 @@ class RunCommandTest
     }
 
     @Test
+    void portTablesAreRefusedNamingTheMissingStepBeforeAnythingStarts()
+    {
+        assertEquals(2, run("--set", "port.a.type=shm", "--set", "port.b.type=embedded",
+            "--dir", temp.resolve("run").toString(), "--duration", "1s"));
+        assertEquals("pagewire: config error: [port.NAME] tables (a, b) are checked by `pagewire config --check` " +
+            "but `pagewire run` does not run a multi-port bridge yet (wiring ports into the dataplane is the next " +
+            "step of issue 13); run one guest with the guest.* and nic.* keys instead" + System.lineSeparator(),
+            err());
+        assertFalse(Files.exists(temp.resolve("run")), "nothing started");
+        err.reset();
+        assertEquals(2, run("--set", "port.a.type=shm", "--set", "port.a.vlan=5000"));
+        assertTrue(err().contains("pagewire: config error: port.a.vlan=5000: must be in 1..4094"), err());
+    }
+
+    @Test
     void durationsParse()
     {
         assertEquals(10_000_000_000L, RunCommand.parseDuration("10s"));
