@@ -1,7 +1,7 @@
 package io.pagewire.control.bench;
 
 import io.pagewire.control.cli.Json;
-import io.pagewire.control.interop.TestPmd;
+import io.pagewire.interop.TestPmd;
 
 import java.io.IOException;
 import java.io.PrintStream;

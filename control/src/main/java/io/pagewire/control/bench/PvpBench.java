@@ -1,6 +1,6 @@
 package io.pagewire.control.bench;
 
-import io.pagewire.control.interop.TestPmd;
+import io.pagewire.interop.TestPmd;
 
 import java.io.IOException;
 import java.io.PrintStream;

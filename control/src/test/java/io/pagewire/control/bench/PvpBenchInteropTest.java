@@ -1,6 +1,6 @@
 package io.pagewire.control.bench;
 
-import io.pagewire.control.interop.TestPmd;
+import io.pagewire.interop.TestPmd;
 import io.pagewire.control.cli.MiniJson;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;

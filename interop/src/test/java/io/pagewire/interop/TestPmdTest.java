@@ -1,4 +1,4 @@
-package io.pagewire.control.interop;
+package io.pagewire.interop;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.pagewire.control.interop.TestPmd.PortStats;
-import io.pagewire.control.interop.TestPmd.TestPmdException;
+import io.pagewire.interop.TestPmd.PortStats;
+import io.pagewire.interop.TestPmd.TestPmdException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

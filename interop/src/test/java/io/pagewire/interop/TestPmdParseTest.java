@@ -1,10 +1,10 @@
-package io.pagewire.control.interop;
+package io.pagewire.interop;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.pagewire.control.interop.TestPmd.PortStats;
+import io.pagewire.interop.TestPmd.PortStats;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package io.pagewire.control.interop;
+package io.pagewire.interop;
 
 import java.io.BufferedReader;
 import java.io.IOException;
