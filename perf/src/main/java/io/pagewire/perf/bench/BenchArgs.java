@@ -1,4 +1,4 @@
-package io.pagewire.control.bench;
+package io.pagewire.perf.bench;
 
 import io.pagewire.control.run.RunCommand;
 

@@ -1,7 +1,7 @@
-package io.pagewire.control.bench;
+package io.pagewire.perf.bench;
 
-import io.pagewire.interop.TestPmd;
 import io.pagewire.control.cli.MiniJson;
+import io.pagewire.interop.TestPmd;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
