@@ -9,7 +9,7 @@ repo=$(dirname -- "$perf_dir")
 
 jar=$perf_dir/target/benchmarks.jar
 if [ ! -f "$jar" ] || [ -n "$(find "$repo/pom.xml" "$repo/perf" "$repo/dataplane" "$repo/config" \
-    -name target -prune -o -type f -newer "$jar" -print | head -n 1)" ]; then
+    "$repo/control" "$repo/interop" -name target -prune -o -type f -newer "$jar" -print | head -n 1)" ]; then
   echo "run-jmh.sh: building $jar" >&2
   (cd "$repo" && ./mvnw -q -B -pl perf -am -DskipTests package)
 fi

@@ -1,13 +1,13 @@
 package io.pagewire.control.cli;
 
 import io.pagewire.config.ConfigTool;
-import io.pagewire.control.bench.BenchCommand;
 import io.pagewire.control.nic.PcapGenCommand;
 import io.pagewire.control.run.RunCommand;
 import io.pagewire.control.stats.StatCommand;
 
 import java.io.PrintStream;
 import java.util.Arrays;
+import java.util.ServiceLoader;
 
 /**
  * The {@code pagewire} command: dispatches to subcommands. Exit codes: 0 success, 2 bad usage or configuration,
@@ -66,7 +66,7 @@ public final class PagewireCli
             case "run" -> RunCommand.run(rest, out, err);
             case "stat" -> StatCommand.run(rest, out, err);
             case "config" -> ConfigTool.run(rest, out, err);
-            case "bench" -> BenchCommand.run(rest, out, err);
+            case "bench" -> outside("bench", rest, out, err);
             case "pcap-gen" -> PcapGenCommand.run(rest, out, err);
             default ->
             {
@@ -75,5 +75,22 @@ public final class PagewireCli
                 yield EXIT_USAGE;
             }
         };
+    }
+
+    /**
+     * Runs a command that is not in the product's jar (see {@link Subcommand}), or says where it is.
+     */
+    private static int outside(final String name, final String[] args, final PrintStream out, final PrintStream err)
+    {
+        for (final Subcommand command : ServiceLoader.load(Subcommand.class))
+        {
+            if (command.name().equals(name))
+            {
+                return command.run(args, out, err);
+            }
+        }
+        err.println("pagewire: '" + name + "' is the benchmark harness (perf/), which is not on the class path: " +
+            "run it through ./pagewire, which builds it and adds it");
+        return EXIT_FAILURE;
     }
 }

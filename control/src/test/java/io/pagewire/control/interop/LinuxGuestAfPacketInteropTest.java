@@ -4,6 +4,7 @@ import io.pagewire.config.PagewireConfig;
 import io.pagewire.control.run.VhostUserForwarder;
 import io.pagewire.dataplane.fixture.VethPair;
 import io.pagewire.dataplane.virtio.FeatureBit;
+import io.pagewire.interop.LinuxGuest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;

@@ -6,6 +6,8 @@ import io.pagewire.dataplane.guest.TrafficSink;
 import io.pagewire.dataplane.stats.CountersLookup;
 import io.pagewire.dataplane.stats.QueueCounter;
 import io.pagewire.dataplane.virtio.FeatureBit;
+import io.pagewire.interop.LinuxGuest;
+import io.pagewire.interop.TestPmd;
 import org.agrona.concurrent.status.CountersReader;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;

@@ -4,6 +4,7 @@ import io.pagewire.config.PagewireConfig;
 import io.pagewire.control.run.EmbeddedForwarder;
 import io.pagewire.dataplane.stats.CountersLookup;
 import io.pagewire.dataplane.stats.QueueCounter;
+import io.pagewire.interop.TestPmd;
 import org.agrona.concurrent.status.CountersReader;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;

@@ -5,6 +5,7 @@ import io.pagewire.dataplane.memory.MemoryCopy;
 import io.pagewire.dataplane.port.NicPort;
 import io.pagewire.dataplane.port.memif.MemifCounter;
 import io.pagewire.dataplane.port.memif.MemifNicPortSet;
+import io.pagewire.interop.TestPmd;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.status.CountersManager;

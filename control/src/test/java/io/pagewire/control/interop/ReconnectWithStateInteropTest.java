@@ -7,6 +7,7 @@ import io.pagewire.dataplane.stats.CountersLookup;
 import io.pagewire.dataplane.stats.QueueCounter;
 import io.pagewire.dataplane.stats.RuntimeDirectory;
 import io.pagewire.dataplane.virtio.QueueError;
+import io.pagewire.interop.TestPmd;
 import org.agrona.concurrent.status.CountersReader;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
