@@ -659,11 +659,9 @@ class VhostUserHostileFrontendTest
     }
 
     /**
-     * A stall on the other side: the frontend stops reading replies. Once the socket's send buffer is full of them,
-     * VhostUserServer's reply {@code connection.send(...)} (a blocking sendmsg) never returns, and the control thread
-     * (with every later frontend, and in pagewire the run loop) hangs until the frontend goes. Fixing it needs a way
-     * to wait for writability with a timeout in the OS layer (UnixSocket, dataplane module), e.g.
-     * {@code awaitWritable(timeoutMs)} polling POLLOUT, checked before each reply.
+     * A stall on the other side: the frontend stops reading replies. Once the socket's send buffer is full of them, a
+     * reply does not fit: VhostUserServer sends replies without waiting ({@code MSG_DONTWAIT}), so the control thread
+     * never blocks there, and a frontend whose reply cannot be written whole is closed (and counted).
      */
     @Test
     void frontendThatNeverReadsItsRepliesIsClosed() throws Exception

@@ -92,7 +92,8 @@ public final class Mapping implements AutoCloseable
      * atomically ({@code MAP_FIXED}), to private anonymous zero pages. A thread that still reads through an address it
      * took earlier reads zeros, and its writes land in private pages nobody else sees, instead of faulting on an
      * unmapped page. The file's pages are released (the peer that shared them may go), the range stays reserved
-     * until {@link #close()}. Used when a memif peer disconnects while a dataplane thread may still be mid-burst.
+     * until {@link #close()}. memif no longer uses it: its regions stay whole until no thread can read them (a frame
+     * handed out zero-copy must stay the peer's real bytes, issue 12).
      *
      * @throws IllegalStateException when closed.
      * @throws OsException when mmap fails (the original mapping then stays as it was).
