@@ -248,8 +248,9 @@ public enum ConfigKey
         "Seconds a learned address lives without a frame from it (OVS mac-aging-time, 802.1Q's default 300)."),
 
     /** Forwarding database capacity. */
-    BRIDGE_FDB_SIZE("bridge.fdb_size", 65536, IntRule.powerOfTwo(256, 1 << 24),
-        "Entries of the forwarding database (MAC, VLAN -> port), a fixed-size table allocated once."),
+    BRIDGE_FDB_SIZE("bridge.fdb_size", 65536, IntRule.powerOfTwo(256, 1 << 20),
+        "Entries of the forwarding database (MAC, VLAN -> port), a fixed-size table allocated once (32 bytes an " +
+        "entry on the heap: the maximum, 2^20, takes 32 MiB of the 512 MB heap)."),
 
     /** Default per-port learn limit. */
     BRIDGE_MAC_LIMIT("bridge.mac_limit", 4096, IntRule.range(0, 1 << 24),

@@ -29,8 +29,8 @@ class PortRulesTest
         "bridge.mode=hub => bridge.mode=hub: must be one of learning|patch",
         "bridge.aging_s=0 => bridge.aging_s=0: must be in 1..86400",
         "bridge.aging_s=86401 => bridge.aging_s=86401: must be in 1..86400",
-        "bridge.fdb_size=1000 => bridge.fdb_size=1000: must be a power of two in 256..16777216",
-        "bridge.fdb_size=128 => bridge.fdb_size=128: must be a power of two in 256..16777216",
+        "bridge.fdb_size=1000 => bridge.fdb_size=1000: must be a power of two in 256..1048576",
+        "bridge.fdb_size=128 => bridge.fdb_size=128: must be a power of two in 256..1048576",
         "bridge.mac_limit=-1 => bridge.mac_limit=-1: must be in 0..16777216",
         "bridge.fdb_size=1024 => bridge.mac_limit=4096: must be at most bridge.fdb_size = 1024",
         // reading port keys: names, types, membership, required keys

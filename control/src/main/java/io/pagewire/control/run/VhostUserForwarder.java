@@ -213,12 +213,7 @@ public final class VhostUserForwarder implements Forwarder
             }
         }
         // No dataplane thread runs now: what isolated pairs still held can go (kept if one would not stop).
-        boolean allStopped = true;
-        for (final AutoCloseable runner : runners)
-        {
-            allStopped &= !(runner instanceof final DataplaneRunner dataplane) || dataplane.stopped();
-        }
-        if (allStopped)
+        if (dataplaneStopped())
         {
             backend.releaseIsolatedAfterDataplaneStopped();
         }
@@ -376,10 +371,28 @@ public final class VhostUserForwarder implements Forwarder
         finally
         {
             server.close();
-            nics.close();
-            systemCounters.forEach(SystemCounters::close);
-            countersFile.closeAndDelete();
-            directory.delete();
+            if (dataplaneStopped())
+            {
+                nics.close();
+                systemCounters.forEach(SystemCounters::close);
+                countersFile.closeAndDelete();
+                directory.delete();
+            }
+            // else a dataplane thread would not stop (DataplaneRunner gave up on it): its NIC rings and counters stay
+            // mapped, as an isolated pair's memory does, so that it cannot fault on them if it ever runs again.
         }
+    }
+
+    /** @return whether every dataplane thread has ended (false when {@link DataplaneRunner#close()} gave up). */
+    private boolean dataplaneStopped()
+    {
+        for (final AutoCloseable runner : runners)
+        {
+            if (runner instanceof final DataplaneRunner dataplane && !dataplane.stopped())
+            {
+                return false;
+            }
+        }
+        return true;
     }
 }

@@ -807,7 +807,7 @@ public final class VhostUserBackend implements AutoCloseable
         {
             held.holders++;
         }
-        // The dataplane may still signal these (notifyGuest reads the vring's): they stay open, owned by the record.
+        // The pair's PairNotifier may still signal these: they stay open, owned by the record.
         if (notifiers[pair] != null)
         {
             // From now on its blocked call fds are no reason to disconnect whoever is connected then.

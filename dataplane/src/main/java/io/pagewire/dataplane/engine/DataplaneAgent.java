@@ -276,6 +276,11 @@ public final class DataplaneAgent implements Agent
     /** Applies one command; returning false makes the poller stop: at most one command per duty cycle. */
     private boolean onCommand(final DataplaneCommand command, final long sequence, final boolean endOfBatch)
     {
+        if (command.type() == null)
+        {
+            // Applied and cleared already: a memory fault surfaced after clear() but before the poller moved on.
+            return false;
+        }
         switch (command.type())
         {
             case ATTACH -> onAttach(command.queuePair());
@@ -312,6 +317,7 @@ public final class DataplaneAgent implements Agent
             return;
         }
         attaching = pair;
+        faultCandidate = pair; // an unattributed fault from here on is this pair's, not last cycle's
         if (!pair.memoryFault())
         {
             pair.enable();

@@ -139,7 +139,7 @@ public final class DataplaneRunner implements Runnable, AutoCloseable
             if (System.nanoTime() - deadlineNs > 0)
             {
                 // A thread stuck for good (a page fault that never ends, say) must not keep the process from
-                // stopping: leave it; stopped() says so, and nothing it may touch is released.
+                // stopping: leave it; stopped() says so, and the owner keeps what it may touch mapped.
                 System.err.println("pagewire: dataplane thread " + thread.getName() + " did not stop within " +
                     CLOSE_GIVE_UP_NS / 1_000_000_000L + " s; leaving it");
                 break;

@@ -188,9 +188,9 @@ public final class EventFd implements AutoCloseable
         }
         final PeerWriteWatchdog.Slot slot = PeerWriteWatchdog.slot();
         final long written;
-        slot.enter();
         try
         {
+            slot.enter();
             written = Libc.write(signalState, fd, signalValue, COUNTER_BYTES);
         }
         finally
@@ -243,9 +243,9 @@ public final class EventFd implements AutoCloseable
         }
         final PeerWriteWatchdog.Slot slot = PeerWriteWatchdog.slot();
         final long read;
-        slot.enter();
         try
         {
+            slot.enter();
             read = Libc.read(drainState, fd, drainValue, COUNTER_BYTES);
         }
         finally
