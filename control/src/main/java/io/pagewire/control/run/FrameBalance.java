@@ -51,7 +51,7 @@ final class FrameBalance
         long nicFrames = 0;
         long rxTaken = 0;
         long rxDelivered = 0;
-        final Map<String, Long> txDropped = new LinkedHashMap<>();
+        final Map<String, Long> txDropped = guestTxDrops(pairs);
         final Map<String, Long> rxDropped = new LinkedHashMap<>();
         for (final QueuePair.RxDrop drop : QueuePair.RxDrop.values())
         {
@@ -63,7 +63,6 @@ final class FrameBalance
             txTaken += reader.takenFrames();
             txPackets += reader.sentFrames();
             nicFrames += reader.nicFrames();
-            guestTxDrops(reader).forEach((final String cause, final Long n) -> txDropped.merge(cause, n, Long::sum));
             rxTaken += pair.rxTaken();
             rxDelivered += pair.rxPackets();
             for (final QueuePair.RxDrop drop : QueuePair.RxDrop.values())
@@ -142,16 +141,29 @@ final class FrameBalance
     }
 
     /**
-     * The transmit reader's drop causes, the {@code tx drops} counters: one entry per cause, so that a frame the
-     * reader takes and does not send is in exactly one of them. A new cause is added here and nowhere else.
+     * The transmit reader's drop causes, the {@code tx drops} counters, summed over the pairs: one entry per cause
+     * (0 when there is no pair), so that a frame the reader takes and does not send is in exactly one of them. The run
+     * summary's {@code tx.drops} and the balance both use it: a new cause is added here and nowhere else.
      */
-    static Map<String, Long> guestTxDrops(final TxReader reader)
+    static Map<String, Long> guestTxDrops(final List<QueuePair> pairs)
     {
         final Map<String, Long> drops = new LinkedHashMap<>();
-        drops.put("too_long", reader.droppedTooLong());
-        drops.put("gso", reader.droppedGso());
-        drops.put("bad_vnet_hdr", reader.droppedBadHeader());
-        drops.put("runt", reader.droppedRunt());
+        long tooLong = 0;
+        long gso = 0;
+        long badHeader = 0;
+        long runt = 0;
+        for (final QueuePair pair : pairs)
+        {
+            final TxReader reader = pair.reader();
+            tooLong += reader.droppedTooLong();
+            gso += reader.droppedGso();
+            badHeader += reader.droppedBadHeader();
+            runt += reader.droppedRunt();
+        }
+        drops.put("too_long", tooLong);
+        drops.put("gso", gso);
+        drops.put("bad_vnet_hdr", badHeader);
+        drops.put("runt", runt);
         return drops;
     }
 

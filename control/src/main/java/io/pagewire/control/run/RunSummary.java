@@ -49,10 +49,6 @@ public final class RunSummary
         long rxBytes = 0;
         long txPackets = 0;
         long txBytes = 0;
-        long txTooLong = 0;
-        long txGso = 0;
-        long txBadVnetHdr = 0;
-        long txRunt = 0;
         long txCsumCompleted = 0;
         long txGsoSegmented = 0;
         long txOffloadsPassed = 0;
@@ -65,10 +61,6 @@ public final class RunSummary
             rxBytes += pair.rxBytes();
             txPackets += pair.reader().sentFrames();
             txBytes += pair.reader().sentBytes();
-            txTooLong += pair.reader().droppedTooLong();
-            txGso += pair.reader().droppedGso();
-            txBadVnetHdr += pair.reader().droppedBadHeader();
-            txRunt += pair.reader().droppedRunt();
             txCsumCompleted += pair.reader().checksumsCompleted();
             txGsoSegmented += pair.reader().segmented();
             txOffloadsPassed += pair.reader().offloadsPassed();
@@ -121,11 +113,7 @@ public final class RunSummary
         json.put("rx", rx);
 
         final Map<String, Object> tx = traffic(txPackets, txBytes, seconds);
-        final Map<String, Object> txDrops = new LinkedHashMap<>();
-        txDrops.put("too_long", txTooLong);
-        txDrops.put("gso", txGso);
-        txDrops.put("bad_vnet_hdr", txBadVnetHdr);
-        txDrops.put("runt", txRunt);
+        final Map<String, Object> txDrops = new LinkedHashMap<>(FrameBalance.guestTxDrops(result.pairs()));
         txDrops.put("guest_tx_queue_full", result.guestTxQueueFull());
         tx.put("drops", txDrops);
         final Map<String, Object> txOffloads = new LinkedHashMap<>();
